@@ -1,0 +1,278 @@
+"""Part files (`parts/<name>.yaml`): load, validate their own schema, resolve into craft-parts parts.
+
+The schema is described in docs/parts.md. Every problem names the file and the dotted key
+at fault, so `invoke check` can report all of them in one run.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+GIT_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+UNVERIFIED = "unverified"
+
+Mode = Literal["upstream", "archive"]
+
+_TOP_KEYS = {"summary", "license", "provides", "upstream", "archive", "part"}
+_UPSTREAM_KEYS = {"version", "homepage", "source"}
+_ARCHIVE_KEYS = {"version", "source", "part"}
+# Keys the generator owns: a part body that sets them would bypass the pinning rules.
+_GENERATED_PART_KEYS = {"source", "source-type", "source-checksum", "source-tag", "source-commit", "source-branch"}
+
+_SOURCE_KEYS: dict[str, set[str]] = {
+    "tarball": {"type", "url", "sha256", "checksum-from"},
+    "git": {"type", "url", "tag", "commit"},
+    "local": {"type", "path"},
+    "apt-source": {"type", "package", "suite", "version"},
+    "same": {"type"},
+}
+_UPSTREAM_SOURCE_TYPES = {"tarball", "git", "local"}
+_ARCHIVE_SOURCE_TYPES = {"tarball", "apt-source", "same"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One declared input of a part."""
+
+    type: str
+    url: str = ""
+    sha256: str = ""
+    checksum_from: str = ""
+    tag: str = ""
+    commit: str = ""
+    path: str = ""
+    package: str = ""
+    suite: str = ""
+    version: str = ""
+
+    @property
+    def verified(self) -> bool:
+        """Whether the bytes of this input are pinned by a digest (or signed archive index)."""
+        if self.type == "tarball":
+            return bool(SHA256.match(self.sha256))
+        if self.type == "git":
+            return bool(GIT_COMMIT.match(self.commit))
+        return True  # local sources are in this repo; apt verifies apt-source signatures
+
+    def describe(self) -> str:
+        if self.type == "tarball":
+            return self.url
+        if self.type == "git":
+            return f"{self.url} @ {self.tag} ({self.commit or 'no commit'})"
+        if self.type == "local":
+            return f"./{self.path}"
+        if self.type == "apt-source":
+            return f"apt-get source {self.package}={self.version} ({self.suite})"
+        return self.type
+
+
+@dataclass
+class PartFile:
+    """A part file, parsed. `body` is the craft-parts part without its source keys."""
+
+    name: str
+    path: Path
+    summary: str = ""
+    license: str = ""
+    provides: list[str] = field(default_factory=list)
+    upstream_version: str = ""
+    homepage: str = ""
+    upstream_source: Source | None = None
+    archive_version: str = ""
+    archive_source: Source | None = None
+    archive_overrides: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_archive(self) -> bool:
+        return self.archive_source is not None
+
+    def where(self, key: str) -> str:
+        """`parts/x.yaml: key` — the prefix every problem about this file carries."""
+        return f"{self.path.parent.name}/{self.path.name}: {key}"
+
+    def resolve(self, mode: Mode, fetched: Path | None = None) -> dict[str, Any]:
+        """The craft-parts part for `mode`; `fetched` is the extracted dir of an apt-source."""
+        if mode == "upstream":
+            return with_source(copy.deepcopy(self.body), self.upstream_source)
+        if self.archive_source is None:
+            raise ValueError(f"part {self.name} has no archive source")
+        body = deep_merge(self.body, self.archive_overrides)
+        source = self.archive_source
+        if source.type == "same":
+            return with_source(body, self.upstream_source)
+        if source.type == "apt-source":
+            body["source"] = str(fetched) if fetched else "."
+            return body
+        return with_source(body, source)
+
+
+def with_source(body: dict[str, Any], source: Source | None) -> dict[str, Any]:
+    """Add the craft-parts/snapcraft source keys for a declared source."""
+    if source is None:
+        return body
+    if source.type == "tarball":
+        body["source"] = source.url
+        if source.verified:
+            body["source-checksum"] = f"sha256/{source.sha256}"
+    elif source.type == "git":
+        body["source"] = source.url
+        body["source-type"] = "git"
+        if source.tag:
+            body["source-tag"] = source.tag
+        if source.commit:
+            body["source-commit"] = source.commit
+    elif source.type == "local":
+        body["source"] = source.path
+    return body
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Dicts merge key by key; lists and scalars in `overrides` replace. Inputs are not modified."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _unknown(where: str, data: dict[str, Any], allowed: set[str]) -> list[str]:
+    return [
+        f"{where}{key}: unknown key; allowed keys are {', '.join(sorted(allowed))}"
+        for key in data
+        if key not in allowed
+    ]
+
+
+def _parse_source(pf: PartFile, key: str, data: Any, types: set[str], problems: list[str]) -> Source | None:
+    if not isinstance(data, dict):
+        problems.append(f"{pf.where(key)}: must be a mapping with a `type` ({' | '.join(sorted(types))})")
+        return None
+    kind = data.get("type")
+    if kind not in types:
+        problems.append(f"{pf.where(key + '.type')}: {kind!r} is not one of {', '.join(sorted(types))}")
+        return None
+    problems += _unknown(pf.where(key + "."), data, _SOURCE_KEYS[kind])
+    source = Source(
+        type=kind,
+        url=str(data.get("url", "")),
+        sha256=str(data.get("sha256", "")).lower(),
+        checksum_from=str(data.get("checksum-from", "")),
+        tag=str(data.get("tag", "")),
+        commit=str(data.get("commit", "")),
+        path=str(data.get("path", "")),
+        package=str(data.get("package", "")),
+        suite=str(data.get("suite", "")),
+        version=str(data.get("version", "")),
+    )
+    required = {
+        "tarball": ("url", "sha256"),
+        "git": ("url", "tag", "commit"),
+        "local": ("path",),
+        "apt-source": ("package", "suite", "version"),
+        "same": (),
+    }[kind]
+    for name in required:
+        if not data.get(name):
+            hint = {
+                "sha256": f"add the tarball's sha256 (or `sha256: {UNVERIFIED}` and say why in checksum-from)",
+                "commit": "add the 40-hex commit the tag points at: a tag alone can move",
+            }.get(name, f"add `{name}`")
+            problems.append(f"{pf.where(f'{key}.{name}')}: missing; {hint}")
+    if kind == "tarball" and source.sha256 and source.sha256 != UNVERIFIED and not SHA256.match(source.sha256):
+        problems.append(f"{pf.where(key + '.sha256')}: {source.sha256!r} is not 64 hex digits (or `{UNVERIFIED}`)")
+    if kind == "git" and source.commit and not GIT_COMMIT.match(source.commit):
+        problems.append(f"{pf.where(key + '.commit')}: {source.commit!r} is not a 40-hex commit id")
+    if kind == "local" and source.path and not (pf.path.parent.parent / source.path).is_dir():
+        problems.append(f"{pf.where(key + '.path')}: {source.path!r} is not a directory of the project")
+    return source
+
+
+def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
+    """Parse one part file; returns the part and every problem found in it."""
+    pf = PartFile(name=path.stem, path=path)
+    problems: list[str] = []
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        return pf, [f"{pf.where('(file)')}: not valid YAML: {error}".replace("\n", " ")]
+    if not isinstance(data, dict):
+        return pf, [f"{pf.where('(file)')}: must be a mapping with keys {', '.join(sorted(_TOP_KEYS))}"]
+    problems += _unknown(pf.where(""), data, _TOP_KEYS)
+    for key in ("summary", "license", "part", "upstream"):
+        if key not in data:
+            problems.append(f"{pf.where(key)}: missing; see docs/parts.md")
+    pf.summary = str(data.get("summary", ""))
+    pf.license = str(data.get("license", ""))
+    provides = data.get("provides", [])
+    if not isinstance(provides, list) or not all(isinstance(p, str) for p in provides):
+        problems.append(f"{pf.where('provides')}: must be a list of paths in the snap (e.g. bin/nginx)")
+    else:
+        pf.provides = provides
+
+    upstream = data.get("upstream") or {}
+    if not isinstance(upstream, dict):
+        problems.append(f"{pf.where('upstream')}: must be a mapping (version, homepage, source)")
+        upstream = {}
+    problems += _unknown(pf.where("upstream."), upstream, _UPSTREAM_KEYS)
+    pf.upstream_version = str(upstream.get("version", ""))
+    if "upstream" in data and not pf.upstream_version:
+        problems.append(f"{pf.where('upstream.version')}: missing; the version the release recipe ships")
+    pf.homepage = str(upstream.get("homepage", ""))
+    if "source" in upstream:
+        pf.upstream_source = _parse_source(pf, "upstream.source", upstream["source"], _UPSTREAM_SOURCE_TYPES, problems)
+
+    if "archive" in data:
+        archive = data["archive"]
+        if not isinstance(archive, dict):
+            problems.append(f"{pf.where('archive')}: must be a mapping (version, source, part)")
+        else:
+            problems += _unknown(pf.where("archive."), archive, _ARCHIVE_KEYS)
+            pf.archive_version = str(archive.get("version", pf.upstream_version))
+            pf.archive_source = _parse_source(pf, "archive.source", archive.get("source"), _ARCHIVE_SOURCE_TYPES, problems)
+            overrides = archive.get("part", {}) or {}
+            if not isinstance(overrides, dict):
+                problems.append(f"{pf.where('archive.part')}: must be a mapping merged over `part`")
+            else:
+                pf.archive_overrides = overrides
+            if pf.archive_source and pf.archive_source.type == "same" and pf.upstream_source and pf.upstream_source.type != "local":
+                problems.append(
+                    f"{pf.where('archive.source.type')}: `same` only fits parts whose upstream source is local "
+                    "or absent; declare the archive's own source"
+                )
+
+    body = data.get("part")
+    if body is not None and not isinstance(body, dict):
+        problems.append(f"{pf.where('part')}: must be a mapping (a craft-parts part)")
+    elif isinstance(body, dict):
+        pf.body = body
+        for key in sorted(_GENERATED_PART_KEYS & set(body)):
+            problems.append(f"{pf.where('part.' + key)}: set by the generator; declare it under upstream.source instead")
+    for key in sorted(_GENERATED_PART_KEYS & set(pf.archive_overrides)):
+        problems.append(f"{pf.where('archive.part.' + key)}: set by the generator; declare it under archive.source instead")
+    return pf, problems
+
+
+def load_parts(parts_dir: Path) -> tuple[dict[str, PartFile], list[str]]:
+    """Every part file in `parts_dir`, by name, with all problems found while parsing them."""
+    parts: dict[str, PartFile] = {}
+    problems: list[str] = []
+    files = sorted(parts_dir.glob("*.yaml"))
+    if not files:
+        problems.append(f"{parts_dir.name}/: no part files; add one YAML file per part (docs/parts.md)")
+    for path in files:
+        part, found = parse_part_file(path)
+        parts[part.name] = part
+        problems += found
+    for path in sorted(parts_dir.glob("*.yml")):
+        problems.append(f"{parts_dir.name}/{path.name}: part files end in .yaml; rename it")
+    return parts, problems
