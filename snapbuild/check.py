@@ -56,8 +56,16 @@ class Report:
         return not self.problems
 
 
-def craft_parts_problems(parts: dict[str, PartFile], mode: Mode, work: Path) -> list[str]:
-    """Each part through craft-parts' own validation, alone, so one bad part hides no other."""
+def craft_parts_problems(parts: dict[str, PartFile], work: Path) -> list[str]:
+    """Each part through craft-parts' own validation, in both modes; a fault shared by both is reported once."""
+    problems = _craft_parts_problems(parts, "upstream", work)
+    upstream_faults = {p.split("craft-parts:", 1)[1] for p in problems}
+    archive = _craft_parts_problems(parts, "archive", work)
+    return problems + [p for p in archive if p.split("craft-parts:", 1)[1] not in upstream_faults]
+
+
+def _craft_parts_problems(parts: dict[str, PartFile], mode: Mode, work: Path) -> list[str]:
+    """Each part alone through craft-parts' validation, so one bad part hides no other."""
     from craft_parts import LifecycleManager, PartsError, Step
 
     problems = []
@@ -124,12 +132,12 @@ def download_problems(parts: dict[str, PartFile]) -> list[str]:
                     continue
                 for number, line in enumerate(script.splitlines(), 1):
                     code = line.split("#", 1)[0]
-                    for pattern, what in DOWNLOADERS:
-                        if pattern.search(code):
-                            problems.append(
-                                f"{part.where(f'{prefix}.{key}')} line {number}: downloads with {what} "
-                                f"({line.strip()!r}); declare the input as a source or build-package instead"
-                            )
+                    what = next((what for pattern, what in DOWNLOADERS if pattern.search(code)), None)
+                    if what:
+                        problems.append(
+                            f"{part.where(f'{prefix}.{key}')} line {number}: downloads with {what} "
+                            f"({line.strip()!r}); declare the input as a source or build-package instead"
+                        )
     return problems
 
 
@@ -276,8 +284,7 @@ def check_project(project: Project, release: bool = False) -> Report:
         report.problems.append(error.brief + "; " + error.resolution)
         version = "0"
     with tempfile.TemporaryDirectory(prefix="ondemand-check-") as work:
-        report.problems += craft_parts_problems(parts, "upstream", Path(work))
-        report.problems += craft_parts_problems(parts, "archive", Path(work))
+        report.problems += craft_parts_problems(parts, Path(work))
     report.problems += dependency_problems(parts)
     report.problems += download_problems(parts)
     pins, report.warnings = pin_problems(parts, release)
