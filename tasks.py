@@ -62,6 +62,48 @@ def check(c, release=False):
     print(f"invoke check: ok ({len(report.warnings)} warning(s))")
 
 
+def _parts_list(value: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in value.split(",") if p.strip())
+
+
+@task(
+    help={
+        "source": "upstream (the release recipe's pinned tarballs) or archive (stacks from Debian's archive; builds offline)",
+        "without": "comma-separated parts to leave out (e.g. ondemand where GitHub is unreachable); the version says so",
+        "destructive": "build on this machine instead of in an LXD container",
+        "snapcraft": "delegate to `snapcraft pack` (needs snapcraft; combine with --destructive for --destructive-mode)",
+        "clean": "LXD: start from a fresh build container instead of the kept one",
+        "compression": "squashfs compression: lzo (fast, default) or xz (smallest, for releases)",
+        "work_dir": "destructive: craft-parts work dir (default build/<source>[-without-...])",
+        "output": "where to write the .snap (default ./ondemand_<version>_<arch>.snap)",
+    }
+)
+@_reported
+def build(c, source="upstream", without="", destructive=False, snapcraft=False, clean=False,
+          compression="lzo", work_dir="", output=""):
+    """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, or with snapcraft."""
+    from pathlib import Path
+
+    from snapbuild import build as backends
+
+    if source not in ("upstream", "archive"):
+        raise ToolError(f"--source {source}: unknown", "use --source upstream or --source archive")
+    if compression not in ("lzo", "xz"):
+        raise ToolError(f"--compression {compression}: unknown", "use lzo or xz")
+    left_out = _parts_list(without)
+    if snapcraft:
+        if source != "upstream" or left_out:
+            raise ToolError("--snapcraft builds the committed recipe only", "drop --source/--without, or use the other backends")
+        backends.build_snapcraft(PROJECT, destructive=destructive)
+    elif destructive:
+        backends.build_destructive(
+            PROJECT, source, left_out, output=Path(output) if output else None,
+            work=Path(work_dir) if work_dir else None, compression=compression,
+        )
+    else:
+        backends.build_lxd(PROJECT, source, left_out, clean=clean, compression=compression)
+
+
 @task(help={"unit_only": "run only the pytest unit tests (no LXD, no snapd)"})
 @_reported
 def test(c, unit_only=False):

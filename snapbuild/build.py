@@ -1,0 +1,179 @@
+"""`invoke build`: the three backends (lxd, destructive, snapcraft) over one lifecycle.
+
+- destructive: craft-parts on this machine (lifecycle.py), then pack.py.
+- lxd: the same destructive build inside a container made from a locally built image; the
+  container is kept (stopped) between builds so rebuilds are incremental; `--clean` starts
+  from a fresh one.
+- snapcraft: `snapcraft pack` over the generated snap/snapcraft.yaml (the store's path).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from snapbuild.errors import ToolError, describe
+from snapbuild.generate import snap_version
+from snapbuild.lifecycle import BuildPlan, host_arch, make_plan, run_lifecycle, unreachable_sources
+from snapbuild.pack import snap_pack, write_meta
+from snapbuild.partfile import Mode
+from snapbuild.progress import say, step
+from snapbuild.project import Project
+
+CONTAINER_PROJECT = "/root/project"
+CONTAINER_WORK = "/root/work"
+CONTAINER_OUT = "/root/out"
+CONTAINER_VENV = "/root/venv"
+
+
+def snap_name(version: str, arch: str | None = None) -> str:
+    return f"ondemand_{version}_{arch or host_arch()}.snap"
+
+
+def work_dir(project: Project, mode: Mode, without: frozenset[str]) -> Path:
+    """One work dir per source mode and set of left-out parts, so switching never mixes primes."""
+    suffix = f"-without-{'-'.join(sorted(without))}" if without else ""
+    return project.build_dir / f"{mode}{suffix}"
+
+
+def prepare(project: Project, mode: Mode, without: frozenset[str]) -> tuple[BuildPlan, str]:
+    """Plan the build, show which source each part takes, and stop early on unreachable ones."""
+    plan = make_plan(project, mode, without)
+    version = snap_version(plan.parts, mode, without)
+    say(f"building ondemand {version} from {mode} sources:\n{plan.table()}")
+    unreachable = unreachable_sources(plan)
+    if unreachable:
+        parts = ",".join(line.split(":")[0] for line in unreachable)
+        raise ToolError(
+            f"{len(unreachable)} source(s) cannot be reached from this machine; nothing was built",
+            f"build the local variant (`invoke build --source archive --without ondemand`), or leave the "
+            f"parts out (`--without {parts}`), or build where these hosts are reachable",
+            describe(unreachable),
+        )
+    return plan, version
+
+
+def build_destructive(project: Project, mode: Mode, without: frozenset[str], output: Path | None = None,
+                      work: Path | None = None, compression: str = "lzo") -> Path:
+    """Lifecycle and pack on this machine; returns the snap's path."""
+    plan, version = prepare(project, mode, without)
+    metadata = project.load_metadata()
+    work = work or work_dir(project, mode, without)
+    prime = run_lifecycle(project, plan, work, base=str(metadata.get("base", "")))
+    target = output or project.root / snap_name(version)
+    with step(f"pack {target.name}"):
+        write_meta(project, plan, prime, version, host_arch())
+        snap_pack(prime, target, compression)
+    say(f"built {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    return target
+
+
+def _project_files(project: Project) -> list[str]:
+    """What a build needs: the files git tracks plus new ones it does not ignore."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=project.root, capture_output=True, check=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (project.root / name).exists()]
+
+
+def _sync_project(name: str, project: Project) -> None:
+    """Replace the container's copy of the project; tar keeps mtimes, so unchanged files stay unchanged
+    for craft-parts' outdated-source detection."""
+    from snapbuild import lxd
+
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "project"
+        tree.mkdir()
+        for relative in _project_files(project):
+            (tree / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(project.root / relative, tree / relative, follow_symlinks=False)
+        lxd.exec_(name, ["rm", "-rf", CONTAINER_PROJECT])
+        lxd.push_tree(name, tree, CONTAINER_PROJECT)
+
+
+def _python_dependencies(project: Project) -> list[str]:
+    import tomllib
+
+    data = tomllib.loads((project.root / "pyproject.toml").read_text())
+    return list(data["project"]["dependencies"])
+
+
+def build_container_name(image_alias: str) -> str:
+    return f"{image_alias}-builder"
+
+
+def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo") -> Path:
+    """The destructive build inside an LXD container from the local build image."""
+    from snapbuild import images, lxd
+
+    plan, version = prepare(project, mode, without)  # fail fast, before any container work
+    with step("LXD and the build image"):
+        lxd.ensure_lxd()
+        alias = images.ensure_image("build")
+    name = build_container_name(alias)
+    if clean and lxd.exists(name):
+        with step(f"--clean: delete {name}"):
+            lxd.delete(name)
+    fresh = not lxd.exists(name)
+    if fresh:
+        with step(f"launch build container {name}"):
+            lxd.launch(name, alias)
+    else:
+        lxd.lxc("start", name, check=False)  # kept stopped between builds; already running is fine
+    lxd.wait_ready(name)
+    deps = _python_dependencies(project)
+    with step("tooling inside the container"):
+        # Re-run every time: a no-op when the pinned versions are already installed.
+        lxd.exec_(name, ["sh", "-c", f"test -x {CONTAINER_VENV}/bin/python || python3 -m venv {CONTAINER_VENV}"])
+        lxd.exec_(name, [f"{CONTAINER_VENV}/bin/pip", "install", "-q", "--disable-pip-version-check", *deps],
+                  env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"})
+    with step("copy the project into the container"):
+        _sync_project(name, project)
+    target = project.root / snap_name(version)
+    remote = f"{CONTAINER_OUT}/{target.name}"
+    argv = [f"{CONTAINER_VENV}/bin/invoke", "build", "--destructive", "--source", mode,
+            "--work-dir", f"{CONTAINER_WORK}/{work_dir(project, mode, without).name}", "--output", remote,
+            "--compression", compression]
+    if without:
+        argv += ["--without", ",".join(sorted(without))]
+    say(f"==> build inside {name}: {' '.join(argv)}")
+    started = time.monotonic()
+    done = lxd.exec_(name, argv, cwd=CONTAINER_PROJECT, check=False)
+    if done.returncode != 0:
+        raise ToolError(
+            f"the build inside container {name} failed (exit {done.returncode}); {target.name} was left as it was",
+            f"the error is printed above; look inside with `lxc exec {name} -- bash` (work dir {CONTAINER_WORK})",
+        )
+    with step(f"copy {target.name} out"), tempfile.TemporaryDirectory(dir=project.root, prefix=".pull-") as scratch:
+        pulled = Path(scratch) / target.name
+        lxd.pull_file(name, remote, pulled)
+        pulled.replace(target)
+    lxd.lxc("stop", name, check=False)
+    say(f"built {target} in {time.monotonic() - started:.0f}s inside {name} ({target.stat().st_size / 1e6:.1f} MB)")
+    return target
+
+
+def build_snapcraft(project: Project, destructive: bool = False) -> Path:
+    """Delegate to snapcraft over the committed recipe (how the store builds)."""
+    if shutil.which("snapcraft") is None:
+        raise ToolError(
+            "snapcraft is not installed",
+            "install it with `snap install snapcraft --classic` (needs the snap store), or use "
+            "`invoke build` (LXD) / `invoke build --backend destructive`",
+        )
+    from snapbuild.check import drift_problems
+
+    drift = drift_problems(project)
+    if drift:
+        raise ToolError("snap/snapcraft.yaml is out of date", "run `invoke generate` first", describe(drift))
+    argv = ["snapcraft", "pack"] + (["--destructive-mode"] if destructive else ["--use-lxd"])
+    with step(" ".join(argv)):
+        subprocess.run(argv, cwd=project.root, check=True)
+    built = sorted(project.root.glob("ondemand_*.snap"), key=lambda p: p.stat().st_mtime)
+    if not built:
+        raise ToolError("snapcraft finished but no ondemand_*.snap appeared", "read snapcraft's log above")
+    return built[-1]

@@ -1,0 +1,191 @@
+"""Run the parts lifecycle (pull → build → stage → prime) with craft-parts, on this machine.
+
+This is the `--destructive` backend; the LXD backend runs the same thing inside a container.
+Incremental: craft-parts keeps state in the work dir, so only outdated steps re-run.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snapbuild.errors import ToolError, describe
+from snapbuild.partfile import Mode, PartFile
+from snapbuild.progress import say
+from snapbuild.project import Project
+
+ARCHES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def host_arch() -> str:
+    machine = platform.machine()
+    return ARCHES.get(machine, machine)
+
+
+@dataclass
+class BuildPlan:
+    """What a build will use: per part, the source it takes, and the parts left out."""
+
+    mode: Mode
+    parts: dict[str, PartFile]
+    without: frozenset[str]
+    sources: dict[str, str] = field(default_factory=dict)  # part -> description
+    versions: dict[str, str] = field(default_factory=dict)  # part -> version that ships
+
+    @property
+    def included(self) -> list[str]:
+        return sorted(name for name in self.parts if name not in self.without)
+
+    def table(self) -> str:
+        width = max(len(n) for n in self.parts) if self.parts else 4
+        rows = [f"  {'part':<{width}}  {'version':<14}  source ({self.mode})"]
+        for name in sorted(self.parts):
+            if name in self.without:
+                rows.append(f"  {name:<{width}}  {'-':<14}  LEFT OUT (--without {name})")
+            else:
+                rows.append(f"  {name:<{width}}  {self.versions[name]:<14}  {self.sources[name]}")
+        return "\n".join(rows)
+
+
+def make_plan(project: Project, mode: Mode, without: frozenset[str]) -> BuildPlan:
+    """Choose each part's source for `mode`; refuse unknown or still-needed `without` parts."""
+    parts, problems = project.load_parts()
+    if problems:
+        raise ToolError("the part files have problems; nothing was built", "run `invoke check` and fix what it lists", describe(problems))
+    unknown = sorted(without - set(parts))
+    if unknown:
+        raise ToolError(f"--without {', '.join(unknown)}: no such part", f"parts are: {', '.join(sorted(parts))}")
+    needed = {dep: name for name, part in parts.items() if name not in without for dep in part.body.get("after", [])}
+    still_needed = sorted(p for p in without if p in needed)
+    if still_needed:
+        raise ToolError(
+            f"--without {', '.join(still_needed)}: needed by part {needed[still_needed[0]]} (its `after:`)",
+            "leave that part out too, or keep this one",
+        )
+    plan = BuildPlan(mode=mode, parts=parts, without=without)
+    missing = []
+    for name in plan.included:
+        part = parts[name]
+        if mode == "archive" and not part.has_archive:
+            source = part.upstream_source
+            missing.append(f"{name}: has no archive source; its upstream source {source.describe() if source else '-'} is needed")
+            continue
+        if mode == "archive" and part.archive_source and part.archive_source.type != "same":
+            plan.sources[name] = part.archive_source.describe()
+            plan.versions[name] = part.archive_version
+        else:
+            source = part.upstream_source
+            plan.sources[name] = source.describe() if source else "packages from the base's archive"
+            plan.versions[name] = part.upstream_version
+    if missing:
+        raise ToolError(
+            f"cannot build from the {mode} sources: {len(missing)} part(s) cannot be sourced; nothing was built",
+            f"build without them: `invoke build --without {','.join(m.split(':')[0] for m in missing)}` "
+            "(the snap's version then says so), or build where the upstream sources are reachable",
+            describe(missing),
+        )
+    return plan
+
+
+def unreachable_sources(plan: BuildPlan, timeout: float = 8.0) -> list[str]:
+    """Remote sources of the included parts that do not answer (probed before any work)."""
+    import requests
+
+    from snapbuild.net import ca_bundle
+
+    failures = []
+    for name in plan.included:
+        part = plan.parts[name]
+        source = part.archive_source if plan.mode == "archive" and part.archive_source and part.archive_source.type == "tarball" else part.upstream_source
+        if plan.mode == "archive" and part.archive_source and part.archive_source.type == "apt-source":
+            continue  # fetched through apt, which reports its own errors
+        if source is None or source.type not in ("tarball", "git"):
+            continue
+        try:
+            requests.head(source.url, timeout=timeout, allow_redirects=True, verify=ca_bundle())
+        except requests.RequestException as error:
+            failures.append(f"{name}: {source.url} ({type(error).__name__})")
+    return failures
+
+
+def resolved_parts(plan: BuildPlan, fetched: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    parts = {}
+    for name in plan.included:
+        body = plan.parts[name].resolve(plan.mode, fetched.get(name))
+        # Local sources are relative to the project root; craft-parts resolves them from cwd.
+        parts[name] = body
+    return parts
+
+
+def fetch_archive_sources(plan: BuildPlan, work: Path) -> dict[str, Path]:
+    """apt-get source every apt-source part (cached), before the lifecycle runs."""
+    from snapbuild.sources import fetch_archive_source
+
+    fetched = {}
+    for name in plan.included:
+        source = plan.parts[name].archive_source
+        if plan.mode == "archive" and source is not None and source.type == "apt-source":
+            spec = {"package": source.package, "suite": source.suite, "version": source.version}
+            fetched[name] = fetch_archive_source(name, spec, work / "apt-sources")
+    return fetched
+
+
+def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> Path:
+    """Pull/build/stage/prime every included part; return the prime dir. One log file per part."""
+    import os
+
+    from craft_parts import LifecycleManager, PartsError, Step
+    from craft_parts.actions import ActionType
+
+    from snapbuild.net import use_system_trust
+
+    use_system_trust()
+    fetched = fetch_archive_sources(plan, work)
+    parts = resolved_parts(plan, fetched)
+    logs = work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    os.chdir(project.root)  # local sources (hooks/, snap/local/...) are project-relative
+    try:
+        manager = LifecycleManager(
+            {"parts": parts}, application_name="ondemand", project_name="ondemand",
+            cache_dir=work / "cache", work_dir=work, arch=host_arch(), base=base,
+            parallel_build_count=os.cpu_count() or 1,
+        )
+        actions = manager.plan(Step.PRIME)
+    except PartsError as error:
+        raise ToolError(f"craft-parts refused the parts: {error.brief}", error.resolution or "run `invoke check`", error.details or "") from None
+    todo = [a for a in actions if a.action_type != ActionType.SKIP]
+    say(f"lifecycle: {len(todo)} of {len(actions)} step(s) to run (the rest are up to date)")
+    started = time.monotonic()
+    with manager.action_executor() as executor:
+        for number, action in enumerate(todo, 1):
+            label = f"[{number}/{len(todo)}] {action.step.name.lower():<5} {action.part_name}"
+            if action.action_type != ActionType.RUN:
+                label += f" ({action.action_type.name.lower()}: {action.reason or 'outdated'})"
+            say(f"{label} ...")
+            log = logs / f"{action.part_name}.log"
+            began = time.monotonic()
+            with log.open("a") as stream:
+                stream.write(f"\n===== {action.step.name} {action.part_name} {time.ctime()} =====\n")
+                stream.flush()
+                try:
+                    executor.execute(action, stdout=stream, stderr=stream)
+                except PartsError as error:
+                    raise _step_failed(action.part_name, action.step.name.lower(), log, error.brief) from None
+                except Exception as error:  # a plugin crash still names the part and step
+                    raise _step_failed(action.part_name, action.step.name.lower(), log, repr(error)) from None
+            say(f"{label}: {time.monotonic() - began:.1f}s")
+    say(f"lifecycle: done in {time.monotonic() - started:.1f}s")
+    return work / "prime"
+
+
+def _step_failed(part: str, step: str, log: Path, brief: str) -> ToolError:
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+    return ToolError(
+        f"part {part}: {step} failed: {brief}",
+        f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)",
+        tail,
+    )
