@@ -1,0 +1,267 @@
+"""The hooks and the admin command, as functions of (Paths, snapctl) so tests can drive them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from . import configfiles, fsutil, model, portal, processes, sudoers
+from .env import Paths
+from .errors import ConfigError, HookError
+from .log import log
+from .snapctl import SnapctlLike
+
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@dataclass
+class Context:
+    paths: Paths
+    snapctl: SnapctlLike
+    runner: Runner = subprocess.run
+    now: Callable[[], float] = time.time
+    sudo: sudoers.Sudo | None = None  # detected on the host unless given
+
+
+@dataclass
+class Applied:
+    """What `apply_configuration` changed (for logs and tests)."""
+
+    written: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    portal_changed: bool = False
+    restarted: bool = False
+
+
+# --- pieces --------------------------------------------------------------------------------
+
+
+def ensure_tree(paths: Paths) -> None:
+    for spec in paths.tree():
+        if fsutil.ensure_dir(spec):
+            log.debug("%s: directory ready (mode %o)", spec.path, spec.mode)
+    fsutil.ensure_file_mode(paths.hooks_log, 0o600)
+
+
+def install_pages(paths: Paths) -> None:
+    """The public pages, unless the admin already has their own."""
+    for name, target in (("need_auth.html", paths.need_auth_page), ("maintenance.html", paths.maintenance_page)):
+        if target.exists():
+            continue
+        data = resources.files("ondemand_hooks").joinpath("data", name).read_bytes()
+        fsutil.atomic_write(target, data, 0o644)
+        log.info("%s: written", target)
+
+
+def _cluster_changes(settings: model.Settings, paths: Paths, problems: list[str]) -> tuple[dict[Path, bytes], list[Path]]:
+    wanted = {paths.clusters_d / f"{c.id}.yml": configfiles.cluster_yaml(c) for c in settings.clusters}
+    writes: dict[Path, bytes] = {}
+    for path, data in wanted.items():
+        current = fsutil.read_or_none(path)
+        if current is not None and not configfiles.is_snap_cluster_file(current):
+            cluster_id = path.stem
+            problems.append(
+                f"clusters.{cluster_id}: {path} exists and was not written by the snap; "
+                "move it away or choose another cluster id"
+            )
+        elif current != data:
+            writes[path] = data
+    removes = []
+    if paths.clusters_d.is_dir():
+        for path in sorted(paths.clusters_d.glob("*.yml")):
+            if path not in wanted and configfiles.is_snap_cluster_file(path.read_bytes()):
+                removes.append(path)
+    return writes, removes
+
+
+def restart_apache(ctx: Context) -> bool:
+    service = f"{ctx.paths.name}.apache"
+    try:
+        statuses = {s.name: s for s in ctx.snapctl.services(service)}
+    except HookError as error:
+        log.debug("snapctl services failed (%s); restarting anyway", error)
+        statuses = {}
+    status = statuses.get(service)
+    if status is not None and not status.enabled and not status.active:
+        log.info("%s is disabled and stopped: not restarting it (start it with `snap start --enable %s`)", service, service)
+        return False
+    try:
+        ctx.snapctl.restart(service)
+    except HookError as error:
+        log.warning("could not restart %s (%s); restart it with `sudo snap restart %s`", service, error, service)
+        return False
+    log.info("restarting %s to load the new configuration", service)
+    return True
+
+
+# --- configuration -------------------------------------------------------------------------
+
+
+def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
+    """Validate the snap configuration and bring every file in line with it.
+
+    Everything is checked first (values, existing files, httpd -t); only then is anything
+    written. On any problem ConfigError lists them all and no file is touched.
+    """
+    paths = ctx.paths
+    problems: list[str] = []
+    try:
+        settings: model.Settings | None = model.parse(ctx.snapctl.get())
+    except ConfigError as error:
+        problems += error.problems
+        settings = None
+
+    ns_current = fsutil.read_or_none(paths.nginx_stage_yml)
+    ns_existing: dict[str, object] = {}
+    if ns_current is not None:
+        ns_existing, problem = configfiles.load_yaml_mapping(paths.nginx_stage_yml, ns_current)
+        if problem:
+            problems.append(problem)
+
+    cluster_writes: dict[Path, bytes] = {}
+    cluster_removes: list[Path] = []
+    if settings is not None:
+        cluster_writes, cluster_removes = _cluster_changes(settings, paths, problems)
+    if problems or settings is None:
+        raise ConfigError(problems)
+
+    for warning in settings.warnings:
+        log.warning("%s", warning)
+
+    portal_yml = configfiles.render_portal_yaml(settings.portal, paths)
+    # Generate from the file's content, exactly as `update-portal` would read it back.
+    mapping, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, portal_yml)
+    if problem:
+        raise HookError(f"internal error: generated ood_portal.yml does not load: {problem}")
+    portal_settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
+    ns_yml, notes = configfiles.render_nginx_stage_yaml(settings, paths, ns_existing)
+
+    update = portal.prepare(portal_settings, paths, force=False, runner=ctx.runner)
+
+    # --- everything checked: write -------------------------------------------------------
+    applied = Applied()
+    for path, data, mode in (
+        (paths.ood_portal_yml, portal_yml, 0o600),
+        (paths.nginx_stage_yml, ns_yml, 0o644),
+        *((p, d, 0o644) for p, d in sorted(cluster_writes.items())),
+    ):
+        if fsutil.write_if_changed(path, data, mode):
+            applied.written.append(path)
+            log.info("%s: written", path)
+    for note in notes:
+        log.warning("%s", note)
+    for path in cluster_removes:
+        path.unlink()
+        applied.removed.append(path)
+        log.info("%s: removed (its clusters.%s keys were unset)", path, path.stem)
+    applied.portal_changed = portal.commit(update, paths, ctx.now())
+    if applied.portal_changed and restart:
+        applied.restarted = restart_apache(ctx)
+    if not applied.written and not applied.removed and not applied.portal_changed:
+        log.info("configuration unchanged")
+    return applied
+
+
+# --- hooks ---------------------------------------------------------------------------------
+
+
+def install(ctx: Context) -> Applied:
+    ensure_tree(ctx.paths)
+    install_pages(ctx.paths)
+    sudoers.install(ctx.paths, ctx.runner, ctx.sudo)
+    # snapd starts the services after the install and configure hooks: no restart here.
+    return apply_configuration(ctx, restart=False)
+
+
+def configure(ctx: Context) -> Applied:
+    return apply_configuration(ctx, restart=True)
+
+
+def _nginx_stage(ctx: Context, *args: str) -> bool:
+    env = dict(os.environ, NGINX_STAGE_CONFIG_FILE=str(ctx.paths.nginx_stage_yml))
+    command = [str(ctx.paths.nginx_stage), *args]
+    try:
+        done = ctx.runner(command, capture_output=True, text=True, timeout=600, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log.warning("nginx_stage %s could not run: %s", " ".join(args), error)
+        return False
+    output = " ".join((done.stdout + done.stderr).split())
+    if done.returncode != 0:
+        log.warning("nginx_stage %s failed (exit %d): %s", " ".join(args), done.returncode, output[:2000])
+        return False
+    log.info("nginx_stage %s: done%s", " ".join(args), f" ({output[:500]})" if output else "")
+    return True
+
+
+def post_refresh(ctx: Context) -> Applied:
+    paths = ctx.paths
+    ensure_tree(paths)
+    install_pages(paths)
+    sudoers.install(paths, ctx.runner, ctx.sudo)
+    # snapd starts the new revision's services after this hook: no restart needed.
+    applied = apply_configuration(ctx, restart=False)
+    if paths.ondemand_present and paths.nginx_stage.exists():
+        # What upstream's update_nginx_stage does after a package upgrade.
+        _nginx_stage(ctx, "app_clean")
+        _nginx_stage(ctx, "app_reset", "--sub-uri=/pun")
+        _nginx_stage(ctx, "nginx_clean")
+    else:
+        log.info("OnDemand is not in this build: no per-user nginx configs to refresh")
+    return applied
+
+
+def _snap_roots(paths: Paths) -> set[Path]:
+    """Where the snap's binaries live: every revision when mounted as /snap/<name>/<rev>
+    (PUNs started before a refresh run from the older revision), else just $SNAP."""
+    roots = {paths.snap}
+    try:
+        roots.add(paths.snap.resolve())
+    except OSError:
+        pass
+    if paths.snap_stable != paths.snap:
+        roots.add(paths.snap.parent)
+    return roots
+
+
+def remove(ctx: Context) -> None:
+    paths = ctx.paths
+    if paths.ondemand_present and paths.nginx_stage.exists():
+        _nginx_stage(ctx, "nginx_clean", "--force")
+    # Whatever nginx_stage did (or could not do), nothing of ours may keep running: a
+    # leftover process would keep the snap's squashfs busy and outlive its sudoers rule.
+    pids = processes.find(_snap_roots(paths))
+    if pids:
+        log.info("stopping %d nginx process(es) of the snap: %s", len(pids), ", ".join(map(str, pids)))
+        killed = processes.stop(pids)
+        if killed:
+            log.warning("had to SIGKILL: %s", ", ".join(map(str, killed)))
+    else:
+        log.info("no nginx processes of the snap running")
+    sudoers.remove(paths)
+
+
+def update_portal(ctx: Context, force: bool) -> bool:
+    """The admin command: render ood_portal.yml into the Apache config."""
+    paths = ctx.paths
+    data = fsutil.read_or_none(paths.ood_portal_yml)
+    if data is None:
+        raise HookError(
+            f"{paths.ood_portal_yml} does not exist",
+            "run `sudo snap set ondemand portal.port=80` (any portal key) to have the snap write it",
+        )
+    mapping, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, data)
+    if problem:
+        raise ConfigError([problem], brief=f"{paths.ood_portal_yml} is invalid")
+    settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
+    update = portal.prepare(settings, paths, force=force, runner=ctx.runner)
+    changed = portal.commit(update, paths, ctx.now())
+    if changed:
+        restart_apache(ctx)
+    else:
+        log.info("Apache configuration unchanged")
+    return changed
