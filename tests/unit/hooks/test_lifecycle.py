@@ -1,0 +1,185 @@
+"""post-refresh and remove: settings kept, nginx_stage maintenance, PUNs stopped, sudoers gone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hooktest_support import SnapEnv, snapshot
+from ondemand_hooks import hooks, processes
+from ondemand_hooks.errors import ConfigError
+
+
+def fake_nginx_stage(env: SnapEnv, exit_code: int = 0) -> Path:
+    script = env.paths.nginx_stage
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$NGINX_STAGE_CONFIG_FILE $*" >> "{env.root}/nginx_stage-calls"\n'
+        f"exit {exit_code}\n"
+    )
+    script.chmod(0o755)
+    return env.root / "nginx_stage-calls"
+
+
+def calls(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+# --- post-refresh --------------------------------------------------------------------------
+
+
+def test_post_refresh_keeps_settings_and_refreshes_pun_configs(env_od: SnapEnv) -> None:
+    log = fake_nginx_stage(env_od)
+    env_od.set({"portal.servername": "ondemand.example.edu", "nginx-stage.min-uid": 3000,
+                "clusters.owens.login.host": "owens.example.edu"})  # fmt: skip
+    env_od.configure()
+    env_od.paths.maintenance_page.write_text("<p>site page</p>")
+    before = snapshot(env_od.paths.snap_common)
+    env_od.snapctl.restarts.clear()
+    hooks.post_refresh(env_od.ctx())
+    assert snapshot(env_od.paths.snap_common) == before  # same settings -> same files
+    yml = str(env_od.paths.nginx_stage_yml)
+    assert calls(log) == [f"{yml} app_clean", f"{yml} app_reset --sub-uri=/pun", f"{yml} nginx_clean"]
+    assert env_od.snapctl.restarts == []  # snapd starts the new revision's services itself
+
+
+def test_post_refresh_repairs_the_tree_and_the_sudoers_rule(env: SnapEnv) -> None:
+    env.paths.sudoers.unlink()
+    os.chmod(env.paths.apache_log_dir, 0o755)
+    shutil.rmtree(env.paths.puns_config)
+    hooks.post_refresh(env.ctx())
+    assert env.paths.sudoers.exists()
+    assert stat.S_IMODE(env.paths.apache_log_dir.stat().st_mode) == 0o700
+    assert env.paths.puns_config.is_dir()
+
+
+def test_post_refresh_regenerates_a_stale_portal_config(env: SnapEnv) -> None:
+    env.set({"portal.port": 8080})
+    env.configure()
+    # An older revision wrote something else (but unedited: its checksum matches).
+    from ondemand_hooks import fsutil, portal
+
+    old = b"# written by an older revision\n"
+    env.paths.portal_conf.write_bytes(old)
+    portal.sidecar(env.paths.portal_conf).write_text(fsutil.sha256(old) + "  ood-portal.conf\n")
+    applied = hooks.post_refresh(env.ctx())
+    assert applied.portal_changed
+    assert "<VirtualHost *:8080>" in env.paths.portal_conf.read_text()
+
+
+def test_post_refresh_without_ondemand_runs_no_nginx_stage(env: SnapEnv) -> None:
+    log = fake_nginx_stage(env)
+    hooks.post_refresh(env.ctx())
+    assert calls(log) == []
+
+
+def test_post_refresh_survives_a_failing_nginx_stage(env_od: SnapEnv) -> None:
+    log = fake_nginx_stage(env_od, exit_code=3)
+    hooks.post_refresh(env_od.ctx())
+    assert len(calls(log)) == 3
+
+
+def test_post_refresh_refuses_a_config_that_no_longer_validates(env: SnapEnv, tmp_path: Path) -> None:
+    from hooktest_support import make_cert
+
+    cert, key = make_cert(tmp_path)
+    env.set({"portal.ssl.certificate": str(cert), "portal.ssl.certificate-key": str(key)})
+    env.configure()
+    cert.unlink()
+    with pytest.raises(ConfigError) as error:
+        hooks.post_refresh(env.ctx())
+    assert error.value.problems[0].startswith("portal.ssl.certificate: ")
+    assert "does not exist" in error.value.problems[0]
+
+
+# --- remove --------------------------------------------------------------------------------
+
+
+def test_remove_stops_puns_with_nginx_stage_and_removes_sudoers(env_od: SnapEnv) -> None:
+    log = fake_nginx_stage(env_od)
+    assert env_od.paths.sudoers.exists()
+    hooks.remove(env_od.ctx())
+    assert calls(log) == [f"{env_od.paths.nginx_stage_yml} nginx_clean --force"]
+    assert not env_od.paths.sudoers.exists()
+
+
+def test_remove_is_fine_when_sudoers_already_gone(env: SnapEnv) -> None:
+    env.paths.sudoers.unlink()
+    hooks.remove(env.ctx())
+    assert not env.paths.sudoers.exists()
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def spawn(binary: Path, started: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(shutil.which("sleep") or "/bin/sleep", binary)
+    proc = subprocess.Popen([str(binary), "300"])
+    started.append(proc)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # wait for the exec to show in /proc
+        try:
+            if os.readlink(f"/proc/{proc.pid}/exe") == str(binary):
+                break
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return proc
+
+
+def test_remove_kills_only_the_snaps_nginx_when_nginx_stage_is_absent(
+    env: SnapEnv, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    ours = spawn(env.paths.snap / "nginx" / "sbin" / "nginx", spawned)
+    other_nginx = spawn(env.root / "elsewhere" / "nginx", spawned)
+    our_ruby = spawn(env.paths.snap / "bin" / "ruby-real", spawned)
+    assert processes.find([env.paths.snap]) == [ours.pid]
+    hooks.remove(env.ctx())
+    assert ours.wait(5) is not None
+    assert other_nginx.poll() is None and our_ruby.poll() is None
+    assert not env.paths.sudoers.exists()
+
+
+def test_remove_falls_back_to_proc_scan_when_nginx_stage_fails(
+    env_od: SnapEnv, spawned: list[subprocess.Popen[bytes]]
+) -> None:
+    fake_nginx_stage(env_od, exit_code=1)
+    ours = spawn(env_od.paths.snap / "nginx" / "sbin" / "nginx", spawned)
+    hooks.remove(env_od.ctx())
+    assert ours.wait(5) is not None
+
+
+def test_stop_escalates_to_sigkill(tmp_path: Path, spawned: list[subprocess.Popen[bytes]]) -> None:
+    stubborn = tmp_path / "nginx"
+    stubborn.write_text("#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 0.1; done\n")
+    stubborn.chmod(0o755)
+    proc = subprocess.Popen([str(stubborn)])
+    spawned.append(proc)
+    time.sleep(0.3)
+    killed = processes.stop([proc.pid], grace=0.5)
+    assert killed == [proc.pid]
+    assert proc.wait(5) == -9
+
+
+def test_proc_scan_roots_cover_every_revision_only_on_a_real_mount(tmp_path: Path) -> None:
+    from ondemand_hooks.env import Paths
+
+    mounted = Paths(Path("/snap/ondemand/x7"), tmp_path, tmp_path, "x7", "ondemand")
+    assert Path("/snap/ondemand") in hooks._snap_roots(mounted)
+    test_layout = Paths(tmp_path / "snap", tmp_path, tmp_path, "x7", "ondemand")
+    assert all(str(root).startswith(str(tmp_path)) for root in hooks._snap_roots(test_layout))

@@ -1,0 +1,234 @@
+"""The generated configs against a real Apache (Debian's apache2-bin + mod_auth_openidc).
+
+Skipped, visibly, where /usr/sbin/apache2 or its modules are not installed
+(`apt-get install apache2-bin libapache2-mod-auth-openidc`). The module directory is a
+`Paths` parameter, so the same renderer that writes the snap's absolute LoadModule lines
+writes Debian's here; `httpd_bin` points the hooks' own `httpd -t` gate at apache2.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import grp
+import hashlib
+import http.client
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hooktest_support import REAL_APACHE, REAL_MODULES, SnapEnv, installed, make_cert, snapshot
+from ondemand_hooks.errors import ConfigError
+
+pytestmark = pytest.mark.skipif(
+    not (REAL_APACHE.is_file() and (REAL_MODULES / "mod_mpm_event.so").is_file()),
+    reason=f"real Apache not installed ({REAL_APACHE}, {REAL_MODULES}): apt-get install apache2-bin",
+)
+HAS_OPENIDC = (REAL_MODULES / "mod_auth_openidc.so").is_file()
+needs_openidc = pytest.mark.skipif(not HAS_OPENIDC, reason="mod_auth_openidc not installed (libapache2-mod-auth-openidc)")
+OIDC = {
+    "portal.oidc.provider-metadata-url": "https://idp.example.edu/.well-known/openid-configuration",
+    "portal.oidc.client-id": "ondemand",
+    "portal.oidc.client-secret": "s3cr3t",
+}
+
+
+def portal_account() -> tuple[str, str]:
+    """snap_daemon where it exists (a snap host), else nobody/nogroup: Apache resolves User."""
+    for user, group in (("snap_daemon", "snap_daemon"), ("nobody", "nogroup"), ("nobody", "nobody")):
+        try:
+            pwd.getpwnam(user)
+            grp.getgrnam(group)
+        except KeyError:
+            continue
+        return user, group
+    pytest.skip("no snap_daemon or nobody account to run Apache as")
+
+
+def real_env(root: Path, ondemand: bool = False) -> SnapEnv:
+    user, group = portal_account()
+    return installed(
+        root,
+        ondemand=ondemand,
+        apache_modules_dir=REAL_MODULES,
+        httpd_bin=REAL_APACHE,
+        portal_user=user,
+        portal_group=group,
+    )
+
+
+def apache_t(env: SnapEnv) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(REAL_APACHE), "-t", "-f", str(env.paths.httpd_conf)], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("certs")
+    cert, key = make_cert(d)
+    return {"cert": str(cert), "key": str(key)}
+
+
+VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
+    "fresh-install": (False, {}),
+    "no-auth-maintenance": (False, {"portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.0.0.0/8,::1"}),
+    "oidc-no-ondemand": (False, OIDC),
+    "oidc-ondemand-ssl-everything": (True, {
+        **OIDC, "portal.servername": "ondemand.example.edu", "portal.server-aliases": "ood.example.edu",
+        "portal.ssl.certificate": "{cert}", "portal.ssl.certificate-key": "{key}",
+        "portal.ssl.certificate-chain": "{cert}", "portal.maintenance.enabled": True,
+        "portal.maintenance.allowlist": "192.168.0.0/16", "portal.host-regex": r"[\w.-]+\.example\.edu",
+        "portal.user-map-match": "^([^@]+)@example%.edu$", "portal.oidc.uri": "/auth/oidc",
+        "portal.lua-log-level": "warn",
+    }),
+    "basic-ondemand": (True, {"portal.auth.type": "basic", "portal.auth.basic.user-file": "{key}"}),
+    "ssl-custom-port-listen": (True, {
+        "portal.port": 8443, "portal.listen-addr-port": "127.0.0.1:8443,[::1]:8443,127.0.0.1:80",
+        "portal.ssl.certificate": "{cert}", "portal.ssl.certificate-key": "{key}",
+    }),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_generated_config_passes_apache_t(tmp_path: Path, certs: dict[str, str], name: str) -> None:
+    ondemand, values = VARIANTS[name]
+    if any(k.startswith("portal.oidc") for k in values) and not HAS_OPENIDC:
+        pytest.skip("mod_auth_openidc not installed (libapache2-mod-auth-openidc)")
+    env = real_env(tmp_path, ondemand)
+    env.set({k: v.format(**certs) if isinstance(v, str) and "{" in v and "\\" not in v else v for k, v in values.items()})
+    env.configure()  # runs apache2 -t itself before installing
+    done = apache_t(env)
+    assert done.returncode == 0, done.stderr
+    assert "Syntax OK" in done.stderr + done.stdout
+
+
+def test_apache_rejection_blocks_the_install(tmp_path: Path) -> None:
+    env = real_env(tmp_path)
+    empty_modules = tmp_path / "no-modules"
+    empty_modules.mkdir()
+    env.paths = dataclasses.replace(env.paths, apache_modules_dir=empty_modules)
+    before = snapshot(env.root)
+    env.set({"portal.port": 8080})
+    with pytest.raises(ConfigError) as error:
+        env.configure()
+    assert any("httpd -t rejected" in p and "mod_" in p for p in error.value.problems), error.value.problems
+    assert snapshot(env.root) == before
+
+
+# --- a live Apache on loopback ---------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live_root() -> Iterator[Path]:
+    if os.geteuid() != 0:
+        pytest.skip("the live Apache test runs as root (Apache switches to the portal user)")
+    # The portal user must traverse the tree: pytest's tmp dirs are 0700.
+    root = Path(tempfile.mkdtemp(prefix="ood-live-", dir="/tmp"))
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class Live:
+    def __init__(self, env: SnapEnv, port: int) -> None:
+        self.env, self.port = env, port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [str(REAL_APACHE), "-D", "FOREGROUND", "-f", str(self.env.paths.httpd_conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"apache2 exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise AssertionError("apache2 did not start listening")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        conn.close()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+@pytest.fixture
+def live(live_root: Path) -> Iterator[Live]:
+    env = real_env(live_root)
+    port = free_port()
+    env.set({"portal.port": port, "portal.listen-addr-port": f"127.0.0.1:{port}"})
+    env.configure()
+    server = Live(env, port)
+    yield server
+    server.stop()
+
+
+def test_live_fresh_install_shows_need_auth_everywhere(live: Live) -> None:
+    live.start()
+    for path in ("/", "/pun/sys/dashboard", "/nginx/stop"):
+        status, headers, _ = live.get(path)
+        assert status == 302 and headers["location"].endswith("/public/need_auth.html"), (path, status, headers)
+    status, _, body = live.get("/public/need_auth.html")
+    assert status == 200 and "nobody can sign in" in body
+
+
+def test_live_maintenance_returns_503_except_for_the_allowlist(live: Live) -> None:
+    live.env.set({"portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.9.9.9"})
+    live.env.configure()
+    live.start()
+    status, _, body = live.get("/pun/sys/dashboard")
+    assert status == 503 and "down for maintenance" in body
+    status, _, body = live.get("/public/maintenance/index.html")
+    assert status == 200 and "down for maintenance" in body
+    live.stop()
+    live.env.set({"portal.maintenance.allowlist": "127.0.0.0/8"})
+    live.env.configure()
+    live.start()
+    status, headers, _ = live.get("/")
+    assert status == 302 and headers["location"].endswith("/public/need_auth.html")
+
+
+def test_live_basic_auth_guards_everything_but_public(live: Live) -> None:
+    htpasswd = live.env.root / "htpasswd"
+    digest = base64.b64encode(hashlib.sha1(b"wonderland").digest()).decode()
+    htpasswd.write_text(f"alice:{{SHA}}{digest}\n")
+    htpasswd.chmod(0o644)
+    live.env.set({"portal.auth.type": "basic", "portal.auth.basic.user-file": str(htpasswd)})
+    live.env.configure()
+    live.start()
+    assert live.get("/anything")[0] == 401
+    good = {"Authorization": "Basic " + base64.b64encode(b"alice:wonderland").decode()}
+    bad = {"Authorization": "Basic " + base64.b64encode(b"alice:queen").decode()}
+    assert live.get("/anything", bad)[0] == 401
+    assert live.get("/anything", good)[0] == 404  # logged in; no OnDemand in this build
+    assert live.get("/public/need_auth.html")[0] == 200
