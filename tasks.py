@@ -38,7 +38,7 @@ def generate(c):
     from snapbuild.check import generated_files
     from snapbuild.fileutil import write_atomic
 
-    for relative, produce, _ in generated_files():
+    for relative, produce, _ in generated_files(PROJECT):
         changed = write_atomic(PROJECT.root / relative, produce(PROJECT))
         print(f"{relative}: {'written' if changed else 'unchanged'}")
 
