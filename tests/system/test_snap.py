@@ -1,0 +1,54 @@
+"""The behaviour checks of tests/checks/, one test each, against the installed snap.
+
+Tests run in file order on one container: `install` sees the fresh install, `remove` comes
+last and reinstalls afterwards.
+"""
+
+from __future__ import annotations
+
+from snapbuild.systemtest import REMOTE_SNAP, SNAP_NAME, SystemContainer, run_check
+
+
+def test_install(installed: SystemContainer) -> None:
+    result = run_check(installed, "install")
+    assert result.ok, result.report()
+
+
+def test_services(installed: SystemContainer) -> None:
+    result = run_check(installed, "services")
+    assert result.ok, result.report()
+
+
+def test_configure_rollback(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "configure-rollback")
+        assert result.ok, result.report()
+        # The refusal above must come from validation, not from a hook that fails whatever
+        # it gets: a valid port right after it is accepted and applied.
+        vhost = f"/var/snap/{SNAP_NAME}/common/etc/apache2/ood-portal.conf"
+        done = installed.sh(["snap", "set", SNAP_NAME, "portal.port=8080"], check=False)
+        assert done.returncode == 0, f"snap set portal.port=8080 after a refused value failed: {done.stderr}"
+        got = installed.sh(["snap", "get", SNAP_NAME, "portal.port"], check=False).stdout.strip()
+        assert got == "8080", f"portal.port is {got!r} after setting 8080"
+        conf = installed.sh(["cat", vhost], check=False).stdout
+        assert "8080" in conf, f"{vhost} does not mention port 8080 after portal.port=8080:\n{conf}"
+    finally:
+        # Whatever happened, later tests start from the default port.
+        unset = installed.sh(["snap", "unset", SNAP_NAME, "portal.port"], check=False)
+    assert unset.returncode == 0, f"snap unset portal.port failed: {unset.stderr}"
+
+
+def test_refresh(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "refresh", REMOTE_SNAP)
+    finally:
+        installed.sh(["snap", "unset", SNAP_NAME, "portal.servername"], check=False)
+    assert result.ok, result.report()
+
+
+def test_remove(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "remove")
+    finally:
+        installed.ensure_installed()  # later tests (and reruns with -k) expect the snap
+    assert result.ok, result.report()
