@@ -246,7 +246,10 @@ def generated_files(project: Project) -> list[GeneratedFile]:
 
     files: list[GeneratedFile] = [("snap/snapcraft.yaml", generate_text, "invoke generate")]
     if (project.root / "hooks" / "ondemand_hooks").is_dir():  # projects without hooks: test fixtures
+        from snapbuild.audit import audit_doc
+
         files.append(("docs/configuration.md", configuration_doc, "invoke generate"))
+        files.append(("docs/audit.md", audit_doc, "invoke audit"))
     return files
 
 

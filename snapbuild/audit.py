@@ -1,0 +1,409 @@
+"""`invoke audit`: the report a store reviewer reads (docs/audit.md), and facts from a built snap.
+
+docs/audit.md depends only on the repository (snap/metadata.yaml, parts/*.yaml, the hooks
+package), so `invoke check` can tell when it is stale without a built snap. It is
+deterministic: no dates, parts in name order. What can only be read from a .snap file
+(setuid/setgid and world-writable files, sizes, file count) goes to build/audit-snap.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import stat
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from snapbuild.errors import ToolError
+from snapbuild.fileutil import write_atomic
+from snapbuild.partfile import PartFile, Source, deep_merge
+from snapbuild.project import Project
+
+AUDIT_DOC = "docs/audit.md"
+SNAP_AUDIT = "build/audit-snap.md"
+
+# Why each app and hook runs with the privileges it has. Every app and hook in
+# snap/metadata.yaml needs an entry (a unit test enforces it).
+ROOT_NOTES: dict[str, tuple[str, str]] = {
+    # name: (runs as, why)
+    "apache": (
+        "root, then `{user}`",
+        "snapd starts the front proxy as root: it binds the portal's port (80/443) and reads the "
+        "TLS key. The generated httpd.conf says `User {user}` / `Group {user}`, so every process "
+        "serving requests runs as that system user; only Apache's parent stays root.",
+    ),
+    "nginx-clean": (
+        "root",
+        "timer (every 2 hours, as upstream's cron job): runs `nginx_stage nginx_clean`, which stops "
+        "per-user nginx processes with no connections; stopping another user's processes needs root.",
+    ),
+    "logrotate": (
+        "root",
+        "daily timer: rotates the logs under $SNAP_COMMON/var/log (root-owned; per-user nginx logs "
+        "are written by each user's nginx).",
+    ),
+    "update-portal": (
+        "root (admin command, run with sudo)",
+        "regenerates the Apache config under $SNAP_COMMON/etc/apache2 from ood_portal.yml; those "
+        "files are root-owned like upstream's /etc/httpd.",
+    ),
+    "nginx-stage": (
+        "root (admin command, and through the sudoers rule below)",
+        "upstream's root helper. The portal's Apache (running as `{user}`) calls it through the "
+        "single sudoers rule to start a user's nginx: it writes that user's nginx config and starts "
+        "the user's nginx under the user's own uid and gid. Admins call it for maintenance "
+        "(`nginx_clean`, `app_reset`).",
+    ),
+    "install": ("root (snapd runs hooks as root)", "creates the $SNAP_COMMON tree, installs the sudoers rule (checked with visudo first)."),
+    "configure": ("root (snapd runs hooks as root)", "validates `snap set` values and rewrites the portal and nginx_stage configs; restarts Apache when they change."),
+    "post-refresh": ("root (snapd runs hooks as root)", "rewrites the sudoers rule and configs for the new revision; resets per-user nginx configs, as upstream's package upgrade does."),
+    "remove": ("root (snapd runs hooks as root)", "stops every per-user nginx and deletes the sudoers rule; snapd removes $SNAP_COMMON itself."),
+}
+
+# Parts whose own build tool fetches packages (not visible as sources in the part file).
+BUILD_FETCHES = {
+    "ondemand": "upstream's `rake build` fetches the apps' Ruby gems (rubygems.org) and JavaScript packages "
+                "(npm registry) at the versions its committed lock files name; BUNDLE_DEPLOYMENT makes a "
+                "Gemfile.lock mismatch fail the build instead of resolving anew",
+}
+
+CLASSIC = """\
+The snap asks for classic confinement because Open OnDemand falls in two categories the
+store's classic review accepts, and cannot work under strict confinement in either.
+
+1. **An HPC orchestration agent that drops privileges to each user's uid and gid.** Every
+   user of the portal gets their own web server (the per-user nginx, "PUN"), started by a
+   root helper (`nginx_stage`) under that user's own uid and gid, so the user's files, jobs
+   and cluster commands are used with exactly that user's rights and nobody else's. The
+   users are the site's accounts (LDAP, NIS, ...), unknown when the snap is built, and the
+   portal runs the site's batch scheduler commands (Slurm, PBS, ...) installed on the host.
+   Strict confinement cannot start processes as arbitrary users or run host programs.
+2. **An IDE whose file explorer and editor need the whole cluster filesystem.** The Files
+   app, its editor, the job composer and the shell work on users' home, project and scratch
+   trees, which live at site-specific mount points (`/fs/...`, `/scratch`, `/gpfs/...`).
+   Strict confinement's `home` and `removable-media` interfaces do not reach them.
+
+Nothing else needs classic: the snap ships its own Apache, nginx, Passenger, Ruby, Node.js
+and Python, uses the host's C library only (classic snaps run on the host's loader), and
+writes outside its own directories exactly one file, the sudoers rule below.
+"""
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _pin(source: Source) -> tuple[str, str, str]:
+    """(pin, verified, checksum provenance) of a declared source."""
+    if source.type == "tarball":
+        pin = f"sha256 `{source.sha256}`" if source.verified else f"sha256 {source.sha256 or 'missing'}"
+        return pin, "yes" if source.verified else "**NO**", source.checksum_from or "(not stated)"
+    if source.type == "git":
+        pin = f"commit `{source.commit}`" if source.verified else "no commit"
+        return pin, "yes" if source.verified else "**NO**", "the git commit id (content-addressed); the tag is informational"
+    if source.type == "local":
+        return "this repository", "yes", "reviewed in this repository (same commit as the recipe)"
+    if source.type == "apt-source":
+        return f"`{source.package}={source.version}`", "yes", f"apt, against the signed Sources index of Debian {source.suite}"
+    return "-", "-", "-"
+
+
+def _where(source: Source) -> str:
+    if source.type == "tarball":
+        return source.url
+    if source.type == "git":
+        return f"{source.url} (tag {source.tag})"
+    if source.type == "local":
+        return f"`./{source.path}`"
+    if source.type == "apt-source":
+        return f"`apt-get source {source.package}={source.version}` ({source.suite})"
+    return source.type
+
+
+def _packages(body: dict[str, Any]) -> str:
+    packages = body.get("stage-packages") or []
+    return ", ".join(f"`{p}`" for p in packages) if packages else "-"
+
+
+def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
+    rows = []
+    for name, part in sorted(parts.items()):
+        if mode == "upstream":
+            version, source = part.upstream_version, part.upstream_source
+            body = part.body
+        else:
+            if not part.has_archive:
+                rows.append([name, "-", "not built: archive builds leave this part out (`--without " + name + "`)",
+                             "-", part.license, "-", "-", "-"])
+                continue
+            version = part.archive_version
+            source = part.upstream_source if part.archive_source and part.archive_source.type == "same" else part.archive_source
+            body = deep_merge(part.body, part.archive_overrides)
+        packages = _packages(body)
+        if source is None:
+            rows.append([name, version, "the base's archive (stage-packages only)", "apt: signed archive index", part.license,
+                         "yes", "apt verifies every package against the archive's signed index", packages])
+            continue
+        pin, verified, provenance = _pin(source)
+        rows.append([name, version, _where(source), pin, part.license, verified, provenance, packages])
+    return rows
+
+
+def plugin_inputs(project: Project, parts: dict[str, PartFile]) -> list[str]:
+    """Inputs a build plugin fetches itself: the python plugin pip-installs a local package's
+    dependencies (and build requirements) from PyPI. Listed because no sha256 pins them."""
+    import tomllib
+
+    found = []
+    for name, part in sorted(parts.items()):
+        source = part.upstream_source
+        if part.body.get("plugin") != "python" or source is None or source.type != "local":
+            continue
+        pyproject = project.root / source.path / "pyproject.toml"
+        if not pyproject.is_file():
+            continue
+        data = tomllib.loads(pyproject.read_text())
+        deps = list(data.get("project", {}).get("dependencies", [])) + list(part.body.get("python-packages") or [])
+        build = list(data.get("build-system", {}).get("requires", []))
+        if deps:
+            found.append(f"- `parts/{name}.yaml`: pip installs {', '.join(f'`{d}`' for d in deps)} from PyPI "
+                         f"(dependencies of `{source.path}/pyproject.toml`; a version range, not hash-pinned)")
+        if build:
+            found.append(f"- `parts/{name}.yaml`: pip builds `{source.path}` with {', '.join(f'`{d}`' for d in build)} "
+                         "from PyPI (build requirements; a version range, not hash-pinned)")
+    for name, note in sorted(BUILD_FETCHES.items()):
+        if name in parts:
+            found.append(f"- `parts/{name}.yaml` (release build only): {note}")
+    return found
+
+
+def hooks_module(project: Project, name: str) -> ModuleType:
+    """Import `ondemand_hooks.<name>` from the project's hooks package (the code the snap runs)."""
+    hooks_dir = str(project.root / "hooks")
+    if hooks_dir not in sys.path:
+        sys.path.insert(0, hooks_dir)
+    try:
+        return importlib.import_module(f"ondemand_hooks.{name}")
+    except ImportError as error:
+        raise ToolError(
+            f"hooks/ondemand_hooks/{name}.py cannot be imported ({error}); the audit takes the sudoers rule from it",
+            "fix the hooks package (its unit tests say how)",
+        ) from None
+
+
+def sudoers_rule(project: Project, snap_name: str) -> tuple[Path, dict[str, str]]:
+    """Where the rule goes and its exact text per sudo flavour, from the hooks' own renderer."""
+    sudoers = hooks_module(project, "sudoers")
+    env = hooks_module(project, "env")
+    paths = env.Paths(
+        snap=Path(f"/snap/{snap_name}/x1"), snap_common=Path(f"/var/snap/{snap_name}/common"),
+        snap_data=Path(f"/var/snap/{snap_name}/x1"), revision="x1", name=snap_name,
+    )
+    return paths.sudoers, {flavour: sudoers.render(paths, flavour) for flavour in ("sudo", "sudo-rs")}
+
+
+def portal_user(project: Project) -> str:
+    return str(getattr(hooks_module(project, "env"), "PORTAL_USER", "snap_daemon"))
+
+
+def audit_doc(project: Project) -> str:
+    """docs/audit.md: everything that does not need a built snap."""
+    from snapbuild.generate import snap_version
+
+    metadata = project.load_metadata()
+    parts, problems = project.load_parts()
+    if problems:
+        raise ToolError("the part files have problems; the audit needs them valid", "run `invoke check` and fix what it lists")
+    name = str(metadata.get("name", ""))
+    user = portal_user(project)
+    lines = [
+        f"# Audit: the `{name}` snap",
+        "",
+        "<!-- GENERATED by `invoke audit` from snap/metadata.yaml, parts/*.yaml and hooks/ondemand_hooks;",
+        "     `invoke check` fails when it is out of date. Do not edit. -->",
+        "",
+        "For store reviewers: what the snap contains and where it comes from, what runs as root and",
+        "why, the one file it writes outside its own directories, and why it is classic. Facts read",
+        f"from a built snap (setuid/setgid and world-writable files, sizes) are in `{SNAP_AUDIT}`,",
+        "written by `invoke audit --snap FILE`.",
+        "",
+        "## The snap",
+        "",
+    ]
+    lines += _table(["key", "value"], [
+        ["name", name],
+        ["version", f"{snap_version(parts)} (Open OnDemand's; local builds without it say `+stacks-only` and are never published)"],
+        ["base", str(metadata.get("base", ""))],
+        ["confinement", str(metadata.get("confinement", ""))],
+        ["grade", str(metadata.get("grade", ""))],
+        ["license", str(metadata.get("license", ""))],
+        ["architectures", ", ".join(sorted((metadata.get("platforms") or {}).keys()))],
+        ["system users", ", ".join(f"`{u}` ({scope})" for u, scope in sorted((metadata.get("system-usernames") or {}).items())) or "-"],
+    ])
+    lines += ["", "## Why classic confinement", "", CLASSIC.rstrip(), ""]
+
+    lines += ["## What runs as root, and why", ""]
+    rows = []
+    for app, spec in sorted((metadata.get("apps") or {}).items()):
+        kind = f"daemon ({spec.get('daemon')})" if spec.get("daemon") else "command"
+        if spec.get("timer"):
+            kind += f", timer `{spec['timer']}`"
+        runs_as, why = ROOT_NOTES.get(app, ("**not documented**", "add an entry to ROOT_NOTES in snapbuild/audit.py"))
+        rows.append([f"app `{app}`", kind, f"`{spec.get('command', '')}`", runs_as.format(user=user), why.format(user=user)])
+    for hook in sorted(metadata.get("hooks") or {}):
+        runs_as, why = ROOT_NOTES.get(hook, ("**not documented**", "add an entry to ROOT_NOTES in snapbuild/audit.py"))
+        rows.append([f"hook `{hook}`", "hook", f"`meta/hooks/{hook}`", runs_as.format(user=user), why.format(user=user)])
+    lines += _table(["what", "kind", "runs", "as", "why"], rows)
+    lines += [
+        "",
+        "Privilege drops, in order:",
+        "",
+        f"1. Apache's parent (root) → its request-serving children run as `{user}` (`User`/`Group` in the generated httpd.conf).",
+        f"2. `{user}` → root, only for `nginx_stage`, through the sudoers rule below (no other command, no shell).",
+        "3. `nginx_stage` (root) → each user's nginx, started under that user's own uid and gid; the user's",
+        "   apps (Passenger) run as that user.",
+        "",
+    ]
+
+    target, rules = sudoers_rule(project, name)
+    lines += [
+        "## The sudoers rule",
+        "",
+        f"`{target}`, mode 0440, owner root:root. The install and post-refresh hooks write it to a",
+        "temporary file in /etc/sudoers.d, check it with `visudo -c -f`, and only then rename it into",
+        "place; the remove hook deletes it. It is the only file the snap writes outside `$SNAP_COMMON`.",
+        "The text comes from the hooks package's own renderer (`ondemand_hooks.sudoers.render`).",
+        "",
+        "With sudo:",
+        "",
+        "```",
+        rules["sudo"].rstrip(),
+        "```",
+        "",
+        "With sudo-rs (detected at install time; only the Defaults line differs):",
+        "",
+        "```",
+        rules["sudo-rs"].rstrip(),
+        "```",
+        "",
+        "`/snap/<name>/current/...` keeps the rule valid across refreshes; the snap's files are",
+        "read-only (squashfs), so the command it names cannot be changed by anyone but a refresh.",
+        "",
+    ]
+
+    lines += [
+        "## Sources",
+        "",
+        "Every input of the build, per part. `verified` means the bytes are pinned (sha256 or git",
+        "commit) or checked by apt against a signed index; release builds refuse unverified sources",
+        "(`invoke check --release`).",
+        "",
+        "### Release build (what the store gets: `snap/snapcraft.yaml`)",
+        "",
+    ]
+    header = ["part", "version", "source", "pin", "licence", "verified", "checksum provenance", "stage-packages (base archive)"]
+    lines += _table(header, source_rows(parts, "upstream"))
+    lines += [
+        "",
+        "### Archive build (`invoke build --source archive`: offline test builds, never published)",
+        "",
+    ]
+    lines += _table(header, source_rows(parts, "archive"))
+    unverified = [
+        f"- `parts/{n}.yaml` {key}: {s.describe()}"
+        for n, p in sorted(parts.items())
+        for key, s in (("upstream.source", p.upstream_source), ("archive.source", p.archive_source))
+        if s is not None and not s.verified
+    ]
+    lines += ["", "### Unverified sources", ""] + (unverified or ["None."])
+    lines += ["", "### Inputs the build tools fetch themselves", ""]
+    lines += plugin_inputs(project, parts) or ["None."]
+    lines += [""]
+    return "\n".join(lines)
+
+
+def snap_audit(snap_file: Path) -> str:
+    """build/audit-snap.md: what only the built snap can say."""
+    from snapbuild import snapcheck
+    from snapbuild.release import _sha256
+
+    entries = snapcheck.list_snap(snap_file)
+    count = snapcheck.counts(entries)
+    setid = snapcheck.setid(entries)
+    writable = snapcheck.world_writable(entries)
+    total = snapcheck.sizes(entries)
+    lines = [
+        f"# Audit of `{snap_file.name}`",
+        "",
+        "<!-- GENERATED by `invoke audit --snap FILE` from the snap file. -->",
+        "",
+        f"- sha256: `{_sha256(snap_file)}`",
+        f"- size: {snap_file.stat().st_size} bytes",
+        f"- {count['files']} files, {count['symlinks']} symlinks, {count['directories']} directories, {count['other']} other",
+        f"- {snapcheck.human(sum(total.values()))} of file data",
+        "",
+        "## setuid / setgid files (expected: none)",
+        "",
+    ]
+    lines += [f"- `{e.path}` {stat.filemode(e.mode)}" for e in setid] or ["None."]
+    lines += ["", "## World-writable files (expected: none)", ""]
+    lines += [f"- `{e.path}` {stat.filemode(e.mode)}" for e in writable] or ["None."]
+    lines += ["", "## Size per top-level directory", ""]
+    lines += _table(["directory", "bytes", "size"], [[f"`{top}`", str(size), snapcheck.human(size)] for top, size in total.items()])
+    return "\n".join(lines) + "\n"
+
+
+def audit_report(project: Project, snap_file: Path | None = None) -> str:
+    """The audit in Markdown: docs/audit.md's text, plus the built snap's facts when given one."""
+    text = audit_doc(project)
+    if snap_file is not None:
+        text += "\n" + snap_audit(Path(snap_file))
+    return text
+
+
+def previous_audit(project: Project) -> str:
+    """The committed docs/audit.md (git HEAD), else the file on disk, else ''."""
+    done = subprocess.run(["git", "show", f"HEAD:{AUDIT_DOC}"], cwd=project.root, capture_output=True, text=True)
+    if done.returncode == 0:
+        return done.stdout
+    path = project.root / AUDIT_DOC
+    return path.read_text() if path.exists() else ""
+
+
+def audit_diff(old: str, new: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{AUDIT_DOC} (committed)", f"{AUDIT_DOC} (new)"))
+
+
+def run_audit(project: Project, snap_file: Path | None = None) -> str:
+    """`invoke audit`: write docs/audit.md, print its diff against the committed one, and with a
+    snap write build/audit-snap.md and print it. Returns the diff."""
+    new = audit_doc(project)
+    old = previous_audit(project)
+    changed = write_atomic(project.root / AUDIT_DOC, new)
+    diff = audit_diff(old, new)
+    print(f"{AUDIT_DOC}: {'written' if changed else 'unchanged'}")
+    print(diff if diff else f"{AUDIT_DOC}: no change against the committed audit")
+    if snap_file is not None:
+        text = snap_audit(Path(snap_file))
+        write_atomic(project.root / SNAP_AUDIT, text)
+        print(text)
+        print(f"{SNAP_AUDIT}: written")
+    return diff
+
+
+if __name__ == "__main__":  # `python -m snapbuild.audit SNAP_FILE`: the snap's facts (needs only PyYAML)
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m snapbuild.audit SNAP_FILE")
+    try:
+        sys.stdout.write(snap_audit(Path(sys.argv[1])))
+    except ToolError as failure:
+        sys.exit(f"error: {failure}")
