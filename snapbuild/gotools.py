@@ -193,6 +193,7 @@ def go_install(module_path: str, version: str, name: str, *, project: Project = 
     env.setdefault("GOTOOLCHAIN", "auto")  # a newer Go is fetched through the proxy if go.mod needs it
     if go_version(go, runner) < (1, 21):
         go = newer_toolchain(go, module_path, version, env, runner)
+        env.pop("GOROOT", None)  # the fetched toolchain is its own GOROOT (and has its own go.env)
     bindir.mkdir(parents=True, exist_ok=True)
     with step(f"go install {module_path}@{version}"):
         _run_go(go, ["install", f"{module_path}@{version}"], env, runner, f"go install {module_path}@{version}")

@@ -38,7 +38,7 @@ def fake_binary(path: Path, package: str = MODULE, module: str = "example.com/to
 FAKE_GO = r"""#!/bin/sh
 # FakeGo: records each call, then acts like the few `go` commands gotools uses.
 printf '%s\n' "$*" >> "$FAKE_LOG"
-printf 'GOBIN=%s GOTOOLCHAIN=%s GOFLAGS=%s\n' "$GOBIN" "$GOTOOLCHAIN" "$GOFLAGS" >> "$FAKE_LOG"
+printf 'GOBIN=%s GOTOOLCHAIN=%s GOFLAGS=%s GOROOT=%s\n' "$GOBIN" "$GOTOOLCHAIN" "$GOFLAGS" "${GOROOT-unset}" >> "$FAKE_LOG"
 case "$1" in
   version) echo "go version go${FAKE_GO_VERSION:-1.26.0} linux/amd64" ;;
   install)
@@ -148,12 +148,15 @@ def test_old_go_fetches_the_toolchain_the_module_needs(fake_go: dict[str, Path],
     monkeypatch.setenv("FAKE_GO_VERSION", "1.19.8")
     monkeypatch.setenv("FAKE_GOMOD", str(gomod))
     monkeypatch.setenv("FAKE_TOOLCHAIN", str(toolchain))
+    monkeypatch.setenv("GOROOT", "/usr/lib/go-1.19")
     gotools.go_install(MODULE, VERSION, "thing", gobin=fake_go["gobin"])
     old_calls = fake_go["log"].read_text()
     assert "mod download -json golang.org/toolchain@v0.0.1-go1.25.0.linux-" in old_calls
     assert "install" not in old_calls.replace("GOTOOLCHAIN", "")
     assert newgo.stat().st_mode & stat.S_IXUSR
-    assert f"install {MODULE}@{VERSION}" in Path(str(fake_go["log"]) + ".new").read_text()
+    new_calls = Path(str(fake_go["log"]) + ".new").read_text()
+    assert f"install {MODULE}@{VERSION}" in new_calls
+    assert "GOROOT=unset" in new_calls  # the fetched toolchain is its own GOROOT
 
 
 @pytest.mark.parametrize(("gomod", "wanted"), [
