@@ -2,7 +2,7 @@
 
 - meta/snap.yaml says what snap/metadata.yaml says (name, confinement, base, apps, hooks)
   and its version is one the recipe produces;
-- no world-writable files, no setuid/setgid files;
+- no world-writable files, no setuid/setgid files, no symlinks leaving the snap, no VCS dirs;
 - every dynamically linked ELF file finds each library it needs inside the snap, with
   nothing of the build system in sight: the snap is unpacked into a root holding only the
   host's C library (relocation.make_root) and the host's loader lists each file's
@@ -155,6 +155,26 @@ def world_writable(entries: Iterable[Entry]) -> list[Entry]:
 
 def setid(entries: Iterable[Entry]) -> list[Entry]:
     return [e for e in entries if not e.is_link and e.mode & (stat.S_ISUID | stat.S_ISGID)]
+
+
+def external_symlinks(entries: Iterable[Entry]) -> list[Entry]:
+    """Symlinks whose target is absolute or climbs out of the snap: the store's review flags them
+    (the target is whatever the host has, not what was reviewed)."""
+    found = []
+    for entry in entries:
+        if not entry.is_link:
+            continue
+        target = os.path.normpath(os.path.join(os.path.dirname(entry.path), entry.target))
+        if entry.target.startswith("/") or target == ".." or target.startswith("../"):
+            found.append(entry)
+    return found
+
+
+VCS_DIRS = {".git", ".bzr", ".hg", ".svn"}
+
+
+def vcs_dirs(entries: Iterable[Entry]) -> list[Entry]:
+    return [e for e in entries if stat.S_ISDIR(e.mode) and os.path.basename(e.path) in VCS_DIRS]
 
 
 def human(size: int) -> str:
@@ -557,6 +577,10 @@ def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = 
         report.problems.append(f"{entry.path}: world-writable ({stat.filemode(entry.mode)}); drop o+w in the part that ships it")
     for entry in setid(entries):
         report.problems.append(f"{entry.path}: setuid/setgid ({stat.filemode(entry.mode)}); the store refuses those, drop the bit")
+    for entry in external_symlinks(entries):
+        report.problems.append(f"{entry.path}: symlink to {entry.target!r}, outside the snap; point it inside the snap or ship the file")
+    for entry in vcs_dirs(entries):
+        report.problems.append(f"{entry.path}: version-control data in the snap; exclude it in the part that ships it")
     if libraries:
         from snapbuild.relocation import make_root
 

@@ -249,13 +249,31 @@ def test_inspect_without_libraries(tmp_path: Path) -> None:
     good_prime(prime, metadata)
     write(prime / "share" / "writable", "x", 0o666)
     write(prime / "bin" / "su-thing", "#!/bin/sh\n", 0o4755)
+    (prime / "bin" / "host-python").symlink_to("/usr/bin/python3")
+    (prime / "src" / ".git").mkdir(parents=True)
     report = snapcheck.inspect_snap(pack(prime, tmp_path / "t.snap"), DEFAULT, libraries=False)
     assert report.problems == [
         "share/writable: world-writable (-rw-rw-rw-); drop o+w in the part that ships it",
         "bin/su-thing: setuid/setgid (-rwsr-xr-x); the store refuses those, drop the bit",
+        "bin/host-python: symlink to '/usr/bin/python3', outside the snap; point it inside the snap or ship the file",
+        "src/.git: version-control data in the snap; exclude it in the part that ships it",
     ]
     text = report.text()
     assert "ondemand 4.2.3 (amd64)" in text and "sizes per top-level directory:" in text
+
+
+def test_external_symlinks_and_vcs_dirs() -> None:
+    link = stat.S_IFLNK | 0o777
+    entries = [
+        snapcheck.Entry("bin/ok", link, 0, target="../usr/bin/ok"),
+        snapcheck.Entry("bin/abs", link, 0, target="/usr/bin/python3"),
+        snapcheck.Entry("bin/climb", link, 0, target="../../etc/passwd"),
+        snapcheck.Entry("top", link, 0, target="bin/ok"),
+        snapcheck.Entry("opt/ood/.git", stat.S_IFDIR | 0o755, 0),
+        snapcheck.Entry("opt/ood/.gitignore", stat.S_IFREG | 0o644, 0),
+    ]
+    assert [e.path for e in snapcheck.external_symlinks(entries)] == ["bin/abs", "bin/climb"]
+    assert [e.path for e in snapcheck.vcs_dirs(entries)] == ["opt/ood/.git"]
 
 
 @needs_squashfs
