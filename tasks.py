@@ -43,9 +43,12 @@ def generate(c):
         print(f"{relative}: {'written' if changed else 'unchanged'}")
 
 
-@task(help={"release": "also refuse unverified (unpinned) upstream sources, as release builds do"})
+@task(help={
+    "release": "also refuse unverified (unpinned) upstream sources, as release builds do",
+    "snap": "also run the store-review checks on this built .snap",
+})
 @_reported
-def check(c, release=False):
+def check(c, release=False, snap=""):
     """Validate parts (through craft-parts), snap metadata, pins, downloads and generated-file drift."""
     from snapbuild.check import check_project
     from snapbuild.errors import describe
@@ -60,6 +63,47 @@ def check(c, release=False):
             describe(report.problems),
         )
     print(f"invoke check: ok ({len(report.warnings)} warning(s))")
+    if snap:
+        from pathlib import Path
+
+        from snapbuild.snapcheck import check_snap_task
+
+        check_snap_task(Path(snap), PROJECT)
+
+
+@task(help={
+    "snap": "the .snap file to publish",
+    "channel": "edge (default), beta, candidate or stable (latest track)",
+    "dry_run": "print the plan and name/version/arch/size/sha256; needs no snapcraft or credentials",
+})
+@_reported
+def publish(c, snap, channel="edge", dry_run=False):
+    """Upload a built snap and release it to latest/<channel> (refuses partial builds and unverified sources)."""
+    from pathlib import Path
+
+    from snapbuild.release import publish as publish_snap
+
+    publish_snap(PROJECT, Path(snap), channel=channel, dry_run=dry_run)
+
+
+@task(help={"snap": "also read this built .snap (setuid/setgid, world-writable, sizes) into build/audit-snap.md"})
+@_reported
+def audit(c, snap=""):
+    """Write docs/audit.md (the store reviewers' report) and print its diff against the committed one."""
+    from pathlib import Path
+
+    from snapbuild.audit import run_audit
+
+    run_audit(PROJECT, Path(snap) if snap else None)
+
+
+@task
+@_reported
+def lint_workflows(c):
+    """Run actionlint (built through the Go module proxy into build/tools/bin) on .github/workflows."""
+    from snapbuild.gotools import actionlint_workflows
+
+    actionlint_workflows(PROJECT)
 
 
 def _parts_list(value: str) -> frozenset[str]:

@@ -92,7 +92,10 @@ def make_root(root: Path) -> None:
     for top in ("bin", "sbin", "lib", "lib64"):
         host = Path("/") / top
         if host.is_symlink():
-            (root / top).symlink_to(os.readlink(host))
+            link = os.readlink(host)
+            # Merged /usr: /lib -> usr/lib. Create the target first so paths through the link resolve.
+            (root / top).parent.joinpath(link).mkdir(parents=True, exist_ok=True)
+            (root / top).symlink_to(link)
     for path in sorted(_host_files()):
         target = root / path.relative_to("/")
         target.parent.mkdir(parents=True, exist_ok=True)
