@@ -30,7 +30,9 @@ PidFile /tmp/httpd.pid
 ErrorLog /dev/stderr
 LoadModule mpm_event_module {snap}/apache/modules/mod_mpm_event.so
 LoadModule authz_core_module {snap}/apache/modules/mod_authz_core.so
+<IfModule !unixd_module>
 LoadModule unixd_module {snap}/apache/modules/mod_unixd.so
+</IfModule>
 LoadModule lua_module {snap}/apache/modules/mod_lua.so
 LoadModule proxy_module {snap}/apache/modules/mod_proxy.so
 LoadModule proxy_http_module {snap}/apache/modules/mod_proxy_http.so
@@ -51,7 +53,13 @@ class Check:
 
 CHECKS = [
     Check("nginx with Passenger's module", f"{SNAP_AT}/bin/nginx -V 2>&1", ("nginx version", "passenger")),
-    Check("PassengerAgent", f"{SNAP_AT}/bin/passenger-agent --version 2>&1 || {SNAP_AT}/passenger/buildout/support-binaries/PassengerAgent --version 2>&1", ("Phusion Passenger",)),
+    # passenger-config (Ruby) finds the agent through passenger_root; `validate-install` loads it.
+    Check(
+        "Passenger (agent and passenger-config)",
+        f"{SNAP_AT}/passenger/buildout/support-binaries/PassengerAgent exec-helper {SNAP_AT}/bin/ruby "
+        f"{SNAP_AT}/passenger/bin/passenger-config --version 2>&1",
+        ("Phusion Passenger",),
+    ),
     Check(
         "Apache modules",
         f"{SNAP_AT}/bin/httpd -f /tmp/httpd.conf -M 2>&1",
