@@ -7,6 +7,7 @@ Incremental: craft-parts keeps state in the work dir, so only outdated steps re-
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +144,10 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
     from snapbuild.net import use_system_trust
 
     use_system_trust()
+    # Part scripts call `craftctl`, which lives next to the interpreter running craft-parts.
+    tools = str(Path(sys.executable).parent)
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = tools + os.pathsep + os.environ.get("PATH", "")
     fetched = fetch_archive_sources(plan, work)
     parts = resolved_parts(plan, fetched)
     logs = work / "logs"
