@@ -18,7 +18,7 @@ revision() { readlink "/snap/$SNAP_NAME/current"; }
 
 # The setting and the vhost Apache loads both carry the server name; $1 says when.
 expect_servername() {
-    local value
+    local value lines
     value=$(snap_option portal.servername)
     if [ "$value" != "$SERVERNAME" ]; then
         problem "$1: portal.servername is $value, want $SERVERNAME"
@@ -26,7 +26,8 @@ expect_servername() {
     if [ ! -f "$VHOST" ]; then
         problem "$1: $VHOST missing"
     elif ! grep -Eq "^[[:space:]]*ServerName[[:space:]]+\"?${SERVERNAME//./\\.}\"?[[:space:]]*$" "$VHOST"; then
-        problem "$1: $VHOST has no 'ServerName $SERVERNAME' (its ServerName lines: $(grep -E '^[[:space:]]*ServerName' "$VHOST" | sed 's/^[[:space:]]*//' | paste -sd ';' || true))"
+        lines=$(grep -E '^[[:space:]]*ServerName' "$VHOST" | sed 's/^[[:space:]]*//' | paste -sd ';' || true)
+        problem "$1: $VHOST has no 'ServerName $SERVERNAME' (its ServerName lines: ${lines:-none})"
     else
         say "  $1: portal.servername=$value, $VHOST has ServerName $SERVERNAME"
     fi
