@@ -324,13 +324,13 @@ def ensure_spread(project: Project = DEFAULT, runner: Runner = subprocess.run) -
     target = f"{SPREAD_MODULE}@{SPREAD_VERSION}"
     with step(f"go install {target}"):
         done = runner([go, "install", target], capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0 or not binary.is_file():
-        _spread_error = ToolError(
-            go_error_brief(done.stderr + done.stdout),
-            resolution="spread is not served by the Go module proxy here; run the spread suite "
-            f"where GitHub is reachable: GOPROXY=direct go install {target}",
-        )
-        raise _spread_error
+        if done.returncode != 0 or not binary.is_file():
+            _spread_error = ToolError(
+                go_error_brief(done.stderr + done.stdout),
+                resolution="spread is not served by the Go module proxy here; run the spread suite "
+                f"where GitHub is reachable: GOPROXY=direct go install {target}",
+            )
+            raise _spread_error
     return binary
 
 
