@@ -111,7 +111,7 @@ def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
     paths = ctx.paths
     problems: list[str] = []
     try:
-        settings: model.Settings | None = model.parse(ctx.snapctl.get())
+        settings: model.Settings | None = model.parse(ctx.snapctl.get(*model.NAMESPACES))
     except ConfigError as error:
         problems += error.problems
         settings = None

@@ -50,7 +50,12 @@ class Snapctl:
         return done.stdout
 
     def get(self, *keys: str) -> dict[str, Any]:
-        """The configuration document (all of it without keys), as JSON (`-d`)."""
+        """The values of `keys` as one JSON document (`-d`); unset keys are left out.
+
+        snapctl has no "everything" query: a bare `get` fails, so callers name the namespaces.
+        """
+        if not keys:
+            raise HookError("snapctl get needs at least one key", "name the configuration namespaces to read")
         text = self._run("get", "-d", *keys)
         try:
             value = json.loads(text) if text.strip() else {}

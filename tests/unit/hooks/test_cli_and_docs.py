@@ -77,7 +77,7 @@ def test_cli_configure_applies_and_restarts_through_snapctl(env: SnapEnv) -> Non
     assert done.returncode == 0, done.stderr
     assert "ServerName ondemand.example.edu" in env.paths.portal_conf.read_text()
     recorded = (env.root / "fakebin" / "calls").read_text().splitlines()
-    assert recorded == ["get -d", "services ondemand.apache", "restart ondemand.apache"]
+    assert recorded == ["get -d portal nginx-stage clusters", "services ondemand.apache", "restart ondemand.apache"]
     assert "configure[" in env.paths.hooks_log.read_text()
 
 
@@ -114,14 +114,14 @@ def test_snap_hook_wrappers_exec_the_package() -> None:
 def test_snapctl_runs_the_commands_it_should(tmp_path: Path) -> None:
     exe = fake_snapctl(tmp_path, {"portal": {"port": 443}})
     ctl = Snapctl(str(exe))
-    assert ctl.get() == {"portal": {"port": 443}}
+    assert ctl.get("portal") == {"portal": {"port": 443}}
     ctl.set({"portal.port": 8080, "portal.servername": "a.example.edu"})
     ctl.unset("portal.port")
     ctl.restart("ondemand.apache")
     statuses = ctl.services("ondemand.apache")
     assert [(s.name, s.enabled, s.active) for s in statuses] == [("ondemand.apache", True, True)]
     assert (tmp_path / "calls").read_text().splitlines() == [
-        "get -d",
+        "get -d portal",
         'set portal.port=8080 portal.servername="a.example.edu"',
         "unset portal.port",
         "restart ondemand.apache",
@@ -134,7 +134,9 @@ def test_snapctl_failure_is_a_hook_error(tmp_path: Path) -> None:
     with pytest.raises(HookError, match="snapd says no"):
         Snapctl(str(exe)).restart("ondemand.apache")
     with pytest.raises(HookError, match="not found"):
-        Snapctl(str(tmp_path / "missing")).get()
+        Snapctl(str(tmp_path / "missing")).get("portal")
+    with pytest.raises(HookError, match="at least one key"):
+        Snapctl(str(exe)).get()  # snapd refuses a bare `get`, so the class does too
 
 
 # --- docs/configuration.md -------------------------------------------------------------------
