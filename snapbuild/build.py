@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -88,9 +89,16 @@ def _sync_project(name: str, project: Project) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "project"
         tree.mkdir()
+        directories: set[Path] = set()
         for relative in _project_files(project):
             (tree / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(project.root / relative, tree / relative, follow_symlinks=False)
+            directories.update(Path(relative).parents)
+        # Directories too keep their mtimes: craft-parts treats a newer directory in a local
+        # source as a change, which would rebuild every local part (and all that depend on it).
+        for relative in sorted(directories, key=lambda d: len(d.parts), reverse=True):
+            source = (project.root / relative).stat()
+            os.utime(tree / relative, ns=(source.st_atime_ns, source.st_mtime_ns))
         lxd.exec_(name, ["rm", "-rf", CONTAINER_PROJECT])
         lxd.push_tree(name, tree, CONTAINER_PROJECT)
 
