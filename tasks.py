@@ -148,8 +148,31 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
         backends.build_lxd(PROJECT, source, left_out, clean=clean, compression=compression)
 
 
-@task(help={"unit_only": "run only the pytest unit tests (no LXD, no snapd)"})
+@task(help={
+    "unit_only": "run only the pytest unit tests (no LXD, no snapd)",
+    "snap": "the .snap to test (default: $ONDEMAND_SNAP, else the newest ./ondemand_*.snap, built if there is none)",
+})
 @_reported
-def test(c, unit_only=False):
-    """Run the unit tests, then the spread suite against the built snap in real snapd (LXD)."""
+def test(c, unit_only=False, snap=""):
+    """Unit tests; then on the built snap: relocation, store-review checks, the system suite in real snapd (LXD), spread where installed."""
+    from pathlib import Path
+
+    from snapbuild import systemtest
+    from snapbuild.progress import step
+
     c.run(f"{sys.executable} -m pytest tests/unit -q", pty=False)
+    if unit_only:
+        return
+    path = systemtest.find_snap(PROJECT.root, {systemtest.ENV_SNAP: snap} if snap else None)
+    if path is None:
+        from snapbuild.build import build_lxd
+
+        path = build_lxd(PROJECT, "archive", frozenset({"ondemand"}))
+    from snapbuild.relocation import relocation_test
+    from snapbuild.snapcheck import check_snap_task
+
+    with step(f"relocation test of {Path(path).name}"):
+        relocation_test(Path(path))
+    with step(f"store-review checks of {Path(path).name}"):
+        check_snap_task(Path(path), PROJECT)
+    systemtest.run_tests(Path(path))
