@@ -97,6 +97,15 @@ def audit(c, snap=""):
     run_audit(PROJECT, Path(snap) if snap else None)
 
 
+@task(help={"repeats": "how many hooks-only rebuilds to time (the best is reported)"})
+@_reported
+def bench_build(c, repeats=1):
+    """Print build times per part, a hooks-only rebuild+repack, and a bare `snap pack`, with the ratio."""
+    from snapbuild.bench import bench_build as run
+
+    run(PROJECT, repeats=int(repeats))
+
+
 @task
 @_reported
 def lint_workflows(c):

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from snapbuild.errors import ToolError, describe
 from snapbuild.generate import snap_version
-from snapbuild.lifecycle import BuildPlan, host_arch, make_plan, run_lifecycle, unreachable_sources
+from snapbuild.lifecycle import (
+    BuildPlan, host_arch, load_timings, make_plan, record_timings, run_lifecycle, unreachable_sources,
+)
 from snapbuild.pack import snap_pack, write_meta
 from snapbuild.partfile import Mode
 from snapbuild.progress import say, step
@@ -65,9 +67,12 @@ def build_destructive(project: Project, mode: Mode, without: frozenset[str], out
     work = work or work_dir(project, mode, without)
     prime = run_lifecycle(project, plan, work, base=str(metadata.get("base", "")))
     target = output or project.root / snap_name(version)
+    started = time.monotonic()
     with step(f"pack {target.name}"):
         write_meta(project, plan, prime, version, host_arch())
         snap_pack(prime, target, compression)
+    timings = load_timings(work)
+    record_timings(work, {}, lifecycle=timings["last"].get("lifecycle", 0.0), pack=time.monotonic() - started)
     say(f"built {target} ({target.stat().st_size / 1e6:.1f} MB)")
     return target
 
@@ -136,9 +141,14 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
     deps = _python_dependencies(project)
     with step("tooling inside the container"):
         # Re-run every time: a no-op when the pinned versions are already installed.
+        # Reinstalled only when the pinned list changes (a stamp in the venv records it).
+        stamp = " ".join(deps)
         lxd.exec_(name, ["sh", "-c", f"test -x {CONTAINER_VENV}/bin/python || python3 -m venv {CONTAINER_VENV}"])
-        lxd.exec_(name, [f"{CONTAINER_VENV}/bin/pip", "install", "-q", "--disable-pip-version-check", *deps],
-                  env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"})
+        current = lxd.exec_(name, ["cat", f"{CONTAINER_VENV}/.deps"], check=False, capture=True).stdout
+        if current != stamp:
+            lxd.exec_(name, [f"{CONTAINER_VENV}/bin/pip", "install", "-q", "--disable-pip-version-check", *deps],
+                      env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"})
+            lxd.exec_(name, ["sh", "-c", f'printf %s "$1" > {CONTAINER_VENV}/.deps', "sh", stamp])
     with step("copy the project into the container"):
         _sync_project(name, project)
     target = project.root / snap_name(version)

@@ -165,6 +165,7 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
     todo = [a for a in actions if a.action_type != ActionType.SKIP]
     say(f"lifecycle: {len(todo)} of {len(actions)} step(s) to run (the rest are up to date)")
     started = time.monotonic()
+    timings: dict[str, dict[str, float]] = {}
     with manager.action_executor() as executor:
         for number, action in enumerate(todo, 1):
             label = f"[{number}/{len(todo)}] {action.step.name.lower():<5} {action.part_name}"
@@ -182,9 +183,35 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
                     raise _step_failed(action.part_name, action.step.name.lower(), log, error.brief) from None
                 except Exception as error:  # a plugin crash still names the part and step
                     raise _step_failed(action.part_name, action.step.name.lower(), log, repr(error)) from None
-            say(f"{label}: {time.monotonic() - began:.1f}s")
-    say(f"lifecycle: done in {time.monotonic() - started:.1f}s")
+            elapsed = time.monotonic() - began
+            timings.setdefault(action.part_name, {})[action.step.name.lower()] = round(elapsed, 2)
+            say(f"{label}: {elapsed:.1f}s")
+    total = time.monotonic() - started
+    say(f"lifecycle: done in {total:.1f}s")
+    record_timings(work, timings, lifecycle=total)
     return work / "prime"
+
+
+TIMINGS = "timings.json"
+
+
+def load_timings(work: Path) -> dict[str, Any]:
+    """Seconds per part and step, from the most recent run of each step (for `invoke bench-build`)."""
+    import json
+
+    path = work / TIMINGS
+    return json.loads(path.read_text()) if path.exists() else {"steps": {}, "last": {}}
+
+
+def record_timings(work: Path, steps: dict[str, dict[str, float]], **last: float) -> None:
+    """Merge this run's step times into work/timings.json; `last` holds this run's totals."""
+    import json
+
+    data = load_timings(work)
+    for part, by_step in steps.items():
+        data["steps"].setdefault(part, {}).update(by_step)
+    data["last"] = {key: round(value, 2) for key, value in last.items()}
+    (work / TIMINGS).write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def _step_failed(part: str, step: str, log: Path, brief: str) -> ToolError:
