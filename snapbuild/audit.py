@@ -118,15 +118,9 @@ def _pin(source: Source) -> tuple[str, str, str]:
 
 
 def _where(source: Source) -> str:
-    if source.type == "tarball":
-        return source.url
-    if source.type == "git":
-        return f"{source.url} (tag {source.tag})"
-    if source.type == "local":
-        return f"`./{source.path}`"
-    if source.type == "apt-source":
-        return f"`apt-get source {source.package}={source.version}` ({source.suite})"
-    return source.type
+    """Where the source comes from: URLs as they are, commands and paths as code."""
+    text = source.describe()
+    return text if source.type in ("tarball", "git") else f"`{text}`"
 
 
 def _packages(body: dict[str, Any]) -> str:
