@@ -38,6 +38,56 @@ def test_configure_rollback(installed: SystemContainer) -> None:
     assert unset.returncode == 0, f"snap unset portal.port failed: {unset.stderr}"
 
 
+# One check per key group (allowed, refused, invalid, unset); each unsets its keys when it
+# exits, and `--restore` again afterwards in case it was killed.
+def test_configure_portal(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "configure-portal")
+    finally:
+        run_check(installed, "configure-portal", "--restore")
+    assert result.ok, result.report()
+
+
+def test_configure_ssl(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "configure-ssl")
+    finally:
+        run_check(installed, "configure-ssl", "--restore")
+    assert result.ok, result.report()
+
+
+def test_configure_auth(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "configure-auth")
+    finally:
+        run_check(installed, "configure-auth", "--restore")
+    assert result.ok, result.report()
+
+
+def test_configure_maintenance(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "configure-maintenance")
+    finally:
+        run_check(installed, "configure-maintenance", "--restore")
+    assert result.ok, result.report()
+
+
+def test_configure_nginx_stage(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "configure-nginx-stage")
+    finally:
+        run_check(installed, "configure-nginx-stage", "--restore")
+    assert result.ok, result.report()
+
+
+def test_configure_clusters(installed: SystemContainer) -> None:
+    try:
+        result = run_check(installed, "configure-clusters")
+    finally:
+        run_check(installed, "configure-clusters", "--restore")
+    assert result.ok, result.report()
+
+
 def test_refresh(installed: SystemContainer) -> None:
     try:
         result = run_check(installed, "refresh", REMOTE_SNAP)

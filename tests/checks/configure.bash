@@ -1,0 +1,274 @@
+# shellcheck shell=bash
+# Helpers for the configure-*.sh checks, sourced after lib.sh and portal.bash. Not a check
+# itself (systemtest.check_names() takes only *.sh).
+#
+# Each configure-* check takes one group of `snap set` keys through four cases:
+#   allowed  a valid value: the generated file says it and Apache still serves;
+#   refused  an unknown key of the namespace: snap set fails with a hint naming a real key;
+#   invalid  bad values: snap set fails naming each key and the accepted form, every key
+#            keeps its previous value (snap get) and every file under $COMMON/etc stays
+#            byte-identical (sha256, modes and owners too);
+#   unset    snap unset: the default is back in the file.
+
+# shellcheck disable=SC2034  # used by the checks that source this file
+{
+ETC=$COMMON/etc
+OOD_CONFIG=$ETC/ood/config
+PORTAL_YML=$OOD_CONFIG/ood_portal.yml
+NGINX_STAGE_YML=$OOD_CONFIG/nginx_stage.yml
+CLUSTERS_D=$OOD_CONFIG/clusters.d
+HTTPD_CONF=$ETC/apache2/httpd.conf
+VHOST=$ETC/apache2/ood-portal.conf
+}
+
+CHECK=
+GROUP_KEYS=()
+EXTRA_PATHS=()  # removed by --restore and at exit (files and directories a check made)
+WORK=
+
+# The keys of the group that hold a value now.
+set_group_keys() {
+    local key
+    for key in "${GROUP_KEYS[@]}"; do
+        [ "$(snap_option "$key")" = "<unset>" ] || printf '%s\n' "$key"
+    done
+}
+
+restore_group() {
+    local -a keys
+    mapfile -t keys < <(set_group_keys)
+    if [ "${#keys[@]}" -gt 0 ]; then
+        snap unset "$SNAP_NAME" "${keys[@]}" || printf 'WARNING: snap unset %s failed\n' "${keys[*]}" >&2
+    fi
+    if [ "${#EXTRA_PATHS[@]}" -gt 0 ]; then
+        rm -rf "${EXTRA_PATHS[@]}"
+    fi
+}
+
+# configure_begin NAME ARG1 KEY...: KEY... are the snap options the check sets (whole
+# groups like clusters.check-a may be named). ARG1 --restore unsets them, removes
+# EXTRA_PATHS and exits. Otherwise every KEY must be unset to begin with; they are
+# unset again when the check exits, whatever happened.
+configure_begin() {
+    CHECK=$1
+    local arg=$2
+    shift 2
+    GROUP_KEYS=("$@")
+    if [ "$arg" = --restore ]; then
+        restore_group
+        exit 0
+    fi
+    [ -z "$arg" ] || fail "usage: $CHECK.sh [--restore]"
+    require_installed
+    [ -d "$ETC" ] || fail "$ETC: missing (did the install hook run?)"
+    local -a already
+    mapfile -t already < <(set_group_keys)
+    [ "${#already[@]}" -eq 0 ] ||
+        fail "precondition: ${already[*]} already set; run $CHECK.sh --restore first"
+    WORK=$(mktemp -d)
+    trap 'restore_group; rm -rf "$WORK"' EXIT
+}
+
+step() { say "$CHECK: $*"; }
+
+# The arguments as one could type them (a line break shows as $'\n').
+shown() {
+    local out
+    out=$(printf '%q ' "$@")
+    printf '%s' "${out% }"
+}
+
+# set_ok KEY=VALUE...: snap set must succeed; stop otherwise (later steps build on it).
+set_ok() {
+    say "  snap set $(shown "$@")"
+    snap set "$SNAP_NAME" "$@" >"$WORK/out" 2>&1 ||
+        fail "snap set $(shown "$@") was refused: $(oneline "$(cat "$WORK/out")")"
+}
+
+# unset_ok KEY...: snap unset must succeed.
+unset_ok() {
+    say "  snap unset $*"
+    snap unset "$SNAP_NAME" "$@" >"$WORK/out" 2>&1 ||
+        fail "snap unset $* failed: $(oneline "$(cat "$WORK/out")")"
+}
+
+# refused KEY=VALUE...: snap set must fail and change nothing: each KEY keeps its value
+# (snap get) and the tree under $ETC keeps its fingerprint. The message is kept for says.
+refused() {
+    local arg i now
+    local -a keys=() before=()
+    for arg; do
+        keys+=("${arg%%=*}")
+    done
+    for i in "${!keys[@]}"; do
+        before[i]=$(snap_option "${keys[i]}")
+    done
+    tree_fingerprint "$ETC" >"$WORK/fingerprint.before"
+    if snap set "$SNAP_NAME" "$@" >"$WORK/refusal" 2>&1; then
+        problem "snap set $(shown "$@") succeeded; the configure hook must refuse it"
+        : >"$WORK/refusal.flat"
+        return 0
+    fi
+    tr -s ' \n\t' ' ' <"$WORK/refusal" >"$WORK/refusal.flat"
+    say "  refused: snap set $(shown "$@")"
+    grep '^  ' "$WORK/refusal" | sed 's/^ */    /' || sed 's/^/    /' "$WORK/refusal"
+    for i in "${!keys[@]}"; do
+        now=$(snap_option "${keys[i]}")
+        [ "$now" = "${before[i]}" ] ||
+            problem "${keys[i]} is $(shown "$now") after the refused snap set, was $(shown "${before[i]}")"
+    done
+    tree_fingerprint "$ETC" >"$WORK/fingerprint.after"
+    if ! diff -u "$WORK/fingerprint.before" "$WORK/fingerprint.after" >"$WORK/fingerprint.diff"; then
+        problem "files under $ETC changed although snap set $(shown "$@") failed:
+$(sed 's/^/    /' "$WORK/fingerprint.diff")"
+    fi
+}
+
+# says TEXT...: the last refusal contains every TEXT (fixed strings; runs of white space
+# count as one space).
+says() {
+    local text
+    for text; do
+        grep -qF -- "$text" "$WORK/refusal.flat" ||
+            problem "the refusal does not say '$text'; it says: $(cat "$WORK/refusal.flat")"
+    done
+}
+
+# never_says TEXT...: the last refusal contains none of them (secrets, injected text).
+never_says() {
+    local text
+    for text; do
+        if grep -qF -- "$text" "$WORK/refusal.flat"; then
+            problem "the refusal repeats '$text'"
+        fi
+    done
+}
+
+# has_line FILE LINE...: FILE holds every LINE as a whole line.
+has_line() {
+    local file=$1 line
+    shift
+    for line; do
+        if grep -qxF -- "$line" "$file"; then
+            say "    ${file##*/}: $line"
+        else
+            problem "$file: no line '$line'"
+        fi
+    done
+}
+
+# lacks_line FILE REGEX...: no line of FILE matches any REGEX (extended).
+lacks_line() {
+    local file=$1 regex found
+    shift
+    for regex; do
+        if found=$(grep -E -m1 -- "$regex" "$file"); then
+            problem "$file: has '$found' (want no line matching /$regex/)"
+        fi
+    done
+}
+
+# expect_yaml FILE PATH=JSON...: the value at each dotted PATH of the YAML FILE equals JSON
+# (`PATH=absent`: no such key). Read with the snap's own Python and PyYAML.
+expect_yaml() {
+    local file=$1 out status rest
+    shift
+    out=$("$SNAP_MOUNT/bin/ondemand-python" - "$file" "$@" <<'PY' 2>&1
+import json
+import sys
+
+import yaml
+
+with open(sys.argv[1], encoding="utf-8") as handle:
+    document = yaml.safe_load(handle)
+for spec in sys.argv[2:]:
+    path, _, want = spec.partition("=")
+    node, found = document, True
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            found = False
+            break
+    got = json.dumps(node) if found else "absent"
+    wanted = want if want == "absent" else json.dumps(json.loads(want))
+    print(("ok" if got == wanted else "bad"), f"{path}: {got}" + ("" if got == wanted else f", want {wanted}"))
+PY
+    ) || {
+        problem "$file: not readable as YAML: $(oneline "$out")"
+        return 0
+    }
+    while read -r status rest; do
+        if [ "$status" = ok ]; then
+            say "    ${file##*/}: $rest"
+        else
+            problem "$file: $rest"
+        fi
+    done <<<"$out"
+}
+
+apache_pid() { systemctl show -p MainPID --value "$APACHE_UNIT"; }
+
+# expect_restart yes|no PID: Apache's main process id must (yes) or must not (no) differ
+# from PID, taken before the snap set.
+expect_restart() {
+    local want=$1 old_pid=$2 now
+    now=$(apache_pid)
+    if [ "$want" = yes ] && [ "$now" = "$old_pid" ]; then
+        problem "Apache was not restarted (main pid still $now) although its configuration changed"
+    elif [ "$want" = no ] && [ "$now" != "$old_pid" ]; then
+        problem "Apache was restarted (main pid $old_pid -> $now) although its configuration did not change"
+    fi
+}
+
+# hop URL [CURL_ARGS...]: "CODE REDIRECT_URL" of one request, no redirects followed;
+# "000 " when nothing answers.
+hop() {
+    local url=$1
+    shift
+    curl -s -o /dev/null --max-time 5 -w '%{http_code} %{redirect_url}' "$@" "$url" || true
+}
+
+answers() {
+    local want=$1 got
+    shift
+    read -r got _ <<<"$(hop "$@")"
+    [ "$got" = "$want" ]
+}
+
+# until_answers CODE URL [CURL_ARGS...]: wait (10 s at most, polling every 0.1 s) until
+# URL answers CODE: Apache is restarting in the background when snap set returns. Stop
+# if it never does: nothing after it would mean anything.
+until_answers() {
+    local want=$1 tries=0
+    shift
+    until answers "$want" "$@"; do
+        tries=$((tries + 1))
+        if [ "$tries" -ge 100 ]; then
+            fail "curl $(shown "$@") gets '$(hop "$@")' 10 s after snap set, want HTTP $want"
+        fi
+        sleep 0.1
+    done
+    say "    $1: HTTP $want"
+}
+
+# expect_hop URL CODE REDIRECT [CURL_ARGS...]: one request answers CODE with that redirect.
+expect_hop() {
+    local url=$1 want_code=$2 want_location=$3 code location
+    shift 3
+    read -r code location <<<"$(hop "$url" "$@")"
+    if [ "$code" = "$want_code" ] && [ "${location:-}" = "$want_location" ]; then
+        say "    $url ${*:+($*) }-> $code ${location:-}"
+    else
+        problem "$url ${*:+($*) }-> $code ${location:-}, want $want_code $want_location"
+    fi
+}
+
+# The local addresses listening on TCP PORT, sorted, space-separated ("" if none).
+listeners() {
+    ss -Hltn "sport = :$1" | awk '{print $4}' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+apache_active() {
+    systemctl is-active --quiet "$APACHE_UNIT" || problem "$APACHE_UNIT is $(systemctl is-active "$APACHE_UNIT")"
+}
