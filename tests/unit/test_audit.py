@@ -101,8 +101,18 @@ def test_unverified_source_is_called_out(project: Project) -> None:
 
 
 def test_plugin_fetched_inputs_are_listed(project: Project) -> None:
+    # A python-plugin part over the hooks package would pip-install its dependencies from PyPI.
+    (project.parts_dir / "pyhooks.yaml").write_text(
+        "summary: hooks via pip\nlicense: MIT\nupstream:\n  version: '1'\n"
+        "  source: {type: local, path: hooks}\npart:\n  plugin: python\n"
+    )
     text = audit.audit_doc(project).split("### Inputs the build tools fetch themselves")[1]
-    assert "`parts/python.yaml`: pip installs `PyYAML>=6` from PyPI" in text
+    assert "`parts/pyhooks.yaml`: pip installs `PyYAML>=6` from PyPI" in text
+
+
+def test_the_snaps_python_takes_nothing_from_pypi(project: Project) -> None:
+    text = audit.audit_doc(project).split("### Inputs the build tools fetch themselves")[1]
+    assert "PyPI" not in text.split("###")[0]
 
 
 def test_registered_for_drift_checking() -> None:
