@@ -181,7 +181,7 @@ def build_snapcraft(project: Project, destructive: bool = False) -> Path:
         raise ToolError(
             "snapcraft is not installed",
             "install it with `snap install snapcraft --classic` (needs the snap store), or use "
-            "`invoke build` (LXD) / `invoke build --backend destructive`",
+            "`invoke build` (LXD) / `invoke build --destructive`",
         )
     from snapbuild.check import drift_problems
 
