@@ -320,6 +320,9 @@ class _Values:
     plain: dict[str, Any] = field(default_factory=dict)
     env: dict[str, tuple[str, str]] = field(default_factory=dict)  # NAME -> (dotted key, value)
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Keys whose value was refused (cluster keys as `clusters.<id>.x` with the id filled in):
+    # the cross-key rules leave them out, so a refused value is not reported again as missing.
+    rejected: set[str] = field(default_factory=set)
 
 
 def parse(document: Mapping[str, Any]) -> Settings:
@@ -348,6 +351,7 @@ def parse(document: Mapping[str, Any]) -> Settings:
         except Invalid as error:
             shown = "(hidden)" if key.secret else v.show(raw)
             problems.append(f"{dotted}: " + str(error).replace("{value}", shown))
+            values.rejected.add(dotted if "id" in found else key.name)
             continue
         if key.name == "nginx-stage.pun-custom-env.<NAME>":
             try:
@@ -375,8 +379,8 @@ def parse(document: Mapping[str, Any]) -> Settings:
     settings = None
     cross_problems: list[str] = []
     warnings: list[str] = []
-    portal = _portal(values.plain, cross_problems, warnings)
-    clusters = _clusters(values.clusters, cross_problems)
+    portal = _portal(values.plain, cross_problems, warnings, values.rejected)
+    clusters = _clusters(values.clusters, cross_problems, values.rejected)
     nginx = NginxStageSettings(
         min_uid=values.plain.get("nginx-stage.min-uid", MIN_UID_FLOOR),
         nginx_file_upload_max=values.plain.get("nginx-stage.nginx-file-upload-max", 10737420000),
@@ -401,7 +405,7 @@ def _default(name: str) -> Any:
     return KEYS_BY_NAME[name].default
 
 
-def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str]) -> PortalSettings:
+def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str], rejected: set[str]) -> PortalSettings:
     def get(name: str) -> Any:
         return plain.get(name, _default(name))
 
@@ -412,15 +416,16 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str]) -> 
     elif cert or key:
         missing = "portal.ssl.certificate-key" if cert else "portal.ssl.certificate"
         given = "portal.ssl.certificate" if cert else "portal.ssl.certificate-key"
-        problems.append(f"{missing}: required when {given} is set; set both (HTTPS) or neither")
-    if chain and not cert:
+        if missing not in rejected:
+            problems.append(f"{missing}: required when {given} is set; set both (HTTPS) or neither")
+    if chain and not cert and "portal.ssl.certificate" not in rejected:
         problems.append("portal.ssl.certificate-chain: needs portal.ssl.certificate; set it too or unset the chain")
 
     port = get("portal.port")
     if port is None:
         port = 443 if ssl else 80
     listen = list(get("portal.listen-addr-port"))
-    if listen:
+    if listen and "portal.port" not in rejected:
         if port not in {v.listen_port(entry) for entry in listen}:
             problems.append(
                 f"portal.listen-addr-port: {v.show(','.join(listen))} does not include portal.port {port}; "
@@ -444,7 +449,7 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str]) -> 
     oidc = None
     if auth == "oidc":
         for name, value in (("portal.oidc.provider-metadata-url", metadata), ("portal.oidc.client-id", client_id)):
-            if not value:
+            if not value and name not in rejected:
                 problems.append(f"{name}: required when portal.auth.type is oidc; set it")
         if metadata and client_id:
             oidc = OidcSettings(
@@ -460,7 +465,7 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str]) -> 
             if not ssl:
                 warnings.append("OpenID Connect without HTTPS: set portal.ssl.* before going to production")
     basic_file = get("portal.auth.basic.user-file")
-    if auth == "basic" and not basic_file:
+    if auth == "basic" and not basic_file and "portal.auth.basic.user-file" not in rejected:
         problems.append("portal.auth.basic.user-file: required when portal.auth.type is basic; set it")
     if auth == "basic" and not ssl:
         warnings.append("basic authentication without HTTPS sends passwords in clear text")
@@ -484,7 +489,7 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str]) -> 
     )
 
 
-def _clusters(found: dict[str, dict[str, Any]], problems: list[str]) -> tuple[ClusterSettings, ...]:
+def _clusters(found: dict[str, dict[str, Any]], problems: list[str], rejected: set[str]) -> tuple[ClusterSettings, ...]:
     out = []
     for cluster_id in sorted(found):
         values = found[cluster_id]
@@ -492,11 +497,14 @@ def _clusters(found: dict[str, dict[str, Any]], problems: list[str]) -> tuple[Cl
         def get(suffix: str) -> Any:
             return values.get(f"clusters.<id>.{suffix}")
 
+        def refused(suffix: str) -> bool:
+            return f"clusters.{cluster_id}.{suffix}" in rejected
+
         adapter = get("job.adapter")
         for suffix in ("job.cluster", "job.host", "job.bin", "job.conf"):
-            if get(suffix) is not None and adapter is None:
+            if get(suffix) is not None and adapter is None and not refused("job.adapter"):
                 problems.append(f"clusters.{cluster_id}.{suffix}: needs clusters.{cluster_id}.job.adapter; set it too")
-        if get("login.host") is None and adapter is None:
+        if get("login.host") is None and adapter is None and not (refused("login.host") or refused("job.adapter")):
             problems.append(
                 f"clusters.{cluster_id}: needs clusters.{cluster_id}.login.host or clusters.{cluster_id}.job.adapter"
             )

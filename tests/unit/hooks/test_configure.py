@@ -385,6 +385,39 @@ def test_cluster_subkeys_need_an_adapter(env: SnapEnv, files: dict[str, str]) ->
     assert error.value.problems == ["clusters.owens.job.bin: needs clusters.owens.job.adapter; set it too"]
 
 
+@pytest.mark.parametrize(
+    "values,key",
+    [
+        ({"portal.port": "http", "portal.listen-addr-port": "8081"}, "portal.port"),
+        ({"portal.ssl.certificate": "/nonexistent/cert.pem", "portal.ssl.certificate-key": "{key}"},
+         "portal.ssl.certificate"),
+        ({"portal.ssl.certificate": "cert.pem", "portal.ssl.certificate-chain": "{cert}"}, "portal.ssl.certificate"),
+        ({"portal.ssl.certificate": "{cert}", "portal.ssl.certificate-key": "/nonexistent/key.pem"},
+         "portal.ssl.certificate-key"),
+        ({"portal.auth.type": "oidc", "portal.oidc.provider-metadata-url": "http://idp.example.edu/x",
+          "portal.oidc.client-id": "ondemand"}, "portal.oidc.provider-metadata-url"),
+        ({**OIDC, "portal.auth.type": "oidc", "portal.oidc.client-id": "two words"}, "portal.oidc.client-id"),
+        ({"portal.auth.type": "basic", "portal.auth.basic.user-file": "/nonexistent/htpasswd"},
+         "portal.auth.basic.user-file"),
+        ({"clusters.owens.title": "Owens", "clusters.owens.login.host": "bad_host"}, "clusters.owens.login.host"),
+        ({"clusters.owens.job.adapter": "pbs", "clusters.owens.job.cluster": "owens"}, "clusters.owens.job.adapter"),
+    ],
+    ids=["port", "certificate", "certificate-with-chain", "certificate-key", "oidc-url", "oidc-client-id",
+         "basic-user-file", "cluster-login-host", "cluster-adapter"],
+)  # fmt: skip
+def test_a_refused_value_is_reported_once_not_again_as_missing(
+    env: SnapEnv, files: dict[str, str], values: dict[str, Any], key: str
+) -> None:
+    # The cross-key rules (pairs, "required when", "needs") skip a key whose own value was
+    # refused: the admin set it, so "set it" or "does not include portal.port 80" misleads.
+    before = snapshot(env.root)
+    env.set(fill(values, files))
+    with pytest.raises(ConfigError) as error:
+        env.configure()
+    assert [p.split(":", 1)[0] for p in error.value.problems] == [key], error.value.problems
+    assert snapshot(env.root) == before
+
+
 def test_pun_custom_env_name_given_twice_is_refused(env: SnapEnv) -> None:
     env.set({"nginx-stage.pun-custom-env.ood-title": "a", "nginx-stage.pun-custom-env.OOD_TITLE": "b"})
     with pytest.raises(ConfigError) as error:
