@@ -244,6 +244,20 @@ def system_container(snap: Path, tag: str = "", *, keep: Callable[[], bool] = la
             lxd.delete(container.name)
 
 
+def run_on_installed_snap(container: str | None, tag: str, run: Callable[[str], int],
+                          project: Project = DEFAULT) -> int:
+    """run(name) in `container`, or in a fresh one with the newest built snap installed
+    (benchmark scripts); exit status 2 with the reason when there is no snap to install."""
+    if container:
+        return run(container)
+    snap = find_snap(project.root)
+    if snap is None:
+        print(no_snap_reason(project.root), file=sys.stderr)
+        return 2
+    with system_container(snap, tag, project=project) as fresh:
+        return run(fresh.name)
+
+
 # --------------------------------------------------------------------------- spread's adhoc backend
 
 

@@ -95,14 +95,7 @@ def host(opts: argparse.Namespace) -> int:
         argv = ["python3", REMOTE, "--inside", "--repetitions", str(opts.repetitions)]
         return subprocess.run(lxd.exec_argv(name, argv), check=False).returncode
 
-    if opts.container:
-        return run_in(opts.container)
-    snap = systemtest.find_snap(PROJECT.root)
-    if snap is None:
-        print(systemtest.no_snap_reason(PROJECT.root), file=sys.stderr)
-        return 2
-    with systemtest.system_container(snap, "bench-set") as container:
-        return run_in(container.name)
+    return systemtest.run_on_installed_snap(opts.container, "bench-set", run_in, PROJECT)
 
 
 def main(argv: list[str] | None = None) -> int:
