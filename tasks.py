@@ -129,32 +129,37 @@ def _parts_list(value: str) -> frozenset[str]:
         "compression": "squashfs compression: lzo (fast, default) or xz (smallest, for releases)",
         "work_dir": "destructive: craft-parts work dir (default build/<source>[-without-...])",
         "output": "where to write the .snap (default ./ondemand_<version>_<arch>.snap)",
+        "source_cache": "offline source cache (a dir of source archives + SHA256SUMS; default $ONDEMAND_SOURCE_CACHE): "
+                        "its files stand in for the upstream sources that name them, after their sha256 is checked",
     }
 )
 @_reported
 def build(c, source="upstream", without="", destructive=False, snapcraft=False, clean=False,
-          compression="lzo", work_dir="", output=""):
+          compression="lzo", work_dir="", output="", source_cache=""):
     """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, or with snapcraft."""
     from pathlib import Path
 
     from snapbuild import build as backends
+    from snapbuild.sourcecache import cache_from
 
     if source not in ("upstream", "archive"):
         raise ToolError(f"--source {source}: unknown", "use --source upstream or --source archive")
     if compression not in ("lzo", "xz"):
         raise ToolError(f"--compression {compression}: unknown", "use lzo or xz")
     left_out = _parts_list(without)
+    cache = cache_from(source_cache)
     if snapcraft:
-        if source != "upstream" or left_out:
-            raise ToolError("--snapcraft builds the committed recipe only", "drop --source/--without, or use the other backends")
+        if source != "upstream" or left_out or cache:
+            raise ToolError("--snapcraft builds the committed recipe only",
+                            "drop --source/--without/--source-cache (and unset $ONDEMAND_SOURCE_CACHE), or use the other backends")
         backends.build_snapcraft(PROJECT, destructive=destructive)
     elif destructive:
         backends.build_destructive(
             PROJECT, source, left_out, output=Path(output) if output else None,
-            work=Path(work_dir) if work_dir else None, compression=compression,
+            work=Path(work_dir) if work_dir else None, compression=compression, cache=cache,
         )
     else:
-        backends.build_lxd(PROJECT, source, left_out, clean=clean, compression=compression)
+        backends.build_lxd(PROJECT, source, left_out, clean=clean, compression=compression, cache=cache)
 
 
 @task(help={
@@ -174,9 +179,11 @@ def test(c, unit_only=False, snap=""):
         return
     path = systemtest.find_snap(PROJECT.root, {systemtest.ENV_SNAP: snap} if snap else None)
     if path is None:
-        from snapbuild.build import build_lxd
+        from snapbuild.build import LOCAL_BUILD, build_lxd
+        from snapbuild.sourcecache import cache_from
 
-        path = build_lxd(PROJECT, "archive", frozenset({"ondemand"}))
+        mode, left_out = LOCAL_BUILD
+        path = build_lxd(PROJECT, mode, left_out, cache=cache_from(""))
     from snapbuild.relocation import relocation_test
     from snapbuild.snapcheck import check_snap_task
 

@@ -25,11 +25,17 @@ from snapbuild.pack import snap_pack, write_meta
 from snapbuild.partfile import Mode
 from snapbuild.progress import say, step
 from snapbuild.project import Project
+from snapbuild.sourcecache import SourceCache
 
 CONTAINER_PROJECT = "/root/project"
 CONTAINER_WORK = "/root/work"
 CONTAINER_OUT = "/root/out"
 CONTAINER_VENV = "/root/venv"
+CONTAINER_CACHE = "/root/source-cache"
+# What this project's machines build (the README's build command): Debian 12's archive for
+# the distro stacks, the release versions of the rest (from the source cache where GitHub and
+# nginx.org are unreachable), without the Rails apps, which need rubygems.org.
+LOCAL_BUILD: tuple[Mode, frozenset[str]] = ("archive", frozenset({"rails-apps"}))
 
 
 def snap_name(version: str, arch: str | None = None) -> str:
@@ -42,27 +48,30 @@ def work_dir(project: Project, mode: Mode, without: frozenset[str]) -> Path:
     return project.build_dir / f"{mode}{suffix}"
 
 
-def prepare(project: Project, mode: Mode, without: frozenset[str]) -> tuple[BuildPlan, str]:
+def prepare(project: Project, mode: Mode, without: frozenset[str],
+            cache: SourceCache | None = None) -> tuple[BuildPlan, str]:
     """Plan the build, show which source each part takes, and stop early on unreachable ones."""
-    plan = make_plan(project, mode, without)
+    plan = make_plan(project, mode, without, cache)
     version = snap_version(plan.parts, mode, without)
-    say(f"building ondemand {version} from {mode} sources:\n{plan.table()}")
+    cached = f", source cache {cache.root}" if cache else ""
+    say(f"building ondemand {version} from {mode} sources{cached}:\n{plan.table()}")
     unreachable = unreachable_sources(plan)
     if unreachable:
-        parts = ",".join(line.split(":")[0] for line in unreachable)
+        parts = ",".join(sorted({line.split(":")[0] for line in unreachable}))
         raise ToolError(
-            f"{len(unreachable)} source(s) cannot be reached from this machine; nothing was built",
-            f"build the local variant (`invoke build --source archive --without ondemand`), or leave the "
-            f"parts out (`--without {parts}`), or build where these hosts are reachable",
+            f"{len(unreachable)} input(s) cannot be reached from this machine; nothing was built",
+            f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
+            f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
+            "are reachable",
             describe(unreachable),
         )
     return plan, version
 
 
 def build_destructive(project: Project, mode: Mode, without: frozenset[str], output: Path | None = None,
-                      work: Path | None = None, compression: str = "lzo") -> Path:
+                      work: Path | None = None, compression: str = "lzo", cache: SourceCache | None = None) -> Path:
     """Lifecycle and pack on this machine; returns the snap's path."""
-    plan, version = prepare(project, mode, without)
+    plan, version = prepare(project, mode, without, cache)
     metadata = project.load_metadata()
     work = work or work_dir(project, mode, without)
     prime = run_lifecycle(project, plan, work, base=str(metadata.get("base", "")))
@@ -119,11 +128,29 @@ def build_container_name(image_alias: str) -> str:
     return f"{image_alias}-builder"
 
 
-def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo") -> Path:
+def _push_cache(name: str, plan: BuildPlan) -> None:
+    """Only the cache files this build takes, with the cache's SHA256SUMS, into the container
+    (the container verifies them again against the part files' pins)."""
+    from snapbuild import lxd
+    from snapbuild.sourcecache import SUMS_FILE
+
+    assert plan.cache is not None
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "cache"
+        tree.mkdir()
+        shutil.copy2(plan.cache.root / SUMS_FILE, tree / SUMS_FILE)
+        for path in plan.cached.values():
+            shutil.copy2(path, tree / path.name)
+        lxd.exec_(name, ["rm", "-rf", CONTAINER_CACHE])
+        lxd.push_tree(name, tree, CONTAINER_CACHE)
+
+
+def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo",
+              cache: SourceCache | None = None) -> Path:
     """The destructive build inside an LXD container from the local build image."""
     from snapbuild import images, lxd
 
-    plan, version = prepare(project, mode, without)  # fail fast, before any container work
+    plan, version = prepare(project, mode, without, cache)  # fail fast, before any container work
     with step("LXD and the build image"):
         lxd.ensure_lxd()
         alias = images.ensure_image("build")
@@ -151,6 +178,9 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
             lxd.exec_(name, ["sh", "-c", f'printf %s "$1" > {CONTAINER_VENV}/.deps', "sh", stamp])
     with step("copy the project into the container"):
         _sync_project(name, project)
+    if plan.cached:
+        with step(f"copy {len(plan.cached)} verified source cache file(s) into the container"):
+            _push_cache(name, plan)
     target = project.root / snap_name(version)
     remote = f"{CONTAINER_OUT}/{target.name}"
     argv = [f"{CONTAINER_VENV}/bin/invoke", "build", "--destructive", "--source", mode,
@@ -158,6 +188,8 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
             "--compression", compression]
     if without:
         argv += ["--without", ",".join(sorted(without))]
+    if plan.cached:
+        argv += ["--source-cache", CONTAINER_CACHE]
     say(f"==> build inside {name}: {' '.join(argv)}")
     started = time.monotonic()
     done = lxd.exec_(name, argv, cwd=CONTAINER_PROJECT, check=False)

@@ -29,6 +29,12 @@ DOWNLOADERS = [
     (re.compile(r"\bapt(-get)?\s+(install|source|download)\b"), "apt-get install/source"),
     (re.compile(r"https?://"), "a URL"),
 ]
+# Package managers that fetch what a committed lock file names: allowed only in parts that
+# declare the registries they reach in `network:` (probed before a build, in the audit).
+LOCK_FETCHERS = [
+    (re.compile(r"\b(yarn|yarnpkg)\s+(install|add)\b"), "yarn install"),
+    (re.compile(r"\bbundle\s+install\b"), "bundle install"),
+]
 
 SNAP_NAME = re.compile(r"^(?=.*[a-z])[a-z0-9](?:-?[a-z0-9])*$")
 SNAP_VERSION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9:.+~-]{0,30}[a-zA-Z0-9+~])?$")
@@ -131,14 +137,25 @@ def download_problems(parts: dict[str, PartFile]) -> list[str]:
                 if not key.startswith("override-") or not isinstance(script, str):
                     continue
                 for number, line in enumerate(script.splitlines(), 1):
-                    code = line.split("#", 1)[0]
-                    what = next((what for pattern, what in DOWNLOADERS if pattern.search(code)), None)
+                    what = _download_in(line, part.network)
                     if what:
                         problems.append(
                             f"{part.where(f'{prefix}.{key}')} line {number}: downloads with {what} "
                             f"({line.strip()!r}); declare the input as a source or build-package instead"
+                            + ("" if part.network else ", or its registry under `network:` if a lock file pins it")
                         )
     return problems
+
+
+def _download_in(line: str, network: list[str]) -> str | None:
+    """What in one script line fetches from the network outside the part's declared registries."""
+    code = line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
+    for registry in network:
+        code = code.replace(registry, "")
+    found = next((what for pattern, what in DOWNLOADERS if pattern.search(code)), None)
+    if found is None and not network:
+        found = next((what for pattern, what in LOCK_FETCHERS if pattern.search(code)), None)
+    return found
 
 
 def pin_problems(parts: dict[str, PartFile], release: bool) -> tuple[list[str], list[str]]:

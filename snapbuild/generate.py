@@ -54,6 +54,11 @@ def snap_version(parts: dict[str, PartFile], mode: Mode = "upstream", without: f
         )
     if VERSION_PART in without:
         return f"{part.upstream_version}+stacks-only"
+    if without:
+        # Names exactly what is missing (meta/build-info.yaml lists it too); snap versions
+        # are at most 32 characters, so a long list becomes `+partial`.
+        marked = f"{part.upstream_version}+without-{'-'.join(sorted(without))}"
+        return marked if len(marked) <= 32 else f"{part.upstream_version}+partial"
     return part.upstream_version
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from snapbuild.errors import ToolError, describe
-from snapbuild.partfile import Mode, PartFile
+from snapbuild.partfile import Mode, PartFile, Source
 from snapbuild.progress import say
 from snapbuild.project import Project
+from snapbuild.sourcecache import SourceCache
 
 ARCHES = {"x86_64": "amd64", "aarch64": "arm64"}
 
@@ -35,6 +36,10 @@ class BuildPlan:
     without: frozenset[str]
     sources: dict[str, str] = field(default_factory=dict)  # part -> description
     versions: dict[str, str] = field(default_factory=dict)  # part -> version that ships
+    # part -> where its input comes from: upstream, cache, archive, local or base-archive.
+    origins: dict[str, str] = field(default_factory=dict)
+    cached: dict[str, Path] = field(default_factory=dict)  # part -> verified cache file
+    cache: SourceCache | None = None
 
     @property
     def included(self) -> list[str]:
@@ -42,17 +47,21 @@ class BuildPlan:
 
     def table(self) -> str:
         width = max(len(n) for n in self.parts) if self.parts else 4
-        rows = [f"  {'part':<{width}}  {'version':<14}  source ({self.mode})"]
+        rows = [f"  {'part':<{width}}  {'version':<14}  {'from':<12}  source ({self.mode})"]
         for name in sorted(self.parts):
             if name in self.without:
-                rows.append(f"  {name:<{width}}  {'-':<14}  LEFT OUT (--without {name})")
+                rows.append(f"  {name:<{width}}  {'-':<14}  {'-':<12}  LEFT OUT (--without {name})")
             else:
-                rows.append(f"  {name:<{width}}  {self.versions[name]:<14}  {self.sources[name]}")
+                rows.append(f"  {name:<{width}}  {self.versions[name]:<14}  {self.origins[name]:<12}  {self.sources[name]}")
         return "\n".join(rows)
 
 
-def make_plan(project: Project, mode: Mode, without: frozenset[str]) -> BuildPlan:
-    """Choose each part's source for `mode`; refuse unknown or still-needed `without` parts."""
+def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: SourceCache | None = None) -> BuildPlan:
+    """Choose each part's source for `mode`; refuse unknown or still-needed `without` parts.
+
+    With a source cache, a part whose upstream source has a cache entry present in the cache
+    takes the cache file, verified against the part file's pin here, before any work.
+    """
     parts, problems = project.load_parts()
     if problems:
         raise ToolError("the part files have problems; nothing was built", "run `invoke check` and fix what it lists", describe(problems))
@@ -66,7 +75,7 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str]) -> BuildPla
             f"--without {', '.join(still_needed)}: needed by part {needed[still_needed[0]]} (its `after:`)",
             "leave that part out too, or keep this one",
         )
-    plan = BuildPlan(mode=mode, parts=parts, without=without)
+    plan = BuildPlan(mode=mode, parts=parts, without=without, cache=cache)
     missing = []
     for name in plan.included:
         part = parts[name]
@@ -74,13 +83,20 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str]) -> BuildPla
             source = part.upstream_source
             missing.append(f"{name}: has no archive source; its upstream source {source.describe() if source else '-'} is needed")
             continue
-        if mode == "archive" and part.archive_source and part.archive_source.type != "same":
-            plan.sources[name] = part.archive_source.describe()
-            plan.versions[name] = part.archive_version
+        source = part.source_for(mode)
+        from_archive = mode == "archive" and source is part.archive_source
+        # An archive block's version (default: upstream's) is what a Debian 12 host builds,
+        # also when it keeps the upstream source (`same`): Ruby and Python are Debian's.
+        plan.versions[name] = part.archive_version if mode == "archive" else part.upstream_version
+        if source is None:
+            plan.origins[name], plan.sources[name] = "base-archive", "packages from the build base's archive"
+        elif cache is not None and source.cache is not None and cache.has(source.cache):
+            plan.cached[name] = cache.verified_path(name, source.cache)
+            plan.origins[name] = "cache"
+            plan.sources[name] = f"{source.cache.describe()} for {source.describe()}"
         else:
-            source = part.upstream_source
-            plan.sources[name] = source.describe() if source else "packages from the base's archive"
-            plan.versions[name] = part.upstream_version
+            plan.origins[name] = "archive" if from_archive else ("local" if source.type == "local" else "upstream")
+            plan.sources[name] = source.describe()
     if missing:
         raise ToolError(
             f"cannot build from the {mode} sources: {len(missing)} part(s) cannot be sourced; nothing was built",
@@ -91,31 +107,45 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str]) -> BuildPla
     return plan
 
 
+def _remote_source(plan: BuildPlan, name: str) -> Source | None:
+    """The source a part fetches over the network in this build, if any (apt reports its own errors)."""
+    source = plan.parts[name].source_for(plan.mode)
+    if name in plan.cached or source is None or not source.remote:
+        return None
+    return source
+
+
 def unreachable_sources(plan: BuildPlan, timeout: float = 8.0) -> list[str]:
-    """Remote sources of the included parts that do not answer (probed before any work)."""
+    """Remote inputs of the included parts that do not answer (probed before any work):
+    their sources, and the registries their build tools fetch lock-pinned packages from."""
     import requests
 
     from snapbuild.net import ca_bundle
 
     failures = []
+    probed: dict[str, str | None] = {}
     for name in plan.included:
         part = plan.parts[name]
-        source = part.archive_source if plan.mode == "archive" and part.archive_source and part.archive_source.type == "tarball" else part.upstream_source
-        if plan.mode == "archive" and part.archive_source and part.archive_source.type == "apt-source":
-            continue  # fetched through apt, which reports its own errors
-        if source is None or source.type not in ("tarball", "git"):
-            continue
-        try:
-            requests.head(source.url, timeout=timeout, allow_redirects=True, verify=ca_bundle())
-        except requests.RequestException as error:
-            failures.append(f"{name}: {source.url} ({type(error).__name__})")
+        source = _remote_source(plan, name)
+        urls = ([source.url] if source else []) + part.network
+        for url in urls:
+            if url not in probed:
+                try:
+                    requests.head(url, timeout=timeout, allow_redirects=True, verify=ca_bundle())
+                    probed[url] = None
+                except requests.RequestException as error:
+                    probed[url] = type(error).__name__
+            if probed[url]:
+                fix = ("--source-cache DIR with its cache entry" if source and url == source.url and source.cache
+                       else f"--without {name}")
+                failures.append(f"{name}: {url} ({probed[url]}); the build could go on with {fix}")
     return failures
 
 
 def resolved_parts(plan: BuildPlan, fetched: dict[str, Path]) -> dict[str, dict[str, Any]]:
     parts = {}
     for name in plan.included:
-        body = plan.parts[name].resolve(plan.mode, fetched.get(name))
+        body = plan.parts[name].resolve(plan.mode, fetched.get(name), plan.cached.get(name))
         # Local sources are relative to the project root; craft-parts resolves them from cwd.
         parts[name] = body
     return parts

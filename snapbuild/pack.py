@@ -63,9 +63,22 @@ def write_meta(project: Project, plan: BuildPlan, prime: Path, version: str, arc
     info = {
         "sources": plan.mode,
         "left-out": sorted(plan.without),
-        "parts": {name: {"version": plan.versions[name], "source": plan.sources[name]} for name in plan.included},
+        "parts": {name: part_info(plan, name) for name in plan.included},
     }
     write_atomic(meta / "build-info.yaml", yaml.safe_dump(info, sort_keys=True, width=200))
+
+
+def part_info(plan: BuildPlan, name: str) -> dict[str, Any]:
+    """What build-info says of one part: version, where its input came from, and for a cache
+    file the pin and the upstream tree it holds."""
+    info: dict[str, Any] = {"version": plan.versions[name], "from": plan.origins[name], "source": plan.sources[name]}
+    source = plan.parts[name].source_for(plan.mode)
+    if name in plan.cached and source is not None and source.cache is not None:
+        info["cache"] = {"file": source.cache.file, "sha256": source.cache.sha256,
+                         "repository": source.cache.repository, "commit": source.cache.commit}
+    if plan.parts[name].network:
+        info["lock-pinned-from"] = list(plan.parts[name].network)
+    return info
 
 
 def snap_pack(prime: Path, target: Path, compression: str = "lzo") -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,21 +20,41 @@ UNVERIFIED = "unverified"
 
 Mode = Literal["upstream", "archive"]
 
-_TOP_KEYS = {"summary", "license", "provides", "upstream", "archive", "part"}
+_TOP_KEYS = {"summary", "license", "provides", "network", "upstream", "archive", "part"}
 _UPSTREAM_KEYS = {"version", "homepage", "source"}
 _ARCHIVE_KEYS = {"version", "source", "part"}
 # Keys the generator owns: a part body that sets them would bypass the pinning rules.
 _GENERATED_PART_KEYS = {"source", "source-type", "source-checksum", "source-tag", "source-commit", "source-branch"}
 
 _SOURCE_KEYS: dict[str, set[str]] = {
-    "tarball": {"type", "url", "sha256", "checksum-from"},
-    "git": {"type", "url", "tag", "commit"},
+    "tarball": {"type", "url", "sha256", "checksum-from", "cache"},
+    "git": {"type", "url", "tag", "commit", "cache"},
     "local": {"type", "path"},
     "apt-source": {"type", "package", "suite", "version"},
     "same": {"type"},
 }
+_CACHE_KEYS = {"file", "sha256", "repository", "commit", "note"}
+_CACHE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _UPSTREAM_SOURCE_TYPES = {"tarball", "git", "local"}
 _ARCHIVE_SOURCE_TYPES = {"tarball", "apt-source", "same"}
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A file of an offline source cache that may stand in for an upstream source.
+
+    It is the tree of `repository` at `commit` (the same commit the upstream source pins),
+    packed as `file`; `sha256` pins the file's bytes, which differ from the upstream tarball's.
+    """
+
+    file: str
+    sha256: str
+    repository: str
+    commit: str
+    note: str = ""
+
+    def describe(self) -> str:
+        return f"{self.file} (tree of {self.repository} @ {self.commit[:12]})"
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,12 @@ class Source:
     package: str = ""
     suite: str = ""
     version: str = ""
+    cache: CacheEntry | None = None
+
+    @property
+    def remote(self) -> bool:
+        """Whether building from this source needs the network (unless a cache stands in)."""
+        return self.type in ("tarball", "git")
 
     @property
     def verified(self) -> bool:
@@ -89,6 +115,9 @@ class PartFile:
     archive_source: Source | None = None
     archive_overrides: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
+    # Registries the part's build tool fetches lock-file-pinned packages from (yarn.lock,
+    # Gemfile.lock): probed before a build, listed in the audit.
+    network: list[str] = field(default_factory=list)
 
     @property
     def has_archive(self) -> bool:
@@ -98,19 +127,27 @@ class PartFile:
         """`parts/x.yaml: key` — the prefix every problem about this file carries."""
         return f"{self.path.parent.name}/{self.path.name}: {key}"
 
-    def resolve(self, mode: Mode, fetched: Path | None = None) -> dict[str, Any]:
-        """The craft-parts part for `mode`; `fetched` is the extracted dir of an apt-source."""
+    def source_for(self, mode: Mode) -> Source | None:
+        """The declared source a build in `mode` takes (before any cache stands in)."""
+        if mode == "archive" and self.archive_source is not None and self.archive_source.type != "same":
+            return self.archive_source
+        return self.upstream_source
+
+    def resolve(self, mode: Mode, fetched: Path | None = None, cached: Path | None = None) -> dict[str, Any]:
+        """The craft-parts part for `mode`; `fetched` is the extracted dir of an apt-source,
+        `cached` a verified cache file standing in for the upstream source."""
         if mode == "upstream":
-            return with_source(copy.deepcopy(self.body), self.upstream_source)
-        if self.archive_source is None:
+            body = copy.deepcopy(self.body)
+        elif self.archive_source is None:
             raise ValueError(f"part {self.name} has no archive source")
-        body = deep_merge(self.body, self.archive_overrides)
-        source = self.archive_source
-        if source.type == "same":
-            return with_source(body, self.upstream_source)
-        if source.type == "apt-source":
+        else:
+            body = deep_merge(self.body, self.archive_overrides)
+        source = self.source_for(mode)
+        if source is not None and source.type == "apt-source":
             body["source"] = str(fetched) if fetched else "."
             return body
+        if cached is not None and source is not None and source.cache is not None:
+            return with_cache_file(body, cached, source.cache)
         return with_source(body, source)
 
 
@@ -131,6 +168,14 @@ def with_source(body: dict[str, Any], source: Source | None) -> dict[str, Any]:
             body["source-commit"] = source.commit
     elif source.type == "local":
         body["source"] = source.path
+    return body
+
+
+def with_cache_file(body: dict[str, Any], path: Path, entry: CacheEntry) -> dict[str, Any]:
+    """Source keys for a verified cache file (a tarball of the pinned commit's tree)."""
+    body["source"] = str(path)
+    body["source-type"] = "tar"
+    body["source-checksum"] = f"sha256/{entry.sha256}"
     return body
 
 
@@ -194,7 +239,38 @@ def _parse_source(pf: PartFile, key: str, data: Any, types: set[str], problems: 
         problems.append(f"{pf.where(key + '.commit')}: {source.commit!r} is not a 40-hex commit id")
     if kind == "local" and source.path and not (pf.path.parent.parent / source.path).is_dir():
         problems.append(f"{pf.where(key + '.path')}: {source.path!r} is not a directory of the project")
+    if "cache" in data:
+        source = _with_cache(pf, key + ".cache", data["cache"], source, problems)
     return source
+
+
+def _with_cache(pf: PartFile, key: str, data: Any, source: Source, problems: list[str]) -> Source:
+    """Parse a source's `cache:` entry; its commit must be the one the source pins."""
+    if not isinstance(data, dict):
+        problems.append(f"{pf.where(key)}: must be a mapping ({', '.join(sorted(_CACHE_KEYS))})")
+        return source
+    problems += _unknown(pf.where(key + "."), data, _CACHE_KEYS)
+    entry = CacheEntry(
+        file=str(data.get("file", "")),
+        sha256=str(data.get("sha256", "")).lower(),
+        repository=str(data.get("repository", "")),
+        commit=str(data.get("commit", "")).lower(),
+        note=str(data.get("note", "")),
+    )
+    for name in ("file", "sha256", "repository", "commit"):
+        if not data.get(name):
+            problems.append(f"{pf.where(f'{key}.{name}')}: missing; a cache entry names its file, the file's "
+                            "sha256, and the repository and commit whose tree it holds")
+    if entry.file and not _CACHE_FILE.match(entry.file):
+        problems.append(f"{pf.where(key + '.file')}: {entry.file!r} must be a plain file name inside the cache dir")
+    if entry.sha256 and not SHA256.match(entry.sha256):
+        problems.append(f"{pf.where(key + '.sha256')}: {entry.sha256!r} is not 64 hex digits")
+    if entry.commit and not GIT_COMMIT.match(entry.commit):
+        problems.append(f"{pf.where(key + '.commit')}: {entry.commit!r} is not a 40-hex commit id")
+    if source.type == "git" and entry.commit and source.commit and entry.commit != source.commit:
+        problems.append(f"{pf.where(key + '.commit')}: {entry.commit} differs from the source's commit "
+                        f"{source.commit}; a cache entry must hold the pinned tree")
+    return replace(source, cache=entry)
 
 
 def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
@@ -218,6 +294,12 @@ def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
         problems.append(f"{pf.where('provides')}: must be a list of paths in the snap (e.g. bin/nginx)")
     else:
         pf.provides = provides
+    network = data.get("network", [])
+    if not isinstance(network, list) or not all(isinstance(n, str) and n.startswith("https://") for n in network):
+        problems.append(f"{pf.where('network')}: must be a list of https:// registry URLs the build fetches "
+                        "lock-file-pinned packages from (e.g. https://registry.npmjs.org)")
+    else:
+        pf.network = network
 
     upstream = data.get("upstream") or {}
     if not isinstance(upstream, dict):
@@ -244,10 +326,13 @@ def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
                 problems.append(f"{pf.where('archive.part')}: must be a mapping merged over `part`")
             else:
                 pf.archive_overrides = overrides
-            if pf.archive_source and pf.archive_source.type == "same" and pf.upstream_source and pf.upstream_source.type != "local":
+            upstream_source = pf.upstream_source
+            if (pf.archive_source and pf.archive_source.type == "same" and upstream_source
+                    and upstream_source.remote and upstream_source.cache is None):
                 problems.append(
-                    f"{pf.where('archive.source.type')}: `same` only fits parts whose upstream source is local "
-                    "or absent; declare the archive's own source"
+                    f"{pf.where('archive.source.type')}: `same` only fits parts whose upstream source is local, "
+                    "absent, or has a `cache` entry (offline builds must have a way to it); declare the "
+                    "archive's own source or add upstream.source.cache"
                 )
 
     body = data.get("part")

@@ -11,25 +11,29 @@ from snapbuild.lifecycle import load_timings, make_plan, record_timings
 from snapbuild.project import DEFAULT
 
 
-def test_archive_plan_without_ondemand_uses_archive_sources():
-    plan = make_plan(DEFAULT, "archive", frozenset({"ondemand"}))
+STACKS_ONLY = frozenset({"ondemand", "rails-apps"})
+
+
+def test_archive_plan_takes_the_release_versions_and_the_npm_registrys_node():
+    plan = make_plan(DEFAULT, "archive", STACKS_ONLY)
     assert "ondemand" not in plan.included
-    assert plan.sources["nginx"].startswith("apt-get source nginx=")
-    assert plan.sources["node"].startswith("https://registry.npmjs.org/")
+    # Without a cache, nginx and Passenger come from upstream (the network) at the release pins.
+    assert plan.versions["nginx"] == "1.28.0" and plan.origins["nginx"] == "upstream"
+    assert plan.versions["passenger"] == "6.1.2"
+    assert plan.origins["node"] == "archive" and plan.sources["node"].startswith("https://registry.npmjs.org/")
+    assert plan.origins["ruby"] == "base-archive"
+    assert plan.origins["wrappers"] == "local"
     assert "LEFT OUT (--without ondemand)" in plan.table()
 
 
-def test_archive_plan_with_ondemand_stops_and_names_the_flag():
-    with pytest.raises(ToolError) as raised:
-        make_plan(DEFAULT, "archive", frozenset())
-    error = raised.value
-    assert "ondemand: has no archive source" in error.details
-    assert "--without ondemand" in error.resolution
+def test_leaving_out_ondemand_needs_the_rails_apps_left_out_too():
+    with pytest.raises(ToolError, match=r"--without ondemand: needed by part rails-apps"):
+        make_plan(DEFAULT, "archive", frozenset({"ondemand"}))
 
 
 def test_unknown_part_in_without_is_refused():
     with pytest.raises(ToolError, match="--without nope: no such part"):
-        make_plan(DEFAULT, "archive", frozenset({"nope", "ondemand"}))
+        make_plan(DEFAULT, "archive", frozenset({"nope"}))
 
 
 def test_leaving_out_a_part_others_need_is_refused():
@@ -37,14 +41,16 @@ def test_leaving_out_a_part_others_need_is_refused():
         make_plan(DEFAULT, "archive", frozenset({"ruby"}))
 
 
-def test_version_says_when_ondemand_is_left_out():
-    plan = make_plan(DEFAULT, "archive", frozenset({"ondemand"}))
-    assert snap_version(plan.parts, "archive", frozenset({"ondemand"})).endswith("+stacks-only")
+def test_version_says_what_was_left_out():
+    plan = make_plan(DEFAULT, "archive", STACKS_ONLY)
+    assert snap_version(plan.parts, "archive", STACKS_ONLY).endswith("+stacks-only")
+    assert snap_version(plan.parts, "archive", frozenset({"rails-apps"})) == "4.2.3+without-rails-apps"
+    assert snap_version(plan.parts, "archive", frozenset({"rails-apps", "x" * 30})) == "4.2.3+partial"
     assert "+" not in snap_version(plan.parts)
 
 
 def test_work_dirs_and_names_keep_variants_apart():
-    assert work_dir(DEFAULT, "archive", frozenset({"ondemand"})).name == "archive-without-ondemand"
+    assert work_dir(DEFAULT, "archive", STACKS_ONLY).name == "archive-without-ondemand-rails-apps"
     assert work_dir(DEFAULT, "upstream", frozenset()).name == "upstream"
     assert snap_name("4.2.3", "arm64") == "ondemand_4.2.3_arm64.snap"
 
