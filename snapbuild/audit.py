@@ -63,13 +63,6 @@ ROOT_NOTES: dict[str, tuple[str, str]] = {
     "remove": ("root (snapd runs hooks as root)", "stops every per-user nginx and deletes the sudoers rule; snapd removes $SNAP_COMMON itself."),
 }
 
-# Parts whose own build tool fetches packages (not visible as sources in the part file).
-BUILD_FETCHES = {
-    "ondemand": "upstream's `rake build` fetches the apps' Ruby gems (rubygems.org) and JavaScript packages "
-                "(npm registry) at the versions its committed lock files name; BUNDLE_DEPLOYMENT makes a "
-                "Gemfile.lock mismatch fail the build instead of resolving anew",
-}
-
 CLASSIC = """\
 The snap asks for classic confinement because Open OnDemand falls in two categories the
 store's classic review accepts, and cannot work under strict confinement in either.
@@ -174,10 +167,41 @@ def plugin_inputs(project: Project, parts: dict[str, PartFile]) -> list[str]:
         if build:
             found.append(f"- `parts/{name}.yaml`: pip builds `{source.path}` with {', '.join(f'`{d}`' for d in build)} "
                          "from PyPI (build requirements; a version range, not hash-pinned)")
-    for name, note in sorted(BUILD_FETCHES.items()):
-        if name in parts:
-            found.append(f"- `parts/{name}.yaml` (release build only): {note}")
+    for name, part in sorted(parts.items()):
+        if part.network:
+            found.append(f"- `parts/{name}.yaml`: its build fetches the packages its committed lock files pin "
+                         f"(versions and integrity hashes) from {', '.join(part.network)} (`network:`, probed "
+                         "before every build)")
     return found
+
+
+SUBSTITUTIONS = Path("snap/local/wrappers/build-tools/ood-substitutions.tsv")
+
+
+def substitution_rows(project: Project) -> list[list[str]]:
+    """The substitutions table, one row per redirected path."""
+    path = project.root / SUBSTITUTIONS
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            file, before, after = line.split("\t")
+            rows.append([f"`{file}`", f"`{before}`", f"`{after}`"])
+    return rows
+
+
+def cache_rows(parts: dict[str, PartFile]) -> list[list[str]]:
+    """Every offline cache alternative: which file may stand in for which upstream source."""
+    rows = []
+    for name, part in sorted(parts.items()):
+        source = part.upstream_source
+        if source is None or source.cache is None:
+            continue
+        entry = source.cache
+        rows.append([name, f"`{entry.file}`", f"sha256 `{entry.sha256}`", f"{entry.repository} @ `{entry.commit}`",
+                     _where(source), entry.note or "-"])
+    return rows
 
 
 def hooks_module(project: Project, name: str) -> ModuleType:
@@ -308,7 +332,7 @@ def audit_doc(project: Project) -> str:
     lines += _table(header, source_rows(parts, "upstream"))
     lines += [
         "",
-        "### Archive build (`invoke build --source archive`: offline test builds, never published)",
+        "### Archive build (`invoke build --source archive`: Debian 12 build hosts, test builds never published)",
         "",
     ]
     lines += _table(header, source_rows(parts, "archive"))
@@ -318,6 +342,26 @@ def audit_doc(project: Project) -> str:
         for key, s in (("upstream.source", p.upstream_source), ("archive.source", p.archive_source))
         if s is not None and not s.verified
     ]
+    lines += [
+        "",
+        "### Offline source cache alternatives (`invoke build --source-cache DIR`)",
+        "",
+        "A cache file stands in for an upstream source only if its sha256 is the pin below (and the",
+        "cache's own `SHA256SUMS` agrees). Each holds the tree of the upstream commit named; its bytes",
+        "differ from the upstream tarball's, so it has a pin of its own. `meta/build-info.yaml` in a",
+        "built snap records, per part, whether the upstream source, a cache file or the archive was used.",
+        "",
+    ]
+    lines += _table(["part", "cache file", "pin", "tree of", "stands in for", "note"], cache_rows(parts))
+    lines += [
+        "",
+        "### Build-time substitutions in OnDemand's tree",
+        "",
+        f"Applied by `{SUBSTITUTIONS.parent.name}/ood-substitute` in `parts/ondemand.yaml`, from "
+        f"`{project.relative(project.root / SUBSTITUTIONS)}`; a line whose upstream text is missing fails the build.",
+        "",
+    ]
+    lines += _table(["file", "upstream", "in the snap"], substitution_rows(project))
     lines += ["", "### Unverified sources", ""] + (unverified or ["None."])
     lines += ["", "### Inputs the build tools fetch themselves", ""]
     lines += plugin_inputs(project, parts) or ["None."]

@@ -22,7 +22,9 @@ from snapbuild.progress import say, step
 
 SNAP_AT = "/relocated/ondemand"
 # Host programs the wrappers use (POSIX tools every host has).
-HOST_TOOLS = ["sh", "dirname", "readlink", "sed", "env", "cat", "install", "mkdir", "uname", "rm", "ls"]
+# OnDemand's own wrappers are bash scripts, and update_ood_portal shells out to cmp and cat.
+HOST_TOOLS = ["sh", "bash", "dirname", "readlink", "sed", "env", "cat", "cmp", "install", "mkdir", "uname", "rm", "ls",
+              "sleep", "kill"]
 HTTPD_CONF = """\
 ServerRoot /tmp
 Listen 127.0.0.1:8080
@@ -42,6 +44,33 @@ LoadModule auth_openidc_module {snap}/apache/modules/mod_auth_openidc.so
 """
 
 
+# mod_lua with mod_ood_proxy's Lua tree and luaposix on its package paths; /check runs
+# check.lua, which loads the modules the portal's handlers load.
+LUA_CONF = HTTPD_CONF + """\
+User nobody
+Group nogroup
+LuaPackagePath {snap}/opt/ood/mod_ood_proxy/lib/?.lua
+LuaPackagePath {snap}/usr/share/lua/5.3/?.lua
+LuaPackagePath {snap}/usr/share/lua/5.3/?/init.lua
+LuaPackageCPath {snap}/usr/lib/{triplet}/lua/5.3/?.so
+LuaMapHandler ^/check$ /tmp/check.lua
+"""
+LUA_CHECK = """\
+function handle(r)
+  local posix = require "posix"
+  local pwd = require "posix.pwd"
+  require "ood.user_map"
+  require "ood.nginx_stage"
+  require "ood.proxy"
+  r.content_type = "text/plain"
+  r:puts("mod_ood_proxy loaded; posix.getpid " .. tostring(posix.getpid() > 0) ..
+         "; root uid " .. tostring(pwd.getpwnam("root") and pwd.getpwnam("root").pw_uid) .. "\\n")
+  return apache2.OK
+end
+"""
+PORTAL_YML = "servername: portal.example.org\nport: 8080\n"
+
+
 @dataclass(frozen=True)
 class Check:
     """One command run inside the chroot and what its output must contain."""
@@ -51,14 +80,25 @@ class Check:
     expect: tuple[str, ...]
 
 
+ONDEMAND = f"{SNAP_AT}/opt/ood"
+# Fetch a URL with the snap's own Python (the chroot has no HTTP client of its own).
+FETCH = f"{SNAP_AT}/bin/ondemand-python -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())'"
+
 CHECKS = [
-    Check("nginx with Passenger's module", f"{SNAP_AT}/bin/nginx -V 2>&1", ("nginx version", "passenger")),
+    Check("nginx with Passenger's module", f"{SNAP_AT}/bin/nginx -V 2>&1", ("nginx version: nginx/1.28.0", "passenger/src/nginx_module")),
+    # The module's Server header is compiled in from nginx's and Passenger's version macros.
+    Check(
+        "nginx's Passenger module is 6.1.2",
+        f"{SNAP_AT}/bin/ruby -e 'd = File.binread(ARGV[0]); s = d[/nginx\\/[0-9.]+ \\+ Phusion Passenger\\(R\\) [0-9.]+/]; puts s || \"none\"; exit(s ? 0 : 1)' "
+        f"{SNAP_AT}/nginx/sbin/nginx",
+        ("nginx/1.28.0 + Phusion Passenger(R) 6.1.2",),
+    ),
     # passenger-config (Ruby) finds the agent through passenger_root; `validate-install` loads it.
     Check(
         "Passenger (agent and passenger-config)",
         f"{SNAP_AT}/passenger/buildout/support-binaries/PassengerAgent exec-helper {SNAP_AT}/bin/ruby "
         f"{SNAP_AT}/passenger/bin/passenger-config --version 2>&1",
-        ("Phusion Passenger",),
+        ("Phusion Passenger(R) 6.1.2",),
     ),
     Check(
         "Apache modules",
@@ -67,6 +107,31 @@ CHECKS = [
     ),
     Check("Ruby with OpenSSL", f"{SNAP_AT}/bin/ruby -ropenssl -e 'puts \"ruby #{{RUBY_VERSION}} #{{OpenSSL::OPENSSL_LIBRARY_VERSION}}\"'", ("ruby ", "OpenSSL")),
     Check("Node.js", f"{SNAP_AT}/bin/node -e 'console.log(\"node \" + process.versions.node)'", ("node 22.",)),
+    Check(
+        "nginx_stage (upstream's wrapper, the snap's Ruby and gems)",
+        f"{SNAP_AT}/sbin/nginx_stage --help 2>&1; {SNAP_AT}/sbin/nginx_stage nginx_list 2>&1 | head -n 3",
+        ("Usage: nginx_stage COMMAND", "nginx_clean"),
+    ),
+    Check(
+        "update_ood_portal renders a vhost (the snap's Ruby, dotenv and bcrypt)",
+        f"mkdir -p /tmp/portal && env PATH={SNAP_AT}/bin:$PATH GEM_PATH={ONDEMAND}/gems CONFIG=/tmp/ood_portal.yml "
+        f"APACHE=/tmp/portal/ood-portal.conf SUM=/tmp/portal/ood-portal.sha256sum "
+        f"{ONDEMAND}/ood-portal-generator/sbin/update_ood_portal --detailed-exitcodes; echo \"exit $?\"; cat /tmp/portal/ood-portal.conf",
+        ("exit 3", "ServerName portal.example.org", "need_auth.html"),
+    ),
+    Check(
+        "mod_lua loads mod_ood_proxy's Lua with luaposix",
+        f"{SNAP_AT}/bin/httpd -f /tmp/httpd-lua.conf -k start && sleep 1 && {FETCH} http://127.0.0.1:8080/check; "
+        f"{SNAP_AT}/bin/httpd -f /tmp/httpd-lua.conf -k stop",
+        ("mod_ood_proxy loaded; posix.getpid true; root uid 0",),
+    ),
+    Check(
+        "the shell app's node-pty in the shipped Node",
+        f"cd {ONDEMAND}/apps/shell && {SNAP_AT}/bin/node -e 'const pty = require(\"node-pty\"); "
+        "const p = pty.spawn(\"/bin/sh\", [\"-c\", \"echo pty-ok\"], {}); "
+        "p.onData(d => process.stdout.write(d)); p.onExit(e => console.log(\"exit \" + e.exitCode));'",
+        ("pty-ok", "exit 0"),
+    ),
     Check(
         "the hooks' Python",
         f"{SNAP_AT}/bin/ondemand-python -c 'import sys, yaml, ondemand_hooks; print(\"python\", sys.version.split()[0], \"yaml\", yaml.__version__)'",
@@ -115,9 +180,12 @@ def make_root(root: Path) -> None:
                 if not dest.exists():
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(real, dest)
-    for directory in ("proc", "dev", "tmp", "var/snap/ondemand/common"):
+    for directory in ("proc", "dev", "tmp", "etc", "var/snap/ondemand/common"):
         (root / directory).mkdir(parents=True, exist_ok=True)
     (root / "tmp").chmod(0o1777)
+    # The accounts every host has: Apache's workers drop to nobody, luaposix looks up root.
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+    (root / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
 
 
 def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
@@ -140,6 +208,10 @@ def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
             if done.returncode != 0:
                 raise ToolError(f"cannot unpack {snap_file}", "rebuild the snap", done.stderr)
         (root / "tmp/httpd.conf").write_text(HTTPD_CONF.format(snap=SNAP_AT))
+        triplet = _run(["gcc", "-dumpmachine"]).stdout.strip() or "x86_64-linux-gnu"
+        (root / "tmp/httpd-lua.conf").write_text(LUA_CONF.format(snap=SNAP_AT, triplet=triplet))
+        (root / "tmp/check.lua").write_text(LUA_CHECK)
+        (root / "tmp/ood_portal.yml").write_text(PORTAL_YML)
         for check in checks:
             script = (
                 f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && "
