@@ -1,10 +1,12 @@
-"""The scale-out wiring: spread's google backend."""
+"""The scale-out wiring: spread's google backend and the workflow that runs both paths."""
 
 from __future__ import annotations
 
 import yaml
 
 from snapbuild.project import DEFAULT
+
+WORKFLOW = DEFAULT.root / ".github" / "workflows" / "scale-out.yml"
 
 
 def google() -> dict:
@@ -32,3 +34,14 @@ def test_the_lxd_backends_stay() -> None:
     backends = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())["backends"]
     assert {"lxd-ubuntu", "lxd-local", "google"} <= set(backends)
 
+
+def test_workflow_runs_the_tasks_not_copies_of_them() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    runs = {name: "\n".join(step.get("run", "") for step in job["steps"]) for name, job in workflow["jobs"].items()}
+    assert ".venv/bin/invoke build --remote" in runs["remote-build"]
+    assert "snapcraft remote-build" not in runs["remote-build"]  # the task holds the command line
+    assert '"$SPREAD" -v google:' in runs["spread-google"]
+    checkout = next(s for s in workflow["jobs"]["remote-build"]["steps"] if str(s.get("uses", "")).startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0  # remote-build refuses shallow clones
+    env = {k: v for s in workflow["jobs"]["remote-build"]["steps"] for k, v in (s.get("env") or {}).items()}
+    assert env["LAUNCHPAD_CREDENTIALS"] == "${{ secrets.LAUNCHPAD_CREDENTIALS }}"
