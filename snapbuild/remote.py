@@ -20,6 +20,9 @@ Facts this relies on (snapcraft 8.x, core22/core24 "current" remote builder):
 - the project must be the top level of a git repository and not a shallow clone
   (snapcraft's explanation page "Remote build"; craft-application's
   check_git_repo_for_remote_build refuses both).
+- what is uploaded: craft-application's WorkTree copies the project directory as it is,
+  commits what git does not ignore in the copy and pushes that (remote/worktree.py), so
+  uncommitted changes and untracked files would be built too.
 - Launchpad credentials: craft-application's RemoteBuildService reads
   platformdirs.user_data_path("snapcraft") / "launchpad-credentials", i.e.
   $XDG_DATA_HOME/snapcraft/launchpad-credentials (~/.local/share/snapcraft/... by default);
@@ -130,6 +133,12 @@ def git_problems(root: Path) -> list[str]:
     return problems
 
 
+def untracked(root: Path) -> list[str]:
+    """Files git neither tracks nor ignores: remote-build uploads them too (it copies the directory)."""
+    listed = _git(root, "ls-files", "--others", "--exclude-standard", "--directory")
+    return listed.stdout.split() if listed.returncode == 0 else []
+
+
 def snapcraft_problems(environ: Mapping[str, str], runner: Runner) -> list[str]:
     snapcraft = shutil.which("snapcraft", path=environ.get("PATH"))
     if snapcraft is None:
@@ -210,6 +219,9 @@ def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run
         print(f"  platform:  {p.name} (build-for {','.join(p.build_for)}) -> ondemand_{version}_{','.join(p.build_for)}.snap")
     print("  builds on: Launchpad's build farm, one native build per platform; the tree is uploaded publicly")
     print(f"  timeout:   {f'{timeout}s (local; the Launchpad build goes on)' if timeout else 'none (waits until Launchpad is done)'}")
+    extra = untracked(project.root) if shutil.which("git") else []
+    if extra:
+        print(f"  untracked: {', '.join(extra)} (uploaded too: snapcraft copies the directory, minus what .gitignore lists)")
     problems = refusals(project)
     if problems:
         raise ToolError(f"refusing to build remotely: {len(problems)} problem(s)",

@@ -368,3 +368,14 @@ def test_negative_timeout(project: Project) -> None:
     with pytest.raises(ToolError) as err:
         remote.build_remote(project, timeout=-1, dry_run=True)
     assert "negative" in err.value.brief
+
+
+def test_untracked_files_are_shown_as_uploaded_too(project: Project, checked: CheckRecorder, home: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (project.root / "notes.txt").write_text("x")
+    (project.root / "ondemand_4.2.3_amd64.snap").write_text("ignored by .gitignore")
+    remote.build_remote(project, dry_run=True)
+    out = capsys.readouterr().out
+    assert "untracked: notes.txt (uploaded too" in out
+    assert "ondemand_4.2.3_amd64.snap" not in out.split("untracked:")[1].splitlines()[0]
+    assert "git tree: ok" in out  # untracked files do not make the tree dirty
