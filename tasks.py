@@ -131,17 +131,36 @@ def _parts_list(value: str) -> frozenset[str]:
         "output": "where to write the .snap (default ./ondemand_<version>_<arch>.snap)",
         "source_cache": "offline source cache (a dir of source archives + SHA256SUMS; default $ONDEMAND_SOURCE_CACHE): "
                         "its files stand in for the upstream sources that name them, after their sha256 is checked",
+        "remote": "`snapcraft remote-build`: Launchpad builds every platform of snap/snapcraft.yaml (needs Launchpad credentials)",
+        "platform": "remote: build only this platform of snap/snapcraft.yaml (amd64 or arm64)",
+        "launchpad_timeout": "remote: stop waiting for Launchpad after this many seconds (0: wait until it is done)",
+        "dry_run": "remote: print the command, the platforms and each prerequisite; uploads nothing",
     }
 )
 @_reported
 def build(c, source="upstream", without="", destructive=False, snapcraft=False, clean=False,
-          compression="lzo", work_dir="", output="", source_cache=""):
-    """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, or with snapcraft."""
+          compression="lzo", work_dir="", output="", source_cache="", remote=False, platform="", launchpad_timeout=0,
+          dry_run=False):
+    """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, with snapcraft, or on Launchpad."""
     from pathlib import Path
 
     from snapbuild import build as backends
     from snapbuild.sourcecache import cache_from
 
+    if remote:
+        from snapbuild.remote import build_remote
+
+        others = [flag for flag, used in (("--source", source != "upstream"), ("--without", without), ("--destructive", destructive),
+                                          ("--snapcraft", snapcraft), ("--clean", clean), ("--compression", compression != "lzo"),
+                                          ("--work-dir", work_dir), ("--output", output),
+                                          ("--source-cache", source_cache)) if used]
+        if others:
+            raise ToolError(f"--remote builds the committed recipe on Launchpad; it takes no {', '.join(others)}",
+                            "drop them, or build locally without --remote")
+        build_remote(PROJECT, platform=platform, timeout=int(launchpad_timeout), dry_run=dry_run)
+        return
+    if platform or dry_run or launchpad_timeout:
+        raise ToolError("--platform, --launchpad-timeout and --dry-run go with --remote", "add --remote, or drop them")
     if source not in ("upstream", "archive"):
         raise ToolError(f"--source {source}: unknown", "use --source upstream or --source archive")
     if compression not in ("lzo", "xz"):

@@ -222,7 +222,7 @@ def test_ensure_spread_uses_a_binary_already_built(no_spread: Project) -> None:
 
 def test_spread_yaml_is_valid_and_names_both_backends() -> None:
     config = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())
-    assert set(config["backends"]) == {"lxd-ubuntu", "lxd-local"}
+    assert {"lxd-ubuntu", "lxd-local"} <= set(config["backends"])  # google: tests/unit/test_scale_out.py
     assert config["backends"]["lxd-ubuntu"]["type"] == "lxd"
     local = config["backends"]["lxd-local"]
     assert local["type"] == "adhoc"
