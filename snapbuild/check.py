@@ -32,7 +32,7 @@ DOWNLOADERS = [
 # Package managers that fetch what a committed lock file names: allowed only in parts that
 # declare the registries they reach in `network:` (probed before a build, in the audit).
 LOCK_FETCHERS = [
-    (re.compile(r"\b(yarn|yarnpkg)\s+(install|add)\b"), "yarn install"),
+    (re.compile(r"\byarn(pkg|\.js)?\"?\s+(install|add)\b"), "yarn install"),
     (re.compile(r"\bbundle\s+install\b"), "bundle install"),
 ]
 

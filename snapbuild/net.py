@@ -14,6 +14,9 @@ def ca_bundle() -> str | bool:
 
 
 def use_system_trust() -> None:
-    """Make requests-based code we don't call directly (craft-parts' source handlers) trust the system CAs."""
+    """Make code we don't call directly trust the system CAs: craft-parts' source handlers
+    (requests) and the part builds' Node tools (yarn: Node ships its own CA list, so a site's
+    own or TLS-inspecting CA in the system bundle is otherwise refused)."""
     if SYSTEM_BUNDLE.exists():
         os.environ.setdefault("REQUESTS_CA_BUNDLE", str(SYSTEM_BUNDLE))
+        os.environ.setdefault("NODE_EXTRA_CA_CERTS", str(SYSTEM_BUNDLE))
