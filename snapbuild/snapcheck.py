@@ -545,16 +545,26 @@ class SnapReport:
         return "\n".join(lines)
 
 
-def expected_versions(project: Project) -> set[str]:
+def expected_versions(project: Project, left_out: frozenset[str] = frozenset()) -> set[str]:
+    """The version a build that left out `left_out` (build-info's `left-out`) must carry."""
     from snapbuild.generate import snap_version
-    from snapbuild.project import VERSION_PART
 
     parts, _ = project.load_parts()
     try:
-        full = snap_version(parts)
+        return {snap_version(parts, without=left_out)}
     except ToolError:
         return set()
-    return {full, snap_version(parts, without=frozenset({VERSION_PART}))}
+
+
+def left_out_parts(snap_file: Path) -> frozenset[str]:
+    """build-info's `left-out` (none for a snap without build-info, e.g. one snapcraft built)."""
+    text = read_member(snap_file, "meta/build-info.yaml")
+    try:
+        info = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError:
+        return frozenset()
+    left = info.get("left-out") if isinstance(info, dict) else None
+    return frozenset(str(p) for p in left) if isinstance(left, list) else frozenset()
 
 
 def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = True) -> SnapReport:
@@ -572,7 +582,8 @@ def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = 
         except yaml.YAMLError as error:
             report.problems.append(f"meta/snap.yaml: not valid YAML: {error}")
     if report.snap_yaml:
-        report.problems += snap_yaml_problems(report.snap_yaml, project.load_metadata(), expected_versions(project), entries)
+        versions = expected_versions(project, left_out_parts(snap_file))
+        report.problems += snap_yaml_problems(report.snap_yaml, project.load_metadata(), versions, entries)
     for entry in world_writable(entries):
         report.problems.append(f"{entry.path}: world-writable ({stat.filemode(entry.mode)}); drop o+w in the part that ships it")
     for entry in setid(entries):

@@ -235,9 +235,11 @@ def test_command_through_a_symlink(tmp_path: Path) -> None:
     assert snapcheck.snap_yaml_problems(data, metadata, {"1"}, entries_of(tmp_path)) == []
 
 
-def test_expected_versions_come_from_the_parts() -> None:
+def test_expected_versions_come_from_the_parts_and_what_build_info_says_was_left_out() -> None:
     version = DEFAULT.load_parts()[0]["ondemand"].upstream_version
-    assert snapcheck.expected_versions(DEFAULT) == {version, f"{version}+stacks-only"}
+    assert snapcheck.expected_versions(DEFAULT) == {version}
+    assert snapcheck.expected_versions(DEFAULT, frozenset({"rails-apps"})) == {f"{version}+without-rails-apps"}
+    assert snapcheck.expected_versions(DEFAULT, frozenset({"ondemand", "rails-apps"})) == {f"{version}+stacks-only"}
 
 
 # --- the whole check on packed snaps -----------------------------------------------------------------
