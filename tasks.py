@@ -187,7 +187,7 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
 })
 @_reported
 def test(c, unit_only=False, snap=""):
-    """Unit tests; then on the built snap: relocation, store-review checks, the system suite in real snapd (LXD), spread where installed."""
+    """Unit tests; then on the built snap: relocation, store-review checks, the spread suite in real snapd (LXD)."""
     from pathlib import Path
 
     from snapbuild import systemtest

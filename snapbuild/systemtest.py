@@ -1,17 +1,18 @@
-"""System tests: the built snap in a real snapd, inside a throwaway LXD container.
+"""System tests: the built snap in a real snapd, inside throwaway LXD containers.
 
-The behaviour checks themselves are bash scripts in tests/checks/ (one behaviour each, run
-as root where the snap is installed). Two drivers run them:
+The behaviour checks are bash scripts in tests/checks/ (one behaviour each, run as root
+where the snap is installed). spread is their one driver (spread.yaml, tests/spread/: a
+thin task per check); its `lxd-local` adhoc backend allocates and discards containers
+through `python -m snapbuild.systemtest`. `run_tests` finds spread, runs the suite and
+prints spread's summary; a failed or aborted task fails it.
 
-- the pytest suite tests/system/ (`pytest tests/system`), through `SystemContainer` below:
-  one container from the local test image per session, placeholder `snapd`/`core24` snaps,
-  the snap under test installed with `--dangerous --classic`;
-- spread (spread.yaml, tests/spread/), where spread can be installed. Its `lxd-local` adhoc
-  backend allocates and discards containers through `python -m snapbuild.systemtest`.
+`SystemContainer`, `start` and `run_on_installed_snap` give the benchmark scripts
+(tests/system/bench_*.py) a container with the snap installed.
 """
 
 from __future__ import annotations
 
+import filecmp
 import os
 import re
 import secrets
@@ -34,7 +35,7 @@ SNAP_NAME = "ondemand"
 CHECKS_DIR = Path("tests") / "checks"
 REMOTE_CHECKS = "/var/tmp/ondemand-checks"
 REMOTE_SNAP = "/var/tmp/ondemand-under-test.snap"
-PYTEST_PREFIX = "ondemand-systest"
+BENCH_PREFIX = "ondemand-systest"  # containers of the benchmark scripts
 SPREAD_PREFIX = "ondemand-spread"
 CHECK_TIMEOUT = 900  # seconds; a refresh of a large snap is the slowest check
 
@@ -98,15 +99,6 @@ def check_names(project: Project = DEFAULT) -> list[str]:
     return sorted(p.stem for p in (project.root / CHECKS_DIR).glob("*.sh") if p.stem != "lib")
 
 
-def check_argv(name: str, args: Sequence[str] = (), project: Project = DEFAULT) -> list[str]:
-    """The command line that runs check `name` inside a prepared container."""
-    known = check_names(project)
-    if name not in known:
-        raise ToolError(f"no check named {name!r} in {CHECKS_DIR}",
-                        resolution="use one of: " + ", ".join(known))
-    return [f"{REMOTE_CHECKS}/{name}.sh", *args]
-
-
 def address_host(address: str) -> str:
     """`10.0.0.5:22` or `[fd00::5]:22` -> the host part (spread's $SPREAD_SYSTEM_ADDRESS)."""
     text = address.strip()
@@ -122,23 +114,6 @@ def go_error_brief(output: str) -> str:
 
 
 # --------------------------------------------------------------------------- checks in a container
-
-
-@dataclass
-class CheckResult:
-    name: str
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def report(self) -> str:
-        """Everything the check printed, for an assertion message."""
-        return (f"check {self.name} exited {self.returncode}\n"
-                f"--- stdout\n{self.stdout.rstrip()}\n--- stderr\n{self.stderr.rstrip()}")
 
 
 @dataclass
@@ -162,20 +137,6 @@ class SystemContainer:
     def ensure_installed(self) -> None:
         if not self.installed():
             self.install_snap()
-
-
-def run_check(container: SystemContainer, name: str, *args: str,
-              project: Project = DEFAULT) -> CheckResult:
-    """Run tests/checks/NAME.sh in the container; its output is printed and returned."""
-    argv = check_argv(name, args, project)
-    started = time.monotonic()
-    done = container.sh(argv, check=False)
-    result = CheckResult(name, done.returncode, done.stdout, done.stderr)
-    print(f"--- check {name} ({time.monotonic() - started:.1f}s, exit {done.returncode})")
-    print(done.stdout, end="")
-    if done.stderr:
-        print(done.stderr, end="", file=sys.stderr)
-    return result
 
 
 def push_checks(name: str, project: Project = DEFAULT) -> None:
@@ -211,7 +172,7 @@ def start(snap: Path, tag: str = "", project: Project = DEFAULT, *,
 
     If installing fails the container is deleted, unless `keep_on_error` (to look inside).
     """
-    name = container_name(PYTEST_PREFIX, tag)
+    name = container_name(BENCH_PREFIX, tag)
     launch_test_container(name)
     container = SystemContainer(name, snap)
     try:
@@ -309,6 +270,7 @@ def discard(address: str) -> str:
         raise ToolError(f"no {SPREAD_PREFIX}-* container has address {host}",
                         resolution="list them with `lxc list " + SPREAD_PREFIX + "`; delete by hand")
     for name in matches:
+        collect_skips(name)
         lxd.delete(name)
         say(f"discarded {name}")
     return matches[0]
@@ -318,13 +280,25 @@ def discard(address: str) -> str:
 
 _spread_error: ToolError | None = None
 
+# Where the project's machines keep a spread built from its source (beside the project
+# root): the Go module proxy does not serve spread, and GitHub is not reachable there.
+SHARED_SPREAD = Path("..") / "shared" / "tools" / "spread"
+ENV_SPREAD_SNAP = "ONDEMAND_SPREAD_SNAP"  # spread.yaml's include: the snap to send (a name in the root)
+SKIPPED_DIR = Path("build") / "spread-skipped"  # discard copies the machines' skip reasons here
+SKIP_FILE = "skipped"  # in a task's directory: why its check skipped (tests/checks/lib.sh: skip)
+SPREAD_REMOTE_PATH = "/root/ondemand-snap"  # spread.yaml's `path:`
+
 
 def ensure_spread(project: Project = DEFAULT, runner: Runner = subprocess.run) -> Path:
-    """spread on PATH, else `go install` it into build/tools/bin (tried once per process)."""
+    """spread on PATH, else the shared build beside the project, else `go install` it into
+    build/tools/bin (tried once per process); ToolError when none of these gives one."""
     global _spread_error
     found = shutil.which("spread")
     if found:
         return Path(found)
+    shared = project.root / SHARED_SPREAD
+    if shared.is_file() and os.access(shared, os.X_OK):
+        return shared.resolve()
     from snapbuild import gotools
 
     binary = gotools.tools_bin(project) / "spread"
@@ -341,37 +315,160 @@ def ensure_spread(project: Project = DEFAULT, runner: Runner = subprocess.run) -
         if done.returncode != 0 or not binary.is_file():
             _spread_error = ToolError(
                 go_error_brief(done.stderr + done.stdout),
-                resolution="spread is not served by the Go module proxy here; run the spread suite "
-                f"where GitHub is reachable: GOPROXY=direct go install {target}",
+                resolution="spread is not served by the Go module proxy here; put a spread built from "
+                f"its source on PATH (or at {SHARED_SPREAD} from the project root), or run where "
+                f"GitHub is reachable: GOPROXY=direct go install {target}",
             )
             raise _spread_error
     return binary
 
 
-def run_tests(snap: Path, project: Project = DEFAULT, pytest_args: Sequence[str] = ()) -> None:
-    """The system suite (pytest tests/system) against `snap`, then spread where it exists."""
-    env = {**os.environ, ENV_SNAP: str(snap)}
-    argv = [sys.executable, "-m", "pytest", "tests/system", *pytest_args]
-    say(f"==> system suite against {snap}: {' '.join(argv[1:])}")
-    done = subprocess.run(argv, cwd=project.root, env=env, check=False)
-    if done.returncode != 0:
-        raise ToolError(f"system suite failed (pytest exit {done.returncode})",
-                        resolution=f"read the failed checks above; rerun with {ENV_KEEP}=1 to keep "
-                        "the container and look inside with lxc exec NAME -- bash")
+@dataclass
+class SpreadSummary:
+    """The counts of spread's final report (`Successful tasks: N`, ...) and its lines."""
+
+    successful: int = 0
+    failed: int = 0  # every `Failed task...: N` (task, prepare, restore, suite or project)
+    aborted: int = 0
+    lines: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.successful > 0 and self.failed == 0 and self.aborted == 0
+
+
+_SUMMARY_LINE = re.compile(r"\b(Successful tasks|Aborted tasks|Failed (?:tasks?|suite|project)[\w ]*): (\d+)$")
+
+
+def parse_spread_summary(output: str) -> SpreadSummary:
+    """spread's report: the count lines and the `    - JOB` lines under them."""
+    summary = SpreadSummary()
+    lines: list[str] = []
+    in_list = False
+    for raw in output.splitlines():
+        line = raw.rstrip()
+        match = _SUMMARY_LINE.search(line)
+        if match:
+            label, count = match.group(1), int(match.group(2))
+            if label == "Successful tasks":
+                summary.successful += count
+            elif label == "Aborted tasks":
+                summary.aborted += count
+            else:
+                summary.failed += count
+            lines.append(line[match.start():])
+            in_list = True
+        elif in_list and line.startswith("    - "):
+            lines.append(line)
+        else:
+            in_list = False
+    summary.lines = tuple(lines)
+    return summary
+
+
+def spread_jobs(listing: str) -> list[str]:
+    """`spread -list BACKEND`'s jobs (backend:system:suite/task), one a line."""
+    return [line.strip() for line in listing.splitlines() if line.count(":") >= 2 and "/" in line]
+
+
+def skip_lines(listing: str) -> list[str]:
+    """`TASK: reason` from `grep -H .` over the machine's skip files (one `PATH:line` each)."""
+    found = []
+    prefix = SPREAD_REMOTE_PATH + "/"
+    for line in listing.splitlines():
+        path, _, reason = line.partition(":")
+        if not reason.strip() or not path.endswith("/" + SKIP_FILE):
+            continue
+        task = path.removeprefix(prefix).removesuffix("/" + SKIP_FILE)
+        found.append(f"{task}: {reason.strip()}")
+    return found
+
+
+def collect_skips(name: str, project: Project = DEFAULT) -> list[str]:
+    """Copy the reasons of the checks that skipped on container `name` to build/spread-skipped/."""
+    done = lxd.exec_(name, ["sh", "-c", f"find {SPREAD_REMOTE_PATH}/tests -name {SKIP_FILE} -size +0 "
+                            "-print0 2>/dev/null | xargs -0 -r grep -H ."], check=False, capture=True)
+    found = skip_lines(done.stdout)
+    if found:
+        target = project.root / SKIPPED_DIR
+        target.mkdir(parents=True, exist_ok=True)
+        (target / f"{name}.txt").write_text("".join(f"{line}\n" for line in found))
+    return found
+
+
+def skipped_checks(project: Project = DEFAULT) -> list[str]:
+    """Every line discard collected in build/spread-skipped/ (sorted)."""
+    lines: list[str] = []
+    for path in sorted((project.root / SKIPPED_DIR).glob("*.txt")):
+        lines.extend(line for line in path.read_text().splitlines() if line.strip())
+    return sorted(lines)
+
+
+def _snap_for_spread(snap: Path, project: Project) -> str:
+    """The name, in the project root, of the snap spread sends (spread sends files from the
+    root only): `snap` itself when it is there, else a copy made there."""
+    root = project.root.resolve()
+    if snap.resolve().parent == root:
+        return snap.name
+    target = root / snap.name
+    if target.exists():
+        if filecmp.cmp(target, snap, shallow=False):
+            return snap.name
+        raise ToolError(f"{target} exists and differs from {snap}",
+                        resolution=f"spread sends snaps from {root} only: remove or rename {target}, "
+                        "or pass that one with --snap")
+    with step(f"copy {snap} into {root} (spread sends files from the project root)"):
+        shutil.copy2(snap, target)
+    return snap.name
+
+
+def run_spread(spread: Path, snap_name: str, project: Project = DEFAULT,
+               args: Sequence[str] = (SPREAD_BACKEND,)) -> SpreadSummary:
+    """Run spread (its output streamed), then check its summary: every listed job successful."""
+    env = {**os.environ, ENV_SPREAD_SNAP: snap_name}
+    listed = subprocess.run([str(spread), "-list", *args], cwd=project.root, env=env,
+                            capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        raise ToolError(f"spread -list {' '.join(args)} failed (exit {listed.returncode})",
+                        resolution="fix spread.yaml or the task.yaml it names",
+                        details=(listed.stderr + listed.stdout).strip())
+    jobs = spread_jobs(listed.stdout)
+    shutil.rmtree(project.root / SKIPPED_DIR, ignore_errors=True)
+    argv = [str(spread), *args]
+    say(f"==> spread: {len(jobs)} task(s), {' '.join(argv[1:])} (sends {snap_name})")
+    started = time.monotonic()
+    output: list[str] = []
+    with subprocess.Popen(argv, cwd=project.root, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            output.append(line)
+    summary = parse_spread_summary("".join(output))
+    print(f"==> spread summary ({time.monotonic() - started:.0f}s, exit {process.returncode}):", flush=True)
+    for line in summary.lines or ("(spread printed no summary)",):
+        print(f"    {line}", flush=True)
+    for skipped in skipped_checks(project):
+        print(f"SKIPPED {skipped}", flush=True)
+    if process.returncode != 0 or not summary.ok or summary.successful != len(jobs):
+        raise ToolError(
+            f"spread suite failed (exit {process.returncode}; {summary.successful} of {len(jobs)} task(s) "
+            f"successful, {summary.failed} failed, {summary.aborted} aborted)",
+            resolution="read the failed task's output above (spread prints it with the task's debug "
+            f"script); rerun one task with `spread -debug {SPREAD_BACKEND}:debian-12:tests/spread/main/TASK` "
+            "for a shell at the failure",
+        )
+    return summary
+
+
+def run_tests(snap: Path, project: Project = DEFAULT) -> None:
+    """The spread suite against `snap`; SKIPPED (printed) only where spread cannot be had."""
     try:
         spread = ensure_spread(project)
     except ToolError as error:
         print(f"SKIPPED spread suite: {error.brief} ({error.resolution})", flush=True)
         return
-    if snap.parent.resolve() != project.root.resolve():
-        print(f"SKIPPED spread suite: spread installs the newest {SNAP_NAME}_*.snap in "
-              f"{project.root}, not {snap}", flush=True)
-        return
-    say(f"==> spread suite ({SPREAD_BACKEND})")
-    done = subprocess.run([str(spread), SPREAD_BACKEND], cwd=project.root, check=False)
-    if done.returncode != 0:
-        raise ToolError(f"spread suite failed (exit {done.returncode})",
-                        resolution="read spread's report above; `spread -debug` opens a shell at the failure")
+    run_spread(spread, _snap_for_spread(snap, project), project)
 
 
 # --------------------------------------------------------------------------- command line

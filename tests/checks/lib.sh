@@ -13,12 +13,41 @@ PORTAL_USER=snap_daemon
 
 PROBLEMS=()
 
+# OnDemand itself (a full build; `+stacks-only` builds lack it).
+# shellcheck disable=SC2034  # used by the checks that source this file
+{
+NGINX_STAGE=$SNAP_MOUNT/sbin/nginx_stage
+NGINX_STAGE_CODE=$SNAP_MOUNT/opt/ood/nginx_stage
+MOD_OOD_PROXY=$SNAP_MOUNT/opt/ood/mod_ood_proxy/lib
+}
+
 say() { printf '%s\n' "$*"; }
 
 # Stop now: a step failed and nothing after it would mean anything.
 fail() {
     printf 'FAIL: %s\n' "$*" >&2
     exit 1
+}
+
+# Stop here, successfully, because this machine cannot show the behaviour: print the
+# reason and, where the driver asks for it ($CHECK_SKIP_FILE, set by spread.yaml and
+# fetched as a task artifact), write it there so the run's summary lists the skip.
+skip() {
+    printf 'SKIP: %s\n' "$*"
+    if [ -n "${CHECK_SKIP_FILE:-}" ]; then
+        printf '%s\n' "$*" >>"$CHECK_SKIP_FILE"
+    fi
+    exit 0
+}
+
+# Skip (see skip) unless the installed snap has OnDemand's PUN parts; $1 says what needs them.
+require_ondemand() {
+    local path missing=()
+    for path in "$NGINX_STAGE" "$NGINX_STAGE_CODE" "$MOD_OOD_PROXY"; do
+        [ -e "$path" ] || missing+=("$path")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    skip "$1: OnDemand is not in this build ($(snap list "$SNAP_NAME" 2>/dev/null | awk 'NR==2 {print $1, $2}'): ${missing[*]} absent)"
 }
 
 # One line: newlines in $1 become spaces.
@@ -38,6 +67,12 @@ finish() {
         exit 1
     fi
     say "$1: ok"
+}
+
+# nothing_to_restore "$@": in a check that leaves no state behind, `CHECK.sh --restore`
+# (spread's restore-each runs it after every task) does nothing.
+nothing_to_restore() {
+    if [ "${1:-}" = --restore ]; then exit 0; fi
 }
 
 require_root() {

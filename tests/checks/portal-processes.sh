@@ -7,6 +7,7 @@ set -euo pipefail
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=portal.bash
 . "$(dirname "$(readlink -f "$0")")/portal.bash"
+nothing_to_restore "$@"
 require_root
 require_installed
 

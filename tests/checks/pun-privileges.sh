@@ -30,8 +30,6 @@ fixtures=$(fixtures_dir "${1:-}")
 trap cleanup EXIT
 
 note_nginx_stage
-min_uid=$(awk '/^min_uid:/ {print $2; exit}' "$COMMON/etc/ood/config/nginx_stage.yml" 2>/dev/null || true)
-say "SKIP: min-uid: nginx_stage refuses users below min_uid (${min_uid:-?} in nginx_stage.yml); nginx_stage is absent in this build, so that refusal cannot be exercised here"
 
 say "pun-privileges: users, fixture apps and PUN configs"
 users=()

@@ -1,10 +1,17 @@
 #!/bin/bash
 # Check: configuration survives a refresh to a new revision and a revert.
 # Usage: refresh.sh SNAP_FILE   (or SNAP_FILE in the environment): the .snap to refresh to.
+#        refresh.sh --restore     (unset portal.servername)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 require_root
+if [ "${1:-}" = --restore ]; then
+    if snap list "$SNAP_NAME" >/dev/null 2>&1 && [ "$(snap_option portal.servername)" != "<unset>" ]; then
+        snap unset "$SNAP_NAME" portal.servername
+    fi
+    exit 0
+fi
 require_installed
 
 snap_file=${1:-${SNAP_FILE:-}}

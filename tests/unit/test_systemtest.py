@@ -94,24 +94,6 @@ def test_check_names_are_the_scripts_without_the_library() -> None:
     assert names == sorted(p.stem for p in (DEFAULT.root / "tests" / "checks").glob("*.sh") if p.stem != "lib")
 
 
-def test_check_argv_runs_the_pushed_script() -> None:
-    assert systemtest.check_argv("refresh", ["/x.snap"]) == [
-        f"{systemtest.REMOTE_CHECKS}/refresh.sh", "/x.snap"]
-
-
-def test_check_argv_rejects_unknown_checks() -> None:
-    with pytest.raises(ToolError) as err:
-        systemtest.check_argv("instal")
-    assert "no check named 'instal'" in err.value.brief
-    assert "install" in err.value.resolution
-
-
-def test_check_result_report_has_both_streams() -> None:
-    result = systemtest.CheckResult("install", 1, "out line\n", "FAIL: x\n")
-    assert not result.ok
-    assert result.report() == "check install exited 1\n--- stdout\nout line\n--- stderr\nFAIL: x"
-
-
 @pytest.mark.parametrize("script", sorted(CHECKS.glob("*.sh")), ids=lambda p: p.name)
 def test_check_scripts_parse(script: Path) -> None:
     done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
@@ -186,7 +168,9 @@ def no_spread(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Project:
     monkeypatch.setattr(systemtest.shutil, "which", lambda name: None)
     monkeypatch.setattr(gotools, "find_go", lambda runner: "go")
     monkeypatch.setattr(systemtest, "_spread_error", None)
-    return Project(tmp_path)
+    root = tmp_path / "project"  # its ../shared stays inside tmp_path
+    root.mkdir()
+    return Project(root)
 
 
 def test_ensure_spread_reports_the_go_error_once(no_spread: Project) -> None:
@@ -242,8 +226,170 @@ def test_spread_tasks_are_only_the_checks() -> None:
     assert sorted(p.parent.name for p in SPREAD_SUITE.glob("*/task.yaml")) == systemtest.check_names()
 
 
+
 @pytest.mark.parametrize("name", systemtest.check_names())
-def test_every_check_has_a_system_test(name: str) -> None:
-    # Each check is run by some system test module (by name, as the first argument after the machine).
-    texts = [p.read_text() for p in (DEFAULT.root / "tests" / "system").glob("test_*.py")]
-    assert any(f', "{name}"' in text for text in texts), f"no tests/system/test_*.py runs check {name!r}"
+def test_every_check_takes_restore(name: str) -> None:
+    # spread.yaml's restore-each runs `CHECK.sh --restore` after every task.
+    text = (CHECKS / f"{name}.sh").read_text()
+    assert "--restore" in text or 'nothing_to_restore "$@"' in text, f"{name}.sh does not handle --restore"
+
+
+def test_spread_yaml_suite_runs_each_checks_restore_and_installs_the_snap() -> None:
+    config = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())
+    suite = config["suites"]["tests/spread/main/"]
+    assert '"$SPREAD_PATH/tests/checks/$(basename "$SPREAD_TASK").sh" --restore' in suite["restore-each"]
+    assert 'snap install --dangerous --classic "$SNAP_FILE"' in suite["prepare-each"]
+    assert config["path"] == systemtest.SPREAD_REMOTE_PATH
+    # spread does not glob include entries: the snap comes from a $(HOST: ...) entry with no
+    # parenthesis inside (spread's HOST: command ends at the first one).
+    snap_entry = [e for e in config["include"] if "snap" in e]
+    assert len(snap_entry) == 1 and snap_entry[0].startswith("$(HOST: ") and snap_entry[0].endswith(")")
+    assert ")" not in snap_entry[0][:-1] and systemtest.ENV_SPREAD_SNAP in snap_entry[0]
+    assert not any("*" in e and not e.startswith("$(") for e in config["include"])
+
+
+def test_spread_yaml_include_picks_the_named_else_the_newest_snap(tmp_path: Path) -> None:
+    config = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())
+    command = next(e for e in config["include"] if "HOST:" in e)[len("$(HOST: "):-1]
+
+    def entry(env: dict[str, str]) -> str:
+        return subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PATH": os.environ["PATH"], **env}).stdout.strip()
+
+    assert "run-invoke-build" in entry({})
+    old, new = tmp_path / "ondemand_1_amd64.snap", tmp_path / "ondemand_2_amd64.snap"
+    old.write_text("1")
+    new.write_text("2")
+    os.utime(old, (1, 1))
+    assert entry({}) == new.name
+    assert entry({systemtest.ENV_SPREAD_SNAP: old.name}) == old.name
+
+
+SUMMARY_OK = """\
+2026-12-02 05:20:01 Discarding lxd-local:debian-12 (lxd-local:debian-12)...
+2026-12-02 05:20:02 Successful tasks: 19
+2026-12-02 05:20:02 Aborted tasks: 0
+"""
+SUMMARY_FAILED = """\
+2026-12-02 05:20:02 Successful tasks: 17
+2026-12-02 05:20:02 Aborted tasks: 1
+2026-12-02 05:20:02 Failed tasks: 1
+    - lxd-local:debian-12:tests/spread/main/install
+2026-12-02 05:20:02 Failed task prepare: 1
+    - lxd-local:debian-12:tests/spread/main/refresh
+error: unsuccessful run
+"""
+
+
+def test_parse_spread_summary_ok() -> None:
+    summary = systemtest.parse_spread_summary(SUMMARY_OK)
+    assert (summary.successful, summary.failed, summary.aborted, summary.ok) == (19, 0, 0, True)
+    assert summary.lines == ("Successful tasks: 19", "Aborted tasks: 0")
+
+
+def test_parse_spread_summary_counts_failed_prepares_and_lists_the_jobs() -> None:
+    summary = systemtest.parse_spread_summary(SUMMARY_FAILED)
+    assert (summary.successful, summary.failed, summary.aborted, summary.ok) == (17, 2, 1, False)
+    assert summary.lines == ("Successful tasks: 17", "Aborted tasks: 1", "Failed tasks: 1",
+                             "    - lxd-local:debian-12:tests/spread/main/install",
+                             "Failed task prepare: 1", "    - lxd-local:debian-12:tests/spread/main/refresh")
+    assert not systemtest.parse_spread_summary("error: cannot pack project content\n").ok
+
+
+def test_spread_jobs_from_the_listing() -> None:
+    listing = "lxd-local:debian-12:tests/spread/main/install\nlxd-local:debian-12:tests/spread/main/remove\n"
+    assert systemtest.spread_jobs(listing) == ["lxd-local:debian-12:tests/spread/main/install",
+                                               "lxd-local:debian-12:tests/spread/main/remove"]
+
+
+def test_skip_lines_name_the_task() -> None:
+    listing = (f"{systemtest.SPREAD_REMOTE_PATH}/tests/spread/main/nginx-stage-min-uid/skipped:"
+               "nginx_stage's min-uid refusal: OnDemand is not in this build (x: y absent)\n"
+               f"{systemtest.SPREAD_REMOTE_PATH}/tests/spread/main/other/notes:ignored\n")
+    assert systemtest.skip_lines(listing) == [
+        "tests/spread/main/nginx-stage-min-uid: nginx_stage's min-uid refusal: OnDemand is not in this build (x: y absent)"]
+
+
+def test_skipped_checks_reads_what_discard_collected(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    target = tmp_path / systemtest.SKIPPED_DIR
+    target.mkdir(parents=True)
+    (target / "ondemand-spread-b.txt").write_text("tests/spread/main/b: why\n")
+    (target / "ondemand-spread-a.txt").write_text("tests/spread/main/a: because\n\n")
+    assert systemtest.skipped_checks(project) == ["tests/spread/main/a: because", "tests/spread/main/b: why"]
+
+
+def test_skip_in_a_check_prints_and_records_the_reason(tmp_path: Path) -> None:
+    record = tmp_path / "skipped"
+    done = subprocess.run(["bash", "-c", '. "$1"; skip "no OnDemand here"; echo not-reached', "sh",
+                           str(CHECKS / "lib.sh")], capture_output=True, text=True,
+                          env={**os.environ, "CHECK_SKIP_FILE": str(record)})
+    assert done.returncode == 0
+    assert done.stdout == "SKIP: no OnDemand here\n"
+    assert record.read_text() == "no OnDemand here\n"
+
+
+def test_ensure_spread_takes_the_shared_build_beside_the_project(no_spread: Project) -> None:
+    shared = no_spread.root / systemtest.SHARED_SPREAD
+    shared.parent.mkdir(parents=True)
+    shared.write_text("#!/bin/sh\n")
+    shared.chmod(0o755)
+
+    def runner(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        raise AssertionError("must not run go")
+
+    assert systemtest.ensure_spread(no_spread, runner) == shared.resolve()
+
+
+def fake_spread(tmp_path: Path, jobs: list[str], output: str, code: int) -> Path:
+    script = tmp_path / "spread"
+    listing = "\n".join(jobs)
+    script.write_text(f"""#!/bin/sh
+if [ "$1" = -list ]; then printf '%s\\n' '{listing}'; exit 0; fi
+echo "snap=$ONDEMAND_SPREAD_SNAP args=$*"
+cat <<'EOF'
+{output}EOF
+exit {code}
+""")
+    script.chmod(0o755)
+    return script
+
+
+JOBS = ["lxd-local:debian-12:tests/spread/main/a", "lxd-local:debian-12:tests/spread/main/b"]
+
+
+def test_run_spread_passes_when_every_listed_task_succeeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spread = fake_spread(tmp_path, JOBS, "Successful tasks: 2\nAborted tasks: 0\n", 0)
+    summary = systemtest.run_spread(spread, "ondemand_1_amd64.snap", Project(tmp_path))
+    assert summary.successful == 2
+    out = capsys.readouterr().out
+    assert "snap=ondemand_1_amd64.snap args=lxd-local" in out
+    assert "==> spread summary" in out and "    Successful tasks: 2" in out
+
+
+@pytest.mark.parametrize(("output", "code"), [
+    ("Successful tasks: 1\nAborted tasks: 0\nFailed tasks: 1\n    - x\n", 1),
+    ("Successful tasks: 1\nAborted tasks: 1\n", 1),
+    ("Successful tasks: 1\nAborted tasks: 0\n", 0),  # a task spread did not run
+    ("Successful tasks: 2\nAborted tasks: 0\n", 1),  # spread's own exit status
+])
+def test_run_spread_fails_on_a_failed_aborted_or_missing_task(tmp_path: Path, output: str, code: int) -> None:
+    spread = fake_spread(tmp_path, JOBS, output, code)
+    with pytest.raises(ToolError) as err:
+        systemtest.run_spread(spread, "ondemand_1_amd64.snap", Project(tmp_path))
+    assert err.value.brief.startswith("spread suite failed")
+    assert "spread -debug lxd-local:debian-12:tests/spread/main/" in err.value.resolution
+
+
+def test_snap_for_spread_copies_a_snap_from_elsewhere_into_the_root(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "root", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    snap = elsewhere / "ondemand_1_amd64.snap"
+    snap.write_text("snap")
+    assert systemtest._snap_for_spread(snap, Project(root)) == snap.name
+    assert (root / snap.name).read_text() == "snap"
+    assert systemtest._snap_for_spread(root / snap.name, Project(root)) == snap.name
+    snap.write_text("other")
+    with pytest.raises(ToolError, match="differs"):
+        systemtest._snap_for_spread(snap, Project(root))

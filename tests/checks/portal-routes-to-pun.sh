@@ -1,0 +1,85 @@
+#!/bin/bash
+# Check: the front proxy routes a signed-in user to their own per-user nginx. With basic
+# auth for a normal user (uid >= 1000), a request for /pun/sys/dashboard goes through
+# mod_ood_proxy, which has nginx_stage start the user's PUN: afterwards the user's
+# socket exists, an nginx master serves it with workers as the user, and the answer is
+# not a proxy error. Skips, saying why, on a build without OnDemand (no mod_ood_proxy,
+# no nginx_stage).
+# Usage: portal-routes-to-pun.sh | --restore   (stop the PUN, remove the user, unset auth)
+set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=portal.bash
+. "$here/portal.bash"
+# shellcheck source-path=SCRIPTDIR source=pun.bash
+. "$here/pun.bash"
+require_root
+
+USER_NAME=routeuser
+USER_ID=1601
+AUTH_DIR=/etc/ondemand-check-route
+HTPASSWD=$AUTH_DIR/htpasswd
+PASSWORD=route-password-$RANDOM
+KEYS=(portal.auth.type portal.auth.basic.user-file)
+
+cleanup() {
+    if [ -x "$NGINX_STAGE" ] && id -u "$USER_NAME" >/dev/null 2>&1; then
+        "$NGINX_STAGE" nginx -u "$USER_NAME" -s stop >/dev/null 2>&1 || true
+    fi
+    remove_user "$USER_NAME"
+    rm -rf "$AUTH_DIR" "${PUN_RUN_ROOT:?}/$USER_NAME" "$(pun_conf "$USER_NAME")"
+    if snap list "$SNAP_NAME" >/dev/null 2>&1; then
+        systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
+        snap unset "$SNAP_NAME" "${KEYS[@]}" || true
+    fi
+}
+if [ "${1:-}" = --restore ]; then
+    cleanup
+    exit 0
+fi
+require_installed
+require_ondemand "front proxy -> PUN routing"
+[ "$(snap_option portal.auth.type)" = "<unset>" ] || fail "precondition: portal.auth.type is already set"
+trap cleanup EXIT
+
+ensure_user "$USER_NAME" "$USER_ID"
+install -d -m 755 "$AUTH_DIR"
+printf '%s:%s\n' "$USER_NAME" "$(openssl passwd -apr1 "$PASSWORD")" >"$HTPASSWD"
+chgrp "$PORTAL_USER" "$HTPASSWD"
+chmod 640 "$HTPASSWD"
+systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
+snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$HTPASSWD" ||
+    fail "snap set portal.auth.type=basic portal.auth.basic.user-file=$HTPASSWD was refused"
+wait_for 30 "Apache asks for a password" sh -c \
+    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$(portal_port)/)\" = 401 ]" ||
+    fail "Apache does not answer 401 on / within 30s after portal.auth.type=basic"
+
+sock=$(pun_sock "$USER_NAME")
+[ ! -e "$sock" ] || fail "precondition: $sock exists before any request"
+url=http://127.0.0.1:$(portal_port)/pun/sys/dashboard
+say "portal-routes-to-pun: GET $url as $USER_NAME (following redirects)"
+body=$(mktemp)
+read -r code hops effective <<<"$(curl -s -L --max-redirs 10 --max-time 60 -u "$USER_NAME:$PASSWORD" \
+    -o "$body" -w '%{http_code} %{num_redirects} %{url_effective}' "$url" || true)"
+say "  -> HTTP $code after $hops redirect(s), at $effective"
+case $code in
+000 | 401 | 5??) problem "GET $url as $USER_NAME -> HTTP $code at $effective: $(oneline "$(head -c 300 "$body")")" ;;
+esac
+rm -f "$body"
+
+if [ -S "$sock" ]; then
+    say "  $sock: created by the request (nginx_stage through mod_ood_proxy)"
+else
+    problem "$sock: no socket after the request; the front proxy did not start $USER_NAME's PUN"
+fi
+master=$(pun_master_pid "$USER_NAME")
+if [ -z "$master" ] || ! kill -0 "$master" 2>/dev/null; then
+    problem "no running nginx master for $USER_NAME ($(pun_pidfile "$USER_NAME"): ${master:-missing})"
+else
+    workers=$(pgrep -P "$master" -u "$USER_NAME" | wc -l)
+    [ "$workers" -gt 0 ] || problem "nginx master $master of $USER_NAME has no worker running as $USER_NAME"
+    say "  nginx master $master, $workers worker(s) as $USER_NAME"
+fi
+
+finish portal-routes-to-pun
