@@ -93,6 +93,16 @@ class Paths:
         return self.snap / "meta" / "ondemand-absent"
 
     @property
+    def bundled_apps(self) -> Path:
+        """The apps this snap ships ($SNAP/opt/ood/apps, as upstream's `rake install` lays them out)."""
+        return self.ood_root / "apps"
+
+    @property
+    def sys_apps(self) -> Path:
+        """Where nginx_stage finds system apps (upstream: /var/www/ood/apps/sys)."""
+        return self.www / "apps" / "sys"
+
+    @property
     def mod_ood_proxy_lib(self) -> Path:
         return self.snap / "opt" / "ood" / "mod_ood_proxy" / "lib"
 

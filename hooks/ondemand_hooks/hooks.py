@@ -58,6 +58,33 @@ def install_pages(paths: Paths) -> None:
         log.info("%s: written", target)
 
 
+def link_bundled_apps(paths: Paths) -> None:
+    """Make the snap's apps system apps, where upstream's packages install them
+    (apps/sys/<name>), as links through the stable `current` path so a refresh moves them
+    along. An admin's own app of the same name (a real directory) is left alone; links to
+    apps a newer revision no longer ships are removed."""
+    bundled = paths.bundled_apps
+    shipped = sorted(p.name for p in bundled.iterdir() if p.is_dir()) if bundled.is_dir() else []
+    stable = paths.snap_stable / "opt" / "ood" / "apps" if paths.snap_stable != paths.snap else bundled
+    for name in shipped:
+        link = paths.sys_apps / name
+        target = stable / name
+        if link.is_symlink():
+            if Path(os.readlink(link)) == target:
+                continue
+            link.unlink()
+        elif link.exists():
+            log.info("%s: the admin's own app; the snap's %s is not linked there", link, name)
+            continue
+        link.symlink_to(target)
+        log.info("%s -> %s: linked", link, target)
+    if paths.sys_apps.is_dir():
+        for link in sorted(paths.sys_apps.iterdir()):
+            if link.is_symlink() and Path(os.readlink(link)).parent == stable and link.name not in shipped:
+                link.unlink()
+                log.info("%s: removed (this revision does not ship %s)", link, link.name)
+
+
 def _cluster_changes(settings: model.Settings, paths: Paths, problems: list[str]) -> tuple[dict[Path, bytes], list[Path]]:
     wanted = {paths.clusters_d / f"{c.id}.yml": configfiles.cluster_yaml(c) for c in settings.clusters}
     writes: dict[Path, bytes] = {}
@@ -173,6 +200,7 @@ def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
 def install(ctx: Context) -> Applied:
     ensure_tree(ctx.paths)
     install_pages(ctx.paths)
+    link_bundled_apps(ctx.paths)
     sudoers.install(ctx.paths, ctx.runner, ctx.sudo)
     # snapd starts the services after the install and configure hooks: no restart here.
     return apply_configuration(ctx, restart=False)
@@ -202,6 +230,7 @@ def post_refresh(ctx: Context) -> Applied:
     paths = ctx.paths
     ensure_tree(paths)
     install_pages(paths)
+    link_bundled_apps(paths)
     sudoers.install(paths, ctx.runner, ctx.sudo)
     # snapd starts the new revision's services after this hook: no restart needed.
     applied = apply_configuration(ctx, restart=False)

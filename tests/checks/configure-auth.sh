@@ -32,6 +32,7 @@ METADATA=https://idp.check.example.test/realms/hpc/.well-known/openid-configurat
 CLIENT_ID=ondemand-check
 SECRET=check-secret-$RANDOM$RANDOM
 NEED_AUTH=/public/need_auth.html
+PROTECTED=http://127.0.0.1$(protected_uri)
 
 # Apache's workers run as the portal user: the password file must be readable by it.
 install -d -m 755 "$AUTH_DIR"
@@ -60,14 +61,14 @@ set_ok portal.auth.type=basic "portal.auth.basic.user-file=$HTPASSWD"
 expect_yaml "$PORTAL_YML" "auth=[\"AuthType Basic\", \"AuthName \\\"Open OnDemand\\\"\", \"AuthBasicProvider file\", \"AuthUserFile \\\"$HTPASSWD\\\"\", \"Require valid-user\"]"
 has_line "$HTTPD_CONF" "  LoadModule auth_basic_module \"$SNAP_MOUNT/apache/modules/mod_auth_basic.so\""
 has_line "$VHOST" "    AuthType Basic" "    AuthUserFile \"$HTPASSWD\""
-until_answers 401 http://127.0.0.1/
+until_answers 401 "$PROTECTED"
 expect_restart yes "$pid"
 apache_active
-expect_hop http://127.0.0.1/x 401 "" -u "$USER_NAME:wrong-password"
-read -r code _ <<<"$(hop http://127.0.0.1/x -u "$USER_NAME:$PASSWORD")"
+expect_hop "$PROTECTED" 401 "" -u "$USER_NAME:wrong-password"
+read -r code _ <<<"$(hop "$PROTECTED" -u "$USER_NAME:$PASSWORD")"
 case $code in
-401 | 5?? | 000) problem "http://127.0.0.1/x with the right password -> HTTP $code (want it past authentication)" ;;
-*) say "    http://127.0.0.1/x (-u $USER_NAME:...) -> $code: past authentication" ;;
+401 | 5?? | 000) problem "$PROTECTED with the right password -> HTTP $code (want it past authentication)" ;;
+*) say "    $PROTECTED (-u $USER_NAME:...) -> $code: past authentication" ;;
 esac
 expect_hop "http://127.0.0.1$NEED_AUTH" 200 ""
 
@@ -77,7 +78,7 @@ expect_yaml "$PORTAL_YML" 'auth=[]'
 lacks_line "$HTTPD_CONF" 'auth_basic_module|auth_openidc_module'
 lacks_line "$VHOST" '^ *Auth'
 until_answers 302 http://127.0.0.1/
-expect_hop http://127.0.0.1/x 302 "http://127.0.0.1$NEED_AUTH"
+expect_hop "$PROTECTED" 302 "http://127.0.0.1$NEED_AUTH"
 
 step "invalid: oidc without what it needs"
 refused portal.auth.type=oidc
@@ -116,11 +117,11 @@ expect_path f root:root 0600 "$PORTAL_YML"
 expect_path f root:root 0600 "$VHOST"
 until_answers 200 "http://127.0.0.1$NEED_AUTH"
 apache_active
-read -r code location <<<"$(hop http://127.0.0.1/x)"
+read -r code location <<<"$(hop "$PROTECTED")"
 if [ "$code" = 200 ] || [ "${location:-}" = "http://127.0.0.1$NEED_AUTH" ]; then
-    problem "http://127.0.0.1/x -> $code ${location:-} with portal.auth.type=oidc (want it behind OpenID Connect)"
+    problem "$PROTECTED -> $code ${location:-} with portal.auth.type=oidc (want it behind OpenID Connect)"
 else
-    say "    http://127.0.0.1/x -> $code ${location:-} (behind OpenID Connect; the IdP is not reachable here)"
+    say "    $PROTECTED -> $code ${location:-} (behind OpenID Connect; the IdP is not reachable here)"
 fi
 
 step "invalid while oidc is on: the previous values stay"
@@ -134,7 +135,7 @@ expect_yaml "$PORTAL_YML" 'auth=[]' oidc_client_id=absent oidc_client_secret=abs
 lacks_line "$HTTPD_CONF" 'auth_basic_module|auth_openidc_module'
 lacks_line "$VHOST" '^ *(Auth|OIDC)'
 until_answers 302 http://127.0.0.1/
-expect_hop http://127.0.0.1/x 302 "http://127.0.0.1$NEED_AUTH"
+expect_hop "$PROTECTED" 302 "http://127.0.0.1$NEED_AUTH"
 apache_active
 
 finish configure-auth

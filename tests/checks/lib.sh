@@ -40,6 +40,17 @@ skip() {
     exit 0
 }
 
+# Whether the installed snap has OnDemand's PUN parts (nginx_stage, mod_ood_proxy).
+ondemand_present() {
+    [ -e "$NGINX_STAGE" ] && [ -e "$NGINX_STAGE_CODE" ] && [ -e "$MOD_OOD_PROXY" ]
+}
+
+# A URL behind the portal's authentication: with OnDemand, upstream's vhost redirects / to
+# the dashboard without asking and guards the /pun routes; without it, the vhost guards /.
+protected_uri() {
+    if ondemand_present; then echo /pun/sys/dashboard; else echo /x; fi
+}
+
 # Skip (see skip) unless the installed snap has OnDemand's PUN parts; $1 says what needs them.
 require_ondemand() {
     local path missing=()

@@ -1,10 +1,11 @@
 #!/bin/bash
-# Check: the front proxy routes a signed-in user to their own per-user nginx. With basic
-# auth for a normal user (uid >= 1000), a request for /pun/sys/dashboard goes through
-# mod_ood_proxy, which has nginx_stage start the user's PUN: afterwards the user's
-# socket exists, an nginx master serves it with workers as the user, and the answer is
-# not a proxy error. Skips, saying why, on a build without OnDemand (no mod_ood_proxy,
-# no nginx_stage).
+# Check: the front proxy routes a signed-in user to their own per-user nginx, through
+# OnDemand's own code path. With basic auth for a normal user (uid >= 1000), a request for
+# the shell app (/pun/sys/shell/ssh/localhost) goes through mod_ood_proxy, which has
+# `sudo nginx_stage pun` start the user's PUN and `nginx_stage app` stage the app: the
+# answer is the shell app's page (200, its <title>), the user's socket exists, and an nginx
+# master serves it with workers as the user. Skips, saying why, on a build without
+# OnDemand (no mod_ood_proxy, no nginx_stage).
 # Usage: portal-routes-to-pun.sh | --restore   (stop the PUN, remove the user, unset auth)
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
@@ -42,6 +43,7 @@ require_installed
 require_ondemand "front proxy -> PUN routing"
 [ "$(snap_option portal.auth.type)" = "<unset>" ] || fail "precondition: portal.auth.type is already set"
 trap cleanup EXIT
+PROTECTED_URI=$(protected_uri)
 
 ensure_user "$USER_NAME" "$USER_ID"
 install -d -m 755 "$AUTH_DIR"
@@ -52,20 +54,24 @@ systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
 snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$HTPASSWD" ||
     fail "snap set portal.auth.type=basic portal.auth.basic.user-file=$HTPASSWD was refused"
 wait_for 30 "Apache asks for a password" sh -c \
-    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$(portal_port)/)\" = 401 ]" ||
-    fail "Apache does not answer 401 on / within 30s after portal.auth.type=basic"
+    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$(portal_port)$PROTECTED_URI)\" = 401 ]" ||
+    fail "Apache does not answer 401 on $PROTECTED_URI within 30s after portal.auth.type=basic"
 
 sock=$(pun_sock "$USER_NAME")
 [ ! -e "$sock" ] || fail "precondition: $sock exists before any request"
-url=http://127.0.0.1:$(portal_port)/pun/sys/dashboard
+url=http://127.0.0.1:$(portal_port)/pun/sys/shell/ssh/localhost
 say "portal-routes-to-pun: GET $url as $USER_NAME (following redirects)"
 body=$(mktemp)
 read -r code hops effective <<<"$(curl -s -L --max-redirs 10 --max-time 60 -u "$USER_NAME:$PASSWORD" \
     -o "$body" -w '%{http_code} %{num_redirects} %{url_effective}' "$url" || true)"
 say "  -> HTTP $code after $hops redirect(s), at $effective"
-case $code in
-000 | 401 | 5??) problem "GET $url as $USER_NAME -> HTTP $code at $effective: $(oneline "$(head -c 300 "$body")")" ;;
-esac
+if [ "$code" != 200 ]; then
+    problem "GET $url as $USER_NAME -> HTTP $code at $effective (want 200): $(oneline "$(head -c 300 "$body")")"
+elif ! grep -q '<title>Shell - ' "$body"; then
+    problem "GET $url as $USER_NAME -> 200 but not the shell app's page: $(oneline "$(head -c 300 "$body")")"
+else
+    say "  the shell app's page (<title>Shell - ...), served by $USER_NAME's PUN"
+fi
 rm -f "$body"
 
 if [ -S "$sock" ]; then

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hooktest_support import SnapEnv, snapshot
+from hooktest_support import SnapEnv, make_paths, snapshot
 from ondemand_hooks import hooks, processes
 from ondemand_hooks.errors import ConfigError
 
@@ -183,3 +183,28 @@ def test_proc_scan_roots_cover_every_revision_only_on_a_real_mount(tmp_path: Pat
     assert Path("/snap/ondemand") in hooks._snap_roots(mounted)
     test_layout = Paths(tmp_path / "snap", tmp_path, tmp_path, "x7", "ondemand")
     assert all(str(root).startswith(str(tmp_path)) for root in hooks._snap_roots(test_layout))
+
+
+# --- the snap's apps as system apps --------------------------------------------------------
+
+
+def test_bundled_apps_become_system_apps_and_follow_refreshes(tmp_path: Path) -> None:
+    paths = make_paths(tmp_path)
+    for app in ("shell", "bc_desktop", "files"):
+        (paths.bundled_apps / app).mkdir(parents=True)
+    hooks.ensure_tree(paths)
+    (paths.sys_apps / "files").mkdir()  # the admin's own app of that name
+    hooks.link_bundled_apps(paths)
+    shell = paths.sys_apps / "shell"
+    assert shell.is_symlink() and Path(os.readlink(shell)) == paths.bundled_apps / "shell"
+    assert (paths.sys_apps / "bc_desktop").is_symlink()
+    assert not (paths.sys_apps / "files").is_symlink(), "an admin's app must never be replaced"
+    # A later revision that no longer ships bc_desktop: its link goes, the others stay.
+    shutil.rmtree(paths.bundled_apps / "bc_desktop")
+    hooks.link_bundled_apps(paths)
+    assert not (paths.sys_apps / "bc_desktop").exists() and not (paths.sys_apps / "bc_desktop").is_symlink()
+    assert shell.is_symlink() and (paths.sys_apps / "files").is_dir()
+
+
+def test_a_snap_without_apps_links_nothing(env: SnapEnv) -> None:
+    assert list(env.paths.sys_apps.iterdir()) == []
