@@ -85,6 +85,22 @@ def link_bundled_apps(paths: Paths) -> None:
                 log.info("%s: removed (this revision does not ship %s)", link, link.name)
 
 
+# The apps upstream's package stages for every user on install (its postinst touches their
+# nginx app configs, then `nginx_stage app_reset` writes them), so a user's first visit goes
+# straight to the app instead of the PUN's "Initialize App" page.
+PRESTAGED_APPS = ("dashboard", "shell", "myjobs")
+
+
+def touch_sys_app_configs(paths: Paths) -> None:
+    """Empty sys app configs for the pre-staged apps this build ships (app_reset fills them)."""
+    for name in PRESTAGED_APPS:
+        if (paths.bundled_apps / name).is_dir():
+            conf = paths.nginx_lib / "config" / "apps" / "sys" / f"{name}.conf"
+            if not conf.exists():
+                fsutil.atomic_write(conf, b"", 0o644)
+                log.info("%s: created for nginx_stage app_reset", conf)
+
+
 def _cluster_changes(settings: model.Settings, paths: Paths, problems: list[str]) -> tuple[dict[Path, bytes], list[Path]]:
     wanted = {paths.clusters_d / f"{c.id}.yml": configfiles.cluster_yaml(c) for c in settings.clusters}
     writes: dict[Path, bytes] = {}
@@ -203,7 +219,11 @@ def install(ctx: Context) -> Applied:
     link_bundled_apps(ctx.paths)
     sudoers.install(ctx.paths, ctx.runner, ctx.sudo)
     # snapd starts the services after the install and configure hooks: no restart here.
-    return apply_configuration(ctx, restart=False)
+    applied = apply_configuration(ctx, restart=False)
+    if ctx.paths.ondemand_present and ctx.paths.nginx_stage.exists():
+        touch_sys_app_configs(ctx.paths)
+        _nginx_stage(ctx, "app_reset", "--sub-uri=/pun")
+    return applied
 
 
 def configure(ctx: Context) -> Applied:
@@ -235,7 +255,8 @@ def post_refresh(ctx: Context) -> Applied:
     # snapd starts the new revision's services after this hook: no restart needed.
     applied = apply_configuration(ctx, restart=False)
     if paths.ondemand_present and paths.nginx_stage.exists():
-        # What upstream's update_nginx_stage does after a package upgrade.
+        # What upstream's postinst and update_nginx_stage do after a package upgrade.
+        touch_sys_app_configs(paths)
         _nginx_stage(ctx, "app_clean")
         _nginx_stage(ctx, "app_reset", "--sub-uri=/pun")
         _nginx_stage(ctx, "nginx_clean")

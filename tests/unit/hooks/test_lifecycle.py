@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hooktest_support import SnapEnv, make_paths, snapshot
+from hooktest_support import FakeSnapctl, SnapEnv, host_sudo_or_stub, make_paths, snapshot
 from ondemand_hooks import hooks, processes
 from ondemand_hooks.errors import ConfigError
 
@@ -208,3 +208,16 @@ def test_bundled_apps_become_system_apps_and_follow_refreshes(tmp_path: Path) ->
 
 def test_a_snap_without_apps_links_nothing(env: SnapEnv) -> None:
     assert list(env.paths.sys_apps.iterdir()) == []
+
+
+def test_install_stages_the_shell_app_for_every_user_as_upstreams_package_does(tmp_path: Path) -> None:
+    paths = make_paths(tmp_path)
+    (paths.snap / "opt" / "ood" / "mod_ood_proxy" / "lib").mkdir(parents=True)
+    (paths.bundled_apps / "shell").mkdir(parents=True)
+    env = SnapEnv(tmp_path, paths, FakeSnapctl(), sudo=host_sudo_or_stub())
+    log = fake_nginx_stage(env)
+    hooks.install(env.ctx())
+    conf = paths.nginx_lib / "config" / "apps" / "sys" / "shell.conf"
+    assert conf.is_file(), "the shell app's sys config must exist for app_reset to fill it"
+    assert not (paths.nginx_lib / "config" / "apps" / "sys" / "dashboard.conf").exists(), "not in this build"
+    assert calls(log) == [f"{paths.nginx_stage_yml} app_reset --sub-uri=/pun"]
