@@ -175,7 +175,7 @@ def plugin_inputs(project: Project, parts: dict[str, PartFile]) -> list[str]:
     return found
 
 
-SUBSTITUTIONS = Path("snap/local/wrappers/build-tools/ood-substitutions.tsv")
+SUBSTITUTIONS = Path("snap/local/ondemand-build-tools/build-tools/ood-substitutions.tsv")
 
 
 def substitution_rows(project: Project) -> list[list[str]]:
