@@ -432,7 +432,8 @@ def built_versions(snap_file: Path, entries: list[Any]) -> list[str]:
         return lines + (problems or ["None in this snap: a snapcraft build of the committed recipe (its versions are "
                                      "the release build's above)."])
     lines += [f"- sources: {info.get('sources', '?')}; left out: {', '.join(info.get('left-out') or []) or 'nothing'}",
-              f"- base: {info.get('base', '(not recorded)')}; build host: {info.get('build-host', '(not recorded)')}"]
+              f"- base: {info.get('base', '(not recorded)')} ({info.get('base-userland', 'userland not recorded')}); "
+              f"build host: {info.get('build-host', '(not recorded)')}"]
     if info.get("userland"):
         lines.append(f"- **{info['userland']}**")
     lines += [""]

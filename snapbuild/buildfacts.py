@@ -474,6 +474,10 @@ def build_info_problems(info: dict[str, Any], tree: Tree, snap_yaml: dict[str, A
     arch = str(arches[0])
     if "base" in info and snap_yaml.get("base") is not None and info["base"] != snap_yaml.get("base"):
         problems.append(f"{BUILD_INFO}: base is {info['base']!r}, meta/snap.yaml says {snap_yaml.get('base')!r}; {fix}")
+    target = base_userland(str(info.get("base", "")))
+    if target and info.get("base-userland") and info["base-userland"] != target.describe():
+        problems.append(f"{BUILD_INFO}: base-userland is {info['base-userland']!r}, but base {info['base']} is "
+                        f"{target.describe()!r}; {fix}")
     staging = sorted(n for n, part in info["parts"].items() if isinstance(part, dict) and part.get("stage-packages"))
     if staging and not info.get("userland"):
         problems.append(f"{BUILD_INFO}: parts {', '.join(staging)} list stage-packages, but `userland` does not say whose "

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from snapbuild.buildfacts import part_facts, userland_note
+from snapbuild.buildfacts import base_userland, part_facts, userland_note
 from snapbuild.errors import ToolError, describe
 from snapbuild.fileutil import write_atomic
 from snapbuild.lifecycle import BuildPlan
@@ -73,7 +73,9 @@ def build_info(plan: BuildPlan, prime: Path, base: str, work: Path | None = None
     info: dict[str, Any] = {"sources": plan.mode, "left-out": sorted(plan.without)}
     facts: dict[str, dict[str, Any]] = {}
     if work is not None:
-        info |= {"base": base, "build-host": plan.host.describe(), "userland": userland_note(base, plan.host)}
+        target = base_userland(base)
+        info |= {"base": base, "base-userland": target.describe() if target else "unknown",
+                 "build-host": plan.host.describe(), "userland": userland_note(base, plan.host)}
         say(f"build-info: reading the staged versions and packages of {len(plan.included)} parts")
         for name in plan.included:
             part = plan.parts[name]

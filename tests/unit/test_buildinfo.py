@@ -144,6 +144,7 @@ def test_every_part_has_a_probe_or_says_why_not() -> None:
 def test_build_info_gives_the_staged_versions_not_the_part_files(built: tuple[Path, dict]) -> None:
     _, info = built
     assert info["base"] == "core24" and info["build-host"] == "Debian 12 (bookworm)"
+    assert info["base-userland"] == "Ubuntu 24.04 (noble)"
     assert "not from Ubuntu 24.04 (noble), the userland of base core24: a local build" in info["userland"]
     python, ruby, apache = info["parts"]["python"], info["parts"]["ruby"], info["parts"]["apache"]
     assert (python["version"], python["declared"], python["upstream-version"]) == ("3.11.2", "3.11", "3.12")
@@ -196,6 +197,8 @@ def _edit(info: dict, change: str) -> dict:
         del parts["apache"]["stage-packages"]["libapr1"]
     elif change == "base":
         edited["base"] = "core22"
+    elif change == "base-userland":
+        edited["base-userland"] = "Debian 12 (bookworm)"
     elif change == "no-userland":
         del edited["userland"]
     return edited
@@ -215,7 +218,9 @@ EDITS = {
                        "parts.apache.version is '2.4.58', but its stage-package apache2-bin is 2.4.71-1~deb12u1"],
     "package-left-out": ["usr/share/doc/libapr1: a Debian package in the snap that no part's stage-packages in "
                          "meta/build-info.yaml lists"],
-    "base": ["base is 'core22', meta/snap.yaml says 'core24'"],
+    "base": ["base is 'core22', meta/snap.yaml says 'core24'",
+             "base-userland is 'Ubuntu 24.04 (noble)', but base core22 is 'Ubuntu 22.04 (jammy)'"],
+    "base-userland": ["base-userland is 'Debian 12 (bookworm)', but base core24 is 'Ubuntu 24.04 (noble)'"],
     "no-userland": ["parts apache, python, ruby list stage-packages, but `userland` does not say whose archive they came from"],
 }
 
@@ -266,7 +271,7 @@ def test_audit_of_a_snap_reports_the_built_versions_and_the_userland(built: tupl
     prime, info = built
     text = audit.snap_audit(snap_with(prime, info, tmp_path / "ok.snap"))
     section = text.split("## What was built (`meta/build-info.yaml`)")[1]
-    assert "- base: core24; build host: Debian 12 (bookworm)" in section
+    assert "- base: core24 (Ubuntu 24.04 (noble)); build host: Debian 12 (bookworm)" in section
     assert "**stage-packages come from Debian 12 (bookworm)'s archive, not from Ubuntu 24.04 (noble)" in section
     assert ("| python | 3.11.2 | 3.11 | local | python3.11 3.11.2-6+deb12u9 | Debian 12 (bookworm): bookworm, "
             "bookworm-security (3 packages) |") in section
