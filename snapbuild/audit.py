@@ -17,6 +17,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import yaml
+
+from snapbuild.buildfacts import base_userland
 from snapbuild.errors import ToolError
 from snapbuild.fileutil import write_atomic
 from snapbuild.partfile import PartFile, Source, deep_merge
@@ -121,6 +124,13 @@ def _packages(body: dict[str, Any]) -> str:
     return ", ".join(f"`{p}`" for p in packages) if packages else "-"
 
 
+def archive_host() -> str:
+    """Whose archive an archive build's stage-packages come from: the LXD build image's."""
+    from snapbuild.build import lxd_build_host
+
+    return lxd_build_host().describe()
+
+
 def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
     rows = []
     for name, part in sorted(parts.items()):
@@ -137,7 +147,8 @@ def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
             body = deep_merge(part.body, part.archive_overrides)
         packages = _packages(body)
         if source is None:
-            rows.append([name, version, "the base's archive (stage-packages only)", "apt: signed archive index", part.license,
+            archive = "the base's archive" if mode == "upstream" else f"the build host's archive, {archive_host()}"
+            rows.append([name, version, f"{archive} (stage-packages only)", "apt: signed archive index", part.license,
                          "yes", "apt verifies every package against the archive's signed index", packages])
             continue
         pin, verified, provenance = _pin(source)
@@ -323,19 +334,29 @@ def audit_doc(project: Project) -> str:
         "",
         "Every input of the build, per part. `verified` means the bytes are pinned (sha256 or git",
         "commit) or checked by apt against a signed index; release builds refuse unverified sources",
-        "(`invoke check --release`).",
+        "(`invoke check --release`). Versions are the part files' (`declared`): what a build",
+        "actually contains (each part's version read from the staged programs and files, every",
+        "stage-package as name=version with its archive suite, whose userland the libraries are) is",
+        "in the snap's `meta/build-info.yaml`, which `invoke check --snap` checks against the snap's",
+        "files and `invoke audit --snap` lists.",
         "",
         "### Release build (what the store gets: `snap/snapcraft.yaml`)",
         "",
     ]
-    header = ["part", "version", "source", "pin", "licence", "verified", "checksum provenance", "stage-packages (base archive)"]
-    lines += _table(header, source_rows(parts, "upstream"))
+    base = str(metadata.get("base", ""))
+    userland = base_userland(base)
+    header = ["part", "declared", "source", "pin", "licence", "verified", "checksum provenance"]
+    lines += _table(header + [f"stage-packages ({base}'s archive{': ' + userland.describe() if userland else ''})"],
+                    source_rows(parts, "upstream"))
     lines += [
         "",
         "### Archive build (`invoke build --source archive`: Debian 12 build hosts, test builds never published)",
         "",
+        f"Its stage-packages are {archive_host()}'s, not {base}'s: libraries, Ruby, Python and Apache",
+        "of another userland than the snap's base, which is why these builds are never published.",
+        "",
     ]
-    lines += _table(header, source_rows(parts, "archive"))
+    lines += _table(header + [f"stage-packages (the build host's archive: {archive_host()})"], source_rows(parts, "archive"))
     unverified = [
         f"- `parts/{n}.yaml` {key}: {s.describe()}"
         for n, p in sorted(parts.items())
@@ -397,7 +418,36 @@ def snap_audit(snap_file: Path) -> str:
     lines += [f"- `{e.path}` {stat.filemode(e.mode)}" for e in writable] or ["None."]
     lines += ["", "## Size per top-level directory", ""]
     lines += _table(["directory", "bytes", "size"], [[f"`{top}`", str(size), snapcheck.human(size)] for top, size in total.items()])
+    lines += ["", *built_versions(snap_file, entries)]
     return "\n".join(lines) + "\n"
+
+
+def built_versions(snap_file: Path, entries: list[Any]) -> list[str]:
+    """What was built, from the snap's meta/build-info.yaml, and whether the snap's files agree."""
+    from snapbuild import buildfacts, snapcheck
+
+    lines = ["## What was built (`meta/build-info.yaml`)", ""]
+    info, problems = buildfacts.parse_build_info(snapcheck.read_member(snap_file, buildfacts.BUILD_INFO))
+    if info is None:
+        return lines + (problems or ["None in this snap: a snapcraft build of the committed recipe (its versions are "
+                                     "the release build's above)."])
+    lines += [f"- sources: {info.get('sources', '?')}; left out: {', '.join(info.get('left-out') or []) or 'nothing'}",
+              f"- base: {info.get('base', '(not recorded)')} ({info.get('base-userland', 'userland not recorded')}); "
+              f"build host: {info.get('build-host', '(not recorded)')}"]
+    if info.get("userland"):
+        lines.append(f"- **{info['userland']}**")
+    lines += [""]
+    lines += _table(["part", "built", "declared", "from", "its package", "archive: suites", "libraries from", "differs"],
+                    buildfacts.summary_rows(info))
+    snap_yaml = yaml.safe_load(snapcheck.read_member(snap_file, "meta/snap.yaml") or "") or {}
+    problems += buildfacts.build_info_problems(info, buildfacts.SnapTree(snap_file, entries), snap_yaml)
+    lines += ["", "Checked against the snap's contents (`invoke check --snap` fails on any of these):", ""]
+    lines += [f"- {problem}" for problem in problems] or ["- agrees: every version above matches what the snap's files show."]
+    packages = {(package, str(version)) for part in (info.get("parts") or {}).values() if isinstance(part, dict)
+                for package, version in (part.get("stage-packages") or {}).items()}
+    if packages:
+        lines += ["", f"{len(packages)} Debian packages staged (name=version, per part in `meta/build-info.yaml`)."]
+    return lines
 
 
 def audit_report(project: Project, snap_file: Path | None = None) -> str:

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from snapbuild.buildfacts import Distribution
 from snapbuild.errors import ToolError, describe
 from snapbuild.generate import snap_version
 from snapbuild.lifecycle import (
@@ -48,10 +49,18 @@ def work_dir(project: Project, mode: Mode, without: frozenset[str]) -> Path:
     return project.build_dir / f"{mode}{suffix}"
 
 
+def lxd_build_host() -> Distribution:
+    """What the LXD build container runs (images.py builds it from Debian 12's archive)."""
+    from snapbuild.images import SUITE
+
+    return Distribution("debian", "12", SUITE)
+
+
 def prepare(project: Project, mode: Mode, without: frozenset[str],
-            cache: SourceCache | None = None) -> tuple[BuildPlan, str]:
-    """Plan the build, show which source each part takes, and stop early on unreachable ones."""
-    plan = make_plan(project, mode, without, cache)
+            cache: SourceCache | None = None, host: Distribution | None = None) -> tuple[BuildPlan, str]:
+    """Plan the build, show which source each part takes, and stop early on unreachable ones.
+    `host`: the machine that will build (default this one), whose archive stage-packages come from."""
+    plan = make_plan(project, mode, without, cache, host)
     version = snap_version(plan.parts, mode, without)
     cached = f", source cache {cache.root}" if cache else ""
     say(f"building ondemand {version} from {mode} sources{cached}:\n{plan.table()}")
@@ -78,7 +87,7 @@ def build_destructive(project: Project, mode: Mode, without: frozenset[str], out
     target = output or project.root / snap_name(version)
     started = time.monotonic()
     with step(f"pack {target.name}"):
-        write_meta(project, plan, prime, version, host_arch())
+        write_meta(project, plan, prime, version, host_arch(), work)
         snap_pack(prime, target, compression)
     timings = load_timings(work)
     record_timings(work, {}, lifecycle=timings["last"].get("lifecycle", 0.0), pack=time.monotonic() - started)
@@ -150,7 +159,8 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
     """The destructive build inside an LXD container from the local build image."""
     from snapbuild import images, lxd
 
-    plan, version = prepare(project, mode, without, cache)  # fail fast, before any container work
+    # Fail fast, before any container work; the container's Debian 12 is the build host.
+    plan, version = prepare(project, mode, without, cache, host=lxd_build_host())
     with step("LXD and the build image"):
         lxd.ensure_lxd()
         alias = images.ensure_image("build")

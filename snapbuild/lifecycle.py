@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from snapbuild.buildfacts import Distribution, base_userland, host_distribution, userland_note
 from snapbuild.errors import ToolError, describe
 from snapbuild.partfile import Mode, PartFile, Source
 from snapbuild.progress import say
@@ -35,32 +36,45 @@ class BuildPlan:
     parts: dict[str, PartFile]
     without: frozenset[str]
     sources: dict[str, str] = field(default_factory=dict)  # part -> description
-    versions: dict[str, str] = field(default_factory=dict)  # part -> version that ships
-    # part -> where its input comes from: upstream, cache, archive, local or base-archive.
+    # part -> the part file's version for this mode (declared; build-info records what was built)
+    versions: dict[str, str] = field(default_factory=dict)
+    # part -> where its input comes from: upstream, cache, archive, local, or for stage-packages
+    # only base-archive (the base's userland) or host-archive (another build host's, e.g. Debian 12).
     origins: dict[str, str] = field(default_factory=dict)
     cached: dict[str, Path] = field(default_factory=dict)  # part -> verified cache file
     cache: SourceCache | None = None
+    # The machine whose archive stage-packages come from, and the snap's base: a local build on
+    # Debian 12 stages Debian 12's libraries into a core24 snap.
+    host: Distribution = field(default_factory=host_distribution)
+    base: str = ""
 
     @property
     def included(self) -> list[str]:
         return sorted(name for name in self.parts if name not in self.without)
 
     def table(self) -> str:
+        """Before the build: the part files' versions (`declared`; meta/build-info.yaml records
+        what was built) and where each part's input comes from."""
         width = max(len(n) for n in self.parts) if self.parts else 4
-        rows = [f"  {'part':<{width}}  {'version':<14}  {'from':<12}  source ({self.mode})"]
+        rows = [f"  {'part':<{width}}  {'declared':<14}  {'from':<12}  source ({self.mode})"]
         for name in sorted(self.parts):
             if name in self.without:
                 rows.append(f"  {name:<{width}}  {'-':<14}  {'-':<12}  LEFT OUT (--without {name})")
             else:
                 rows.append(f"  {name:<{width}}  {self.versions[name]:<14}  {self.origins[name]:<12}  {self.sources[name]}")
+        if any(self.parts[name].body.get("stage-packages") or self.parts[name].archive_overrides.get("stage-packages")
+               for name in self.included):
+            rows.append(f"  ({userland_note(self.base, self.host)})")
         return "\n".join(rows)
 
 
-def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: SourceCache | None = None) -> BuildPlan:
+def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: SourceCache | None = None,
+              host: Distribution | None = None) -> BuildPlan:
     """Choose each part's source for `mode`; refuse unknown or still-needed `without` parts.
 
     With a source cache, a part whose upstream source has a cache entry present in the cache
-    takes the cache file, verified against the part file's pin here, before any work.
+    takes the cache file, verified against the part file's pin here, before any work. `host` is
+    the build machine (default: this one), whose archive stage-packages come from.
     """
     parts, problems = project.load_parts()
     if problems:
@@ -75,7 +89,8 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
             f"--without {', '.join(still_needed)}: needed by part {needed[still_needed[0]]} (its `after:`)",
             "leave that part out too, or keep this one",
         )
-    plan = BuildPlan(mode=mode, parts=parts, without=without, cache=cache)
+    plan = BuildPlan(mode=mode, parts=parts, without=without, cache=cache, host=host or host_distribution(),
+                     base=str(project.load_metadata().get("base", "")))
     missing = []
     for name in plan.included:
         part = parts[name]
@@ -89,7 +104,10 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
         # also when it keeps the upstream source (`same`): Ruby and Python are Debian's.
         plan.versions[name] = part.archive_version if mode == "archive" else part.upstream_version
         if source is None:
-            plan.origins[name], plan.sources[name] = "base-archive", "packages from the build base's archive"
+            # Named for whose archive it is: only a build on the base's own userland is "base".
+            target = base_userland(plan.base)
+            plan.origins[name] = "base-archive" if target and plan.host.same_userland(target) else "host-archive"
+            plan.sources[name] = f"packages from the build host's archive, {plan.host.describe()}"
         elif cache is not None and source.cache is not None and cache.has(source.cache):
             plan.cached[name] = cache.verified_path(name, source.cache)
             plan.origins[name] = "cache"

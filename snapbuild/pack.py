@@ -15,9 +15,11 @@ from typing import Any
 
 import yaml
 
+from snapbuild.buildfacts import base_userland, part_facts, userland_note
 from snapbuild.errors import ToolError, describe
 from snapbuild.fileutil import write_atomic
 from snapbuild.lifecycle import BuildPlan
+from snapbuild.progress import say
 from snapbuild.project import Project
 
 # Keys of snap/metadata.yaml that snapcraft consumes itself and that snap.yaml does not take.
@@ -44,8 +46,9 @@ def missing_provides(plan: BuildPlan, prime: Path) -> list[str]:
     ]
 
 
-def write_meta(project: Project, plan: BuildPlan, prime: Path, version: str, arch: str) -> None:
-    """meta/snap.yaml, meta/hooks/* and meta/build-info.yaml (what this build contains)."""
+def write_meta(project: Project, plan: BuildPlan, prime: Path, version: str, arch: str, work: Path | None = None) -> None:
+    """meta/snap.yaml, meta/hooks/* and meta/build-info.yaml (what this build contains: with the
+    work dir, the versions read from what was staged, not the part files' intentions)."""
     problems = missing_provides(plan, prime)
     if problems:
         raise ToolError("the primed snap lacks files its apps need; nothing was packed", "fix the parts named below", describe(problems))
@@ -60,18 +63,37 @@ def write_meta(project: Project, plan: BuildPlan, prime: Path, version: str, arc
         (hooks / hook).chmod(0o755)
     text = yaml.safe_dump(snap_yaml(metadata, version, arch), sort_keys=False, default_flow_style=False, width=100)
     write_atomic(meta / "snap.yaml", text)
-    info = {
-        "sources": plan.mode,
-        "left-out": sorted(plan.without),
-        "parts": {name: part_info(plan, name) for name in plan.included},
-    }
+    info = build_info(plan, prime, str(metadata.get("base", "")), work)
     write_atomic(meta / "build-info.yaml", yaml.safe_dump(info, sort_keys=True, width=200))
 
 
-def part_info(plan: BuildPlan, name: str) -> dict[str, Any]:
-    """What build-info says of one part: version, where its input came from, and for a cache
-    file the pin and the upstream tree it holds."""
+def build_info(plan: BuildPlan, prime: Path, base: str, work: Path | None = None) -> dict[str, Any]:
+    """meta/build-info.yaml's content. With the lifecycle's work dir, each part's facts are read
+    from what was staged (buildfacts.part_facts); without it only the plan is known."""
+    info: dict[str, Any] = {"sources": plan.mode, "left-out": sorted(plan.without)}
+    facts: dict[str, dict[str, Any]] = {}
+    if work is not None:
+        target = base_userland(base)
+        info |= {"base": base, "base-userland": target.describe() if target else "unknown",
+                 "build-host": plan.host.describe(), "userland": userland_note(base, plan.host)}
+        say(f"build-info: reading the staged versions and packages of {len(plan.included)} parts")
+        for name in plan.included:
+            part = plan.parts[name]
+            facts[name] = part_facts(
+                name, mode=plan.mode, declared=plan.versions[name], upstream_declared=part.upstream_version,
+                origin=plan.origins[name], prime=prime, stage=work / "stage", work=work, host=plan.host, base=base,
+            )
+    info["parts"] = {name: part_info(plan, name, facts.get(name)) for name in plan.included}
+    return info
+
+
+def part_info(plan: BuildPlan, name: str, facts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What build-info says of one part: the version built (with `facts`, read from what was
+    staged; else the part file's), where its input came from, and for a cache file the pin and
+    the upstream tree it holds."""
     info: dict[str, Any] = {"version": plan.versions[name], "from": plan.origins[name], "source": plan.sources[name]}
+    if facts:
+        info |= facts
     source = plan.parts[name].source_for(plan.mode)
     if name in plan.cached and source is not None and source.cache is not None:
         info["cache"] = {"file": source.cache.file, "sha256": source.cache.sha256,

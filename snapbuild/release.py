@@ -47,6 +47,10 @@ class SnapFacts:
     sha256: str
     left_out: list[str] = field(default_factory=list)
     sources: str = ""  # build-info's `sources` (upstream|archive), '' if the snap has none
+    # build-info's `build-host` and `base-userland`: a local build on another distribution
+    # stages that distribution's libraries into the snap.
+    build_host: str = ""
+    base_userland: str = ""
 
     def lines(self) -> list[str]:
         info = f"{self.sources} sources" if self.sources else "no meta/build-info.yaml (a snapcraft build of the committed recipe)"
@@ -57,7 +61,8 @@ class SnapFacts:
             f"  arch:    {', '.join(self.architectures) or '?'}",
             f"  size:    {self.size} bytes ({self.size / 1e6:.1f} MB)",
             f"  sha256:  {self.sha256}",
-            f"  build:   {info}; left out: {', '.join(self.left_out) or 'nothing'}",
+            f"  build:   {info}; left out: {', '.join(self.left_out) or 'nothing'}"
+            + (f"; built on {self.build_host}" if self.build_host else ""),
         ]
 
 
@@ -97,6 +102,8 @@ def snap_facts(snap_file: Path) -> SnapFacts:
         sha256=_sha256(snap_file),
         left_out=[str(p) for p in info.get("left-out") or []],
         sources=str(info.get("sources", "")),
+        build_host=str(info.get("build-host", "")),
+        base_userland=str(info.get("base-userland", "")),
     )
 
 
@@ -113,6 +120,12 @@ def refusals(project: Project, facts: SnapFacts) -> list[str]:
         problems.append(
             f"{facts.path.name}: built without {', '.join(facts.left_out)} (meta/build-info.yaml left-out); "
             "publish only full builds (`invoke build` without --without, or the snapcraft build in CI)"
+        )
+    if facts.build_host and facts.base_userland and facts.build_host != facts.base_userland:
+        problems.append(
+            f"{facts.path.name}: its stage-packages are {facts.build_host}'s, not {facts.base_userland}'s, the userland "
+            "of its base (meta/build-info.yaml build-host, base-userland); publish the snapcraft build of the "
+            "committed recipe, which stages the base's packages"
         )
     if facts.version.endswith(STACKS_ONLY):
         problems.append(f"{facts.path.name}: version {facts.version} is a stacks-only build without OnDemand; publish a full build")

@@ -16,6 +16,10 @@
     * both with the directories any wrapper puts on LD_LIBRARY_PATH added.
   A library resolved outside the snap (other than the C library's own) is a fault too:
   the host may not have it.
+- meta/build-info.yaml (when the snap has one: local builds write it) agrees with the snap's
+  contents: each part's version with what its files show (usr/lib/python3.N, usr/lib/ruby/N.0,
+  the Apache/nginx/Node binaries' version strings, ...), each stage-package's version with its
+  own Debian changelog in usr/share/doc, every Debian package shipped listed (buildfacts.py);
 - sizes per top-level directory and file counts, for the report.
 """
 
@@ -36,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from snapbuild import buildfacts
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
 from snapbuild.project import DEFAULT, Project
@@ -527,6 +532,7 @@ class SnapReport:
     sizes: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     libraries: LibraryReport | None = None
+    build_info: dict[str, Any] | None = None
 
     def text(self) -> str:
         lines = [f"{self.snap.name}: {self.snap_yaml.get('name', '?')} {self.snap_yaml.get('version', '?')} "
@@ -535,6 +541,14 @@ class SnapReport:
                  f"{self.counts.get('directories', 0)} directories, {human(sum(self.sizes.values()))} of file data"]
         lines.append("sizes per top-level directory:")
         lines += [f"  {human(size):>10}  {name}" for name, size in self.sizes.items()]
+        if self.build_info is None:
+            lines.append("build-info: none (a snapcraft build of the committed recipe)")
+        else:
+            parts = self.build_info.get("parts") or {}
+            versions = ", ".join(f"{n} {p.get('version', '?')}" for n, p in sorted(parts.items()) if isinstance(p, dict))
+            lines.append(f"build-info: {len(parts)} parts ({versions})")
+            if self.build_info.get("userland"):
+                lines.append(f"  {self.build_info['userland']}")
         if self.libraries is not None:
             lib = self.libraries
             lines.append(f"libraries: {lib.checked} dynamic ELF files resolved against the snap "
@@ -584,6 +598,12 @@ def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = 
     if report.snap_yaml:
         versions = expected_versions(project, left_out_parts(snap_file))
         report.problems += snap_yaml_problems(report.snap_yaml, project.load_metadata(), versions, entries)
+    report.build_info, found = buildfacts.parse_build_info(read_member(snap_file, buildfacts.BUILD_INFO))
+    report.problems += found
+    if report.build_info is not None:
+        with step("snap check: meta/build-info.yaml against the snap's contents"):
+            report.problems += buildfacts.build_info_problems(report.build_info, buildfacts.SnapTree(snap_file, entries),
+                                                              report.snap_yaml)
     for entry in world_writable(entries):
         report.problems.append(f"{entry.path}: world-writable ({stat.filemode(entry.mode)}); drop o+w in the part that ships it")
     for entry in setid(entries):

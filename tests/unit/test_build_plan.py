@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snapbuild.build import snap_name, work_dir
+from snapbuild.buildfacts import Distribution
 from snapbuild.errors import ToolError
 from snapbuild.generate import snap_version
 from snapbuild.lifecycle import load_timings, make_plan, record_timings
@@ -12,18 +13,31 @@ from snapbuild.project import DEFAULT
 
 
 STACKS_ONLY = frozenset({"ondemand", "rails-apps"})
+BOOKWORM = Distribution("debian", "12", "bookworm")
 
 
 def test_archive_plan_takes_the_release_versions_and_the_npm_registrys_node():
-    plan = make_plan(DEFAULT, "archive", STACKS_ONLY)
+    plan = make_plan(DEFAULT, "archive", STACKS_ONLY, host=BOOKWORM)
     assert "ondemand" not in plan.included
     # Without a cache, nginx and Passenger come from upstream (the network) at the release pins.
     assert plan.versions["nginx"] == "1.28.0" and plan.origins["nginx"] == "upstream"
     assert plan.versions["passenger"] == "6.1.2"
     assert plan.origins["node"] == "archive" and plan.sources["node"].startswith("https://registry.npmjs.org/")
-    assert plan.origins["ruby"] == "base-archive"
+    assert plan.origins["ruby"] == "host-archive"
+    assert plan.sources["ruby"] == "packages from the build host's archive, Debian 12 (bookworm)"
     assert plan.origins["wrappers"] == "local"
     assert "LEFT OUT (--without ondemand)" in plan.table()
+
+
+def test_the_table_gives_declared_versions_and_whose_archive_stage_packages_come_from():
+    table = make_plan(DEFAULT, "archive", STACKS_ONLY, host=BOOKWORM).table()
+    assert table.splitlines()[0].split()[:3] == ["part", "declared", "from"]
+    assert ("(stage-packages come from Debian 12 (bookworm)'s archive, not from Ubuntu 24.04 (noble), the userland "
+            "of base core24: a local build, not what the store builds)") in table
+    # Only a build on the base's own userland takes packages from the base's archive.
+    noble = make_plan(DEFAULT, "archive", STACKS_ONLY, host=Distribution("ubuntu", "24.04", "noble"))
+    assert noble.origins["ruby"] == "base-archive"
+    assert "the userland of base core24)" in noble.table() and "not what the store builds" not in noble.table()
 
 
 def test_leaving_out_ondemand_needs_the_rails_apps_left_out_too():

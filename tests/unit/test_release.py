@@ -210,6 +210,25 @@ def test_partial_build_is_refused(tmp_path: Path, project: Project, checked: Che
     assert fake_snapcraft.calls() == []
 
 
+def test_a_build_with_another_distributions_libraries_is_refused(tmp_path: Path, project: Project, checked: CheckRecorder,
+                                                                 fake_snapcraft: FakeSnapcraft) -> None:
+    info = {"sources": "archive", "left-out": [], "parts": {}, "base": "core24",
+            "base-userland": "Ubuntu 24.04 (noble)", "build-host": "Debian 12 (bookworm)"}
+    with pytest.raises(ToolError) as err:
+        release.publish(project, make_snap(tmp_path, build_info=info), dry_run=True)
+    assert ("its stage-packages are Debian 12 (bookworm)'s, not Ubuntu 24.04 (noble)'s, the userland of its base"
+            in err.value.details)
+    assert fake_snapcraft.calls() == []
+
+
+def test_a_build_on_the_bases_userland_is_not_refused_for_it(tmp_path: Path, project: Project, checked: CheckRecorder,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    info = {"sources": "upstream", "left-out": [], "parts": {}, "base": "core24",
+            "base-userland": "Ubuntu 24.04 (noble)", "build-host": "Ubuntu 24.04 (noble)"}
+    release.publish(project, make_snap(tmp_path, build_info=info), dry_run=True)
+    assert "upstream sources; left out: nothing; built on Ubuntu 24.04 (noble)" in capsys.readouterr().out
+
+
 def test_stacks_only_version_is_refused(tmp_path: Path, project: Project, checked: CheckRecorder,
                                         fake_snapcraft: FakeSnapcraft) -> None:
     snap = make_snap(tmp_path, snap_yaml={**SNAP_YAML, "version": "4.2.3+stacks-only"})
