@@ -262,8 +262,21 @@ def record_timings(work: Path, steps: dict[str, dict[str, float]], **last: float
     (work / TIMINGS).write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
+# craft-parts' words when two parts stage one path differently; in an incremental build that
+# is usually a file that moved from one part to another since the work dir was made.
+STAGE_CONFLICT = "parts list the same file with different contents or permissions"
+
+
 def _step_failed(part: str, step: str, log: Path, brief: str) -> ToolError:
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+    if STAGE_CONFLICT in brief:
+        return ToolError(
+            f"part {part}: {step} failed: {brief}",
+            "if a file moved between parts since the last build, the work dir still has the old part's "
+            "copy: rebuild from a fresh one (`invoke build --clean`, or delete the work dir for "
+            "--destructive); otherwise two part files ship the same path: give it to one part",
+            tail,
+        )
     return ToolError(
         f"part {part}: {step} failed: {brief}",
         f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)",

@@ -75,3 +75,14 @@ def test_timings_merge_per_part_and_keep_the_last_totals(tmp_path):
     data = load_timings(tmp_path)
     assert data["steps"] == {"nginx": {"build": 20.0, "stage": 1.5}, "node": {"pull": 1.0}}
     assert data["last"] == {"lifecycle": 2.0, "pack": 9.0}
+
+
+def test_a_stage_conflict_says_how_to_start_from_a_fresh_work_dir(tmp_path):
+    from snapbuild.lifecycle import STAGE_CONFLICT, _step_failed
+
+    log = tmp_path / "wrappers.log"
+    log.write_text("===== STAGE wrappers =====\n")
+    error = _step_failed("wrappers", "stage", log, f"Failed to stage: {STAGE_CONFLICT}.")
+    assert "invoke build --clean" in error.resolution and "moved between parts" in error.resolution
+    other = _step_failed("nginx", "build", log, "'override-build' in part 'nginx' failed with code 2.")
+    assert "fix parts/nginx.yaml" in other.resolution
