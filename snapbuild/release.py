@@ -14,7 +14,6 @@ size, sha256) and applies the same refusals, without snapcraft or store credenti
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from snapbuild.errors import ToolError, describe
+from snapbuild.fileutil import sha256_file
 from snapbuild.project import Project
 
 CHANNELS = ("edge", "beta", "candidate", "stable")
@@ -66,14 +66,6 @@ class SnapFacts:
         ]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _member(snap_file: Path, member: str) -> str | None:
     done = subprocess.run(["unsquashfs", "-cat", str(snap_file), member], capture_output=True, text=True, errors="replace")
     return done.stdout if done.returncode == 0 else None
@@ -99,7 +91,7 @@ def snap_facts(snap_file: Path) -> SnapFacts:
         version=str(meta.get("version", "")),
         architectures=[str(a) for a in meta.get("architectures") or []],
         size=snap_file.stat().st_size,
-        sha256=_sha256(snap_file),
+        sha256=sha256_file(snap_file),
         left_out=[str(p) for p in info.get("left-out") or []],
         sources=str(info.get("sources", "")),
         build_host=str(info.get("build-host", "")),

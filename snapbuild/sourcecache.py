@@ -9,26 +9,17 @@ when its bytes hash to that pin, and the cache's own SHA256SUMS must agree with 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from snapbuild.errors import ToolError
+from snapbuild.fileutil import sha256_file
 from snapbuild.partfile import CacheEntry
 
 SUMS_FILE = "SHA256SUMS"
 # CI and air-gapped sites can name the cache once instead of on every command line.
 ENV_CACHE = "ONDEMAND_SOURCE_CACHE"
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks (source archives can be large)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def parse_sums(text: str) -> dict[str, str]:

@@ -20,21 +20,9 @@ require_root
 USER_NAME=routeuser
 USER_ID=1601
 AUTH_DIR=/etc/ondemand-check-route
-HTPASSWD=$AUTH_DIR/htpasswd
 PASSWORD=route-password-$RANDOM
-KEYS=(portal.auth.type portal.auth.basic.user-file)
 
-cleanup() {
-    if [ -x "$NGINX_STAGE" ] && id -u "$USER_NAME" >/dev/null 2>&1; then
-        "$NGINX_STAGE" nginx -u "$USER_NAME" -s stop >/dev/null 2>&1 || true
-    fi
-    remove_user "$USER_NAME"
-    rm -rf "$AUTH_DIR" "${PUN_RUN_ROOT:?}/$USER_NAME" "$(pun_conf "$USER_NAME")"
-    if snap list "$SNAP_NAME" >/dev/null 2>&1; then
-        systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
-        snap unset "$SNAP_NAME" "${KEYS[@]}" || true
-    fi
-}
+cleanup() { signin_end "$USER_NAME" "$AUTH_DIR"; }
 if [ "${1:-}" = --restore ]; then
     cleanup
     exit 0
@@ -43,19 +31,8 @@ require_installed
 require_ondemand "front proxy -> PUN routing"
 [ "$(snap_option portal.auth.type)" = "<unset>" ] || fail "precondition: portal.auth.type is already set"
 trap cleanup EXIT
-PROTECTED_URI=$(protected_uri)
 
-ensure_user "$USER_NAME" "$USER_ID"
-install -d -m 755 "$AUTH_DIR"
-printf '%s:%s\n' "$USER_NAME" "$(openssl passwd -apr1 "$PASSWORD")" >"$HTPASSWD"
-chgrp "$PORTAL_USER" "$HTPASSWD"
-chmod 640 "$HTPASSWD"
-systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
-snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$HTPASSWD" ||
-    fail "snap set portal.auth.type=basic portal.auth.basic.user-file=$HTPASSWD was refused"
-wait_for 30 "Apache asks for a password" sh -c \
-    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$(portal_port)$PROTECTED_URI)\" = 401 ]" ||
-    fail "Apache does not answer 401 on $PROTECTED_URI within 30s after portal.auth.type=basic"
+signin_begin "$USER_NAME" "$USER_ID" "$AUTH_DIR" "$PASSWORD"
 
 sock=$(pun_sock "$USER_NAME")
 [ ! -e "$sock" ] || fail "precondition: $sock exists before any request"

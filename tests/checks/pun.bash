@@ -237,3 +237,41 @@ pun_tree() {
             for (i = 1; i <= NR; i++) if (pid[i] in keep) print line[i]
         }'
 }
+
+# Sign-in through the front proxy (portal-routes-to-pun.sh, shell-websocket.sh).
+# signin_begin USER UID AUTH_DIR PASSWORD [KEY=VALUE...]: a system user with an htpasswd
+# entry in AUTH_DIR (readable by the portal user), basic auth on plus any extra snap
+# values; returns once Apache asks for a password on a protected URL.
+signin_begin() {
+    local name=$1 uid=$2 dir=$3 password=$4
+    shift 4
+    ensure_user "$name" "$uid"
+    install -d -m 755 "$dir"
+    printf '%s:%s\n' "$name" "$(openssl passwd -apr1 "$password")" >"$dir/htpasswd"
+    chgrp "$PORTAL_USER" "$dir/htpasswd"
+    chmod 640 "$dir/htpasswd"
+    systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
+    snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$dir/htpasswd" "$@" ||
+        fail "snap set portal.auth.type=basic portal.auth.basic.user-file=$dir/htpasswd $* was refused"
+    local url
+    url=http://127.0.0.1:$(portal_port)$(protected_uri)
+    wait_for 30 "Apache asks for a password on $url" sh -c \
+        "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $url)\" = 401 ]" ||
+        fail "Apache does not answer 401 on $url within 30s after portal.auth.type=basic"
+}
+
+# signin_end USER AUTH_DIR KEY...: stop the user's PUN, remove the user, AUTH_DIR and
+# the snap keys (safe to run when nothing was set up: --restore).
+signin_end() {
+    local name=$1 dir=$2
+    shift 2
+    if [ -x "$NGINX_STAGE" ] && id -u "$name" >/dev/null 2>&1; then
+        "$NGINX_STAGE" nginx -u "$name" -s stop >/dev/null 2>&1 || true
+    fi
+    remove_user "$name"
+    rm -rf "$dir" "${PUN_RUN_ROOT:?}/$name" "$(pun_conf "$name")"
+    if snap list "$SNAP_NAME" >/dev/null 2>&1; then
+        systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
+        snap unset "$SNAP_NAME" portal.auth.type portal.auth.basic.user-file "$@" || true
+    fi
+}

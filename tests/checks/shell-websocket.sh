@@ -22,22 +22,10 @@ require_root
 USER_NAME=shelluser
 USER_ID=1602
 AUTH_DIR=/etc/ondemand-check-shell
-HTPASSWD=$AUTH_DIR/htpasswd
 PASSWORD=shell-password-$RANDOM
 CLUSTER=checklocal
-KEYS=(portal.auth.type portal.auth.basic.user-file "clusters.$CLUSTER")
 
-cleanup() {
-    if [ -x "$NGINX_STAGE" ] && id -u "$USER_NAME" >/dev/null 2>&1; then
-        "$NGINX_STAGE" nginx -u "$USER_NAME" -s stop >/dev/null 2>&1 || true
-    fi
-    remove_user "$USER_NAME"
-    rm -rf "$AUTH_DIR" "${PUN_RUN_ROOT:?}/$USER_NAME" "$(pun_conf "$USER_NAME")"
-    if snap list "$SNAP_NAME" >/dev/null 2>&1; then
-        systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
-        snap unset "$SNAP_NAME" "${KEYS[@]}" || true
-    fi
-}
+cleanup() { signin_end "$USER_NAME" "$AUTH_DIR" "clusters.$CLUSTER"; }
 if [ "${1:-}" = --restore ]; then
     cleanup
     exit 0
@@ -47,19 +35,8 @@ require_ondemand "the shell app through the front proxy"
 [ "$(snap_option portal.auth.type)" = "<unset>" ] || fail "precondition: portal.auth.type is already set"
 trap cleanup EXIT
 
-ensure_user "$USER_NAME" "$USER_ID"
-install -d -m 755 "$AUTH_DIR"
-printf '%s:%s\n' "$USER_NAME" "$(openssl passwd -apr1 "$PASSWORD")" >"$HTPASSWD"
-chgrp "$PORTAL_USER" "$HTPASSWD"
-chmod 640 "$HTPASSWD"
-systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
-snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$HTPASSWD" \
-    "clusters.$CLUSTER.login.host=localhost" ||
-    fail "snap set (basic auth, cluster $CLUSTER with login host localhost) was refused"
+signin_begin "$USER_NAME" "$USER_ID" "$AUTH_DIR" "$PASSWORD" "clusters.$CLUSTER.login.host=localhost"
 port=$(portal_port)
-wait_for 30 "Apache asks for a password" sh -c \
-    "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port$(protected_uri))\" = 401 ]" ||
-    fail "Apache does not answer 401 on $(protected_uri) within 30s after portal.auth.type=basic"
 
 page=/pun/sys/shell/ssh/localhost
 say "shell-websocket: $USER_NAME opens $page and its terminal's WebSocket"
