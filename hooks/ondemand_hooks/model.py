@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import validators as v
+from .env import PORTAL_USER
 from .errors import ConfigError
 from .validators import Invalid, Validator
 
@@ -119,7 +120,9 @@ KEYS: tuple[Key, ...] = (
        "`oidc`: mod_auth_openidc. `basic`: HTTP basic auth against portal.auth.basic.user-file "
        "(for tests and small sites).", v.Choice(AUTH_TYPES)),
     _k("portal.auth.basic.user-file", "path", None, "/etc/ondemand/htpasswd",
-       "htpasswd file for portal.auth.type=basic.", v.ExistingFile("htpasswd file")),
+       "htpasswd file for portal.auth.type=basic. Apache's workers read it as the portal's user "
+       "(snap_daemon): make it readable by that user, e.g. group snap_daemon and mode 0640.",
+       v.ExistingFile("htpasswd file", reader=PORTAL_USER)),
     _k("portal.oidc.uri", "URL path", "/oidc", "/oidc",
        "Redirect URI path handled by mod_auth_openidc (upstream `oidc_uri`, `oidc_redirect_uri`). "
        "Register https://SERVERNAME/oidc with your identity provider.", v.uri_path),

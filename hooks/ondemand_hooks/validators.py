@@ -297,12 +297,50 @@ def _absolute_path(value: Any) -> Path:
     return Path(os.path.normpath(text))
 
 
+def readable_by(path: Path, user: str) -> str | None:
+    """Why `user` cannot read `path` (every parent searchable, the file readable by its
+    owner, group or others bits as they apply to that user), or None when it can.
+
+    Decided from the modes and ownership, as the kernel would for that user (no ACLs), so
+    root's hook can tell whether Apache's workers will be able to open the file."""
+    import grp
+    import pwd
+
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        # snapd creates the portal's user before any hook runs; without it (a test host)
+        # there is no account whose rights could be judged.
+        return None
+    if account.pw_uid == 0:
+        return None
+    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+
+    def allowed(st: os.stat_result, bits: tuple[int, int, int]) -> bool:
+        if st.st_uid == account.pw_uid:
+            return bool(st.st_mode & bits[0])
+        if st.st_gid in groups:
+            return bool(st.st_mode & bits[1])
+        return bool(st.st_mode & bits[2])
+
+    for parent in reversed(path.parents):
+        if not allowed(parent.stat(), (stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH)):
+            return f"{user} cannot enter {parent} (mode {stat.filemode(parent.stat().st_mode)})"
+    st = path.stat()
+    if not allowed(st, (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH)):
+        return (f"{user} cannot read it (mode {stat.filemode(st.st_mode)}); e.g. "
+                f"`chgrp {user} {path} && chmod 640 {path}`")
+    return None
+
+
 @dataclass(frozen=True)
 class ExistingFile:
-    """An absolute path to a regular file root can read; optionally a PEM of some kind."""
+    """An absolute path to a regular file root can read; optionally a PEM of some kind;
+    optionally one that `reader` (the account that opens it at run time) can read too."""
 
     what: str
     pem_marker: str | None = None
+    reader: str | None = None
 
     def __call__(self, value: Any) -> str:
         path = _absolute_path(value)
@@ -321,6 +359,10 @@ class ExistingFile:
             raise Invalid(f"{{value}} cannot be read ({error.strerror})") from None
         if self.pem_marker is not None and self.pem_marker.encode() not in head:
             raise Invalid(f"{{value}} is not a PEM {self.what} (no '{self.pem_marker}' line)")
+        if self.reader is not None:
+            why = readable_by(path, self.reader)
+            if why is not None:
+                raise Invalid(f"{{value}}: the {self.what} must be readable by the portal's user, but {why}")
         return str(path)
 
 

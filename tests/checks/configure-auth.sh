@@ -54,6 +54,10 @@ refused portal.auth.type=basic
 says "portal.auth.basic.user-file: required when portal.auth.type is basic; set it"
 refused portal.auth.type=basic "portal.auth.basic.user-file=$AUTH_DIR/missing"
 says "portal.auth.basic.user-file: \"$AUTH_DIR/missing\" does not exist; give the path of the htpasswd file"
+# Apache's workers (the portal user) read it: a root-only file would fail every login.
+install -m 600 "$HTPASSWD" "$AUTH_DIR/root-only"
+refused portal.auth.type=basic "portal.auth.basic.user-file=$AUTH_DIR/root-only"
+says "portal.auth.basic.user-file: \"$AUTH_DIR/root-only\": the htpasswd file must be readable by the portal's user, but $PORTAL_USER cannot read it"
 
 step "allowed: basic"
 pid=$(apache_pid)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -551,3 +553,56 @@ def test_files_holding_secrets_are_root_only(env: SnapEnv) -> None:
     for path in (env.paths.ood_portal_yml, env.paths.portal_conf, env.paths.oidc_passphrase_file):
         assert "s3cret" not in path.read_text() or stat.S_IMODE(path.stat().st_mode) == 0o600, path
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+# --- files Apache's workers read: checked for the user that reads them ----------------------
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory every user can enter (pytest's tmp_path sits under a root-only 0700 dir)."""
+    import shutil
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="ondemand-readable-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_readable_by_follows_owner_group_and_other_bits_and_every_parent(open_dir: Path) -> None:
+    tmp_path = open_dir
+    import pwd
+
+    from ondemand_hooks.validators import readable_by
+
+    nobody = pwd.getpwnam("nobody")
+    tmp_path.chmod(0o755)
+    secret = tmp_path / "htpasswd"
+    secret.write_text("u:x\n")
+    secret.chmod(0o600)  # root's only
+    assert "nobody cannot read it (mode -rw-------)" in (readable_by(secret, "nobody") or "")
+    assert "chgrp nobody" in (readable_by(secret, "nobody") or "")
+    os.chown(secret, 0, nobody.pw_gid)
+    secret.chmod(0o640)
+    assert readable_by(secret, "nobody") is None
+    tmp_path.chmod(0o700)  # the file is fine, its directory is not
+    assert f"nobody cannot enter {tmp_path}" in (readable_by(secret, "nobody") or "")
+    tmp_path.chmod(0o755)
+    assert readable_by(secret, "root") is None
+    assert readable_by(secret, "no-such-account-here") is None
+
+
+def test_a_password_file_the_portal_user_cannot_read_is_refused_naming_the_key(open_dir: Path) -> None:
+    tmp_path = open_dir
+    from ondemand_hooks.validators import ExistingFile, Invalid
+
+    tmp_path.chmod(0o755)
+    secret = tmp_path / "htpasswd"
+    secret.write_text("u:x\n")
+    secret.chmod(0o600)
+    check = ExistingFile("htpasswd file", reader="nobody")
+    with pytest.raises(Invalid, match="the htpasswd file must be readable by the portal's user, but nobody cannot read it"):
+        check(str(secret))
+    secret.chmod(0o644)
+    assert check(str(secret)) == str(secret)
