@@ -32,6 +32,7 @@ from snapbuild import build as backends
 from snapbuild.errors import ToolError
 from snapbuild.progress import say, step
 from snapbuild.project import DEFAULT, Project
+from snapbuild.sourcecache import SourceCache
 
 TRY_PREFIX = "ondemand-try"
 MARK = "user.ondemand-try"  # config key on the test containers `invoke try` launched
@@ -117,7 +118,8 @@ def next_steps(tried: Tried, checks: Sequence[str], checks_dir: str) -> str:
         f"  run a check (as root, in the container):  lxc exec {c} -- {checks_dir}/{example}.sh",
         f"    checks: {', '.join(checks)}",
         f"  a spread task: tests/spread/main/NAME runs tests/checks/NAME.sh after reinstalling a packed .snap "
-        f"(its prepare); against the tried snap run the check itself as above",
+        f"(its prepare); against the tried snap run the check itself as above (not refresh.sh: it needs a .snap, "
+        f"and every tried revision is the same directory)",
         f"  a shell in the container:                 lxc exec {c} -- bash",
         f"  after editing a hook or any source:       invoke try --container {c}   (updates it in place)",
         f"  leave: lxc exec {c} -- snap remove --purge ondemand    (the container stays for the next try)",
@@ -222,8 +224,7 @@ def _copy_prime(builder: str, container: str, prime: str) -> None:
     from snapbuild import lxd
 
     lxd.exec_(container, ["sh", "-c", f'mkdir -p "$1" && find "$1" -mindepth 1 -delete', "sh", COPY_DIR])
-    lxd._pipe(lxd.exec_argv(builder, lxd.tar_create(prime)), lxd.exec_argv(container, lxd.tar_extract(COPY_DIR)),
-              f"copying {builder}:{prime} to {container}:{COPY_DIR}")
+    lxd.copy_tree_between(builder, prime, container, COPY_DIR)
 
 
 def revision(container: str) -> str:
@@ -235,7 +236,7 @@ def revision(container: str) -> str:
 
 
 def try_snap(project: Project, mode: str, without: frozenset[str], container: str = "", copy: bool = False,
-             cache=None) -> Tried:
+             cache: SourceCache | None = None) -> Tried:
     """Build what changed in the try builder, then `snap try` its prime dir in a test container."""
     from snapbuild import images, lxd, systemtest
 

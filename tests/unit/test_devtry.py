@@ -121,6 +121,7 @@ def test_next_steps_say_how_to_check_update_and_leave() -> None:
     assert "lxc delete --force ondemand-try-dev" in text
     assert "lxc delete --force b-try-builder" in text
     assert "tests/spread/main/NAME" in text
+    assert "not refresh.sh" in text
     assert "x2" in text
 
 
@@ -212,3 +213,12 @@ def test_try_task_refuses_an_unknown_source(capsys: pytest.CaptureFixture[str]) 
         tasks.try_.body(None, source="debian")
     assert exit_.value.code == 1
     assert "--source debian: unknown" in capsys.readouterr().err
+
+
+def test_copy_tree_between_is_one_tar_stream_from_container_to_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    piped = []
+    monkeypatch.setattr(lxd, "_pipe", lambda producer, consumer, what: piped.append((producer, consumer, what)))
+    lxd.copy_tree_between("b", "/root/work/w/prime", "t", devtry.COPY_DIR)
+    assert piped == [(lxd.exec_argv("b", lxd.tar_create("/root/work/w/prime")),
+                      lxd.exec_argv("t", lxd.tar_extract(devtry.COPY_DIR)),
+                      f"copying b:/root/work/w/prime to t:{devtry.COPY_DIR}")]
