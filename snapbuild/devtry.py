@@ -24,7 +24,8 @@ import argparse
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,6 +171,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --------------------------------------------------------------------------- on the host
 
 
+@contextmanager
+def _locked_builder(builder: str) -> Iterator[None]:
+    """Hold the try builder for this process; says so when another `invoke try` has it."""
+    import fcntl
+
+    from snapbuild.images import cache_dir
+
+    with open(cache_dir() / f"{builder}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"==> another `invoke try` is building in {builder}; waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _pool_source() -> tuple[str, str]:
     """(driver, source) of the default storage pool."""
     from snapbuild import lxd
@@ -248,14 +268,16 @@ def try_snap(project: Project, mode: str, without: frozenset[str], container: st
         lxd.ensure_lxd()
         alias = images.ensure_image("build")
     builder = builder_name(alias)
-    backends.prepare_builder(project, plan, builder, alias)
     work = remote_work(project, mode, without)
-    argv = prime_argv(project, backends.inner_options(project, plan))
-    with step(f"build prime inside {builder}"):
-        done = lxd.exec_(builder, argv, cwd=backends.CONTAINER_PROJECT, check=False)
-        if done.returncode != 0:
-            raise ToolError(f"the build inside {builder} failed (exit {done.returncode}); the tried snap was left as it was",
-                            f"the error is printed above; look inside with `lxc exec {builder} -- bash` (work dir {work})")
+    # One try build at a time: two syncs into one project copy would mix their trees.
+    with _locked_builder(builder):
+        backends.prepare_builder(project, plan, builder, alias)
+        argv = prime_argv(project, backends.inner_options(project, plan))
+        with step(f"build prime inside {builder}"):
+            done = lxd.exec_(builder, argv, cwd=backends.CONTAINER_PROJECT, check=False)
+            if done.returncode != 0:
+                raise ToolError(f"the build inside {builder} failed (exit {done.returncode}); the tried snap was left as it was",
+                                f"the error is printed above; look inside with `lxc exec {builder} -- bash` (work dir {work})")
     name = container or systemtest.container_name(TRY_PREFIX)
     fresh = ensure_test_container(name)
     driver, pool = _pool_source()

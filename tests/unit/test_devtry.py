@@ -222,3 +222,28 @@ def test_copy_tree_between_is_one_tar_stream_from_container_to_container(monkeyp
     assert piped == [(lxd.exec_argv("b", lxd.tar_create("/root/work/w/prime")),
                       lxd.exec_argv("t", lxd.tar_extract(devtry.COPY_DIR)),
                       f"copying b:/root/work/w/prime to t:{devtry.COPY_DIR}")]
+
+
+def test_a_second_try_waits_for_the_builder_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import fcntl
+    import threading
+
+    from snapbuild import images
+
+    monkeypatch.setattr(images, "cache_dir", lambda: tmp_path)
+    entered = threading.Event()
+
+    def second() -> None:
+        with devtry._locked_builder("b-try-builder"):
+            entered.set()
+
+    with open(tmp_path / "b-try-builder.lock", "a") as first:
+        fcntl.flock(first, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert not entered.wait(0.5)  # held by the first: the second waits
+        fcntl.flock(first, fcntl.LOCK_UN)
+    waiter.join(5)
+    assert entered.is_set()
+    assert "another `invoke try` is building in b-try-builder" in capsys.readouterr().err
