@@ -131,3 +131,5 @@ def bench_try(project: Project, repeats: int = 1, cache=None) -> None:
     print(f"  rebuild + repack + install (`invoke build` steps) : {r:6.1f} s")
     print(f"    floor: bare `snap pack` + `snap install`        : {p + i:6.1f} s   ({p:.1f} + {i:.1f}) ratio {r / (p + i):.2f}x")
     print(f"  repack path / try path                            : {r / t:.2f}x")
+    runs = {"try": tries, "snap try": floors, "repack+install": repacks, "snap pack": packs, "snap install": installs}
+    print("  every run: " + "; ".join(f"{label} " + ", ".join(f"{v:.1f}" for v in values) for label, values in runs.items()))
