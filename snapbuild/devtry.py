@@ -96,7 +96,7 @@ def snap_try_argv(directory: str) -> list[str]:
     return ["snap", "try", "--classic", directory]
 
 
-def prime_argv(project: Project, plan_options: Sequence[str]) -> list[str]:
+def prime_argv(plan_options: Sequence[str]) -> list[str]:
     """The command, inside the build container, that builds what changed and writes meta/."""
     return [f"{backends.CONTAINER_VENV}/bin/python", "-m", "snapbuild.devtry", "prime", *plan_options]
 
@@ -272,7 +272,7 @@ def try_snap(project: Project, mode: str, without: frozenset[str], container: st
     # One try build at a time: two syncs into one project copy would mix their trees.
     with _locked_builder(builder):
         backends.prepare_builder(project, plan, builder, alias)
-        argv = prime_argv(project, backends.inner_options(project, plan))
+        argv = prime_argv(backends.inner_options(project, plan))
         with step(f"build prime inside {builder}"):
             done = lxd.exec_(builder, argv, cwd=backends.CONTAINER_PROJECT, check=False)
             if done.returncode != 0:

@@ -84,7 +84,7 @@ def _plan(cached: dict[str, Path] | None = None, root: Path | None = None) -> Bu
 
 def test_prime_argv_runs_the_module_with_the_build_options(tmp_path: Path) -> None:
     plan = _plan({"nginx": tmp_path / "nginx.tar.gz"}, tmp_path)
-    argv = devtry.prime_argv(DEFAULT, backends.inner_options(DEFAULT, plan))
+    argv = devtry.prime_argv(backends.inner_options(DEFAULT, plan))
     assert argv == ["/root/venv/bin/python", "-m", "snapbuild.devtry", "prime", "--source", "archive",
                     "--work-dir", "/root/work/archive-without-ondemand-rails-apps",
                     "--without", "ondemand,rails-apps", "--source-cache", backends.CONTAINER_CACHE]
