@@ -202,16 +202,23 @@ def choose_method(copy: bool, driver: str) -> str:
     return "copy" if copy or driver not in SHARED_POOL_DRIVERS else "mount"
 
 
+def refuse_foreign(name: str) -> None:
+    """Stop unless container `name` (which exists) is one `invoke try` made."""
+    from snapbuild import lxd
+
+    if lxd.lxc("config", "get", name, MARK, check=False).stdout.strip() != "1":
+        raise ToolError(f"container {name} exists but was not made by `invoke try` (no {MARK}=1); nothing was done",
+                        f"name another one (e.g. --container {TRY_PREFIX}-NAME, made from the test image), or leave --container out "
+                        "for a fresh one")
+
+
 def ensure_test_container(name: str) -> bool:
     """Test container `name` running with snapd ready; launched (and marked) when missing.
     Returns whether it was launched now. A container `invoke try` did not make is refused."""
     from snapbuild import lxd, systemtest
 
     if lxd.exists(name):
-        mark = lxd.lxc("config", "get", name, MARK, check=False).stdout.strip()
-        if mark != "1":
-            raise ToolError(f"container {name} exists but was not made by `invoke try` (no {MARK}=1)",
-                            f"name another one (--container {TRY_PREFIX}-dev), or leave --container out for a fresh one")
+        refuse_foreign(name)
         lxd.lxc("start", name, check=False)  # kept between tries; stopped or running are both fine
         lxd.wait_ready(name)
         return False
@@ -267,6 +274,8 @@ def try_snap(project: Project, mode: str, without: frozenset[str], container: st
     with step("LXD and the build image"):
         lxd.ensure_lxd()
         alias = images.ensure_image("build")
+    if container and lxd.exists(container):
+        refuse_foreign(container)  # before any build work
     builder = builder_name(alias)
     work = remote_work(project, mode, without)
     # One try build at a time: two syncs into one project copy would mix their trees.

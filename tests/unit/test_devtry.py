@@ -247,3 +247,10 @@ def test_a_second_try_waits_for_the_builder_and_says_so(monkeypatch: pytest.Monk
     waiter.join(5)
     assert entered.is_set()
     assert "another `invoke try` is building in b-try-builder" in capsys.readouterr().err
+
+
+def test_refuse_foreign_lets_a_marked_container_through(fake: FakeLxc) -> None:
+    devtry.refuse_foreign("mine")
+    with pytest.raises(ToolError) as err:
+        devtry.refuse_foreign("theirs")
+    assert "nothing was done" in err.value.brief
