@@ -97,13 +97,21 @@ def audit(c, snap=""):
     run_audit(PROJECT, Path(snap) if snap else None)
 
 
-@task(help={"repeats": "how many hooks-only rebuilds to time (the best is reported)"})
+@task(help={
+    "repeats": "how many hooks-only rebuilds to time (the best is reported)",
+    "try_only": "only the `invoke try` comparison (its own build container; leaves `invoke build`'s alone)",
+    "source_cache": "offline source cache for the try comparison (default $ONDEMAND_SOURCE_CACHE)",
+})
 @_reported
-def bench_build(c, repeats=1):
-    """Print build times per part, a hooks-only rebuild+repack, and a bare `snap pack`, with the ratio."""
+def bench_build(c, repeats=1, try_only=False, source_cache=""):
+    """Print build times per part, a hooks-only rebuild+repack vs a bare `snap pack`, and `invoke try` vs repack+install."""
     from snapbuild.bench import bench_build as run
+    from snapbuild.bench import bench_try
+    from snapbuild.sourcecache import cache_from
 
-    run(PROJECT, repeats=int(repeats))
+    if not try_only:
+        run(PROJECT, repeats=int(repeats))
+    bench_try(PROJECT, repeats=int(repeats), cache=cache_from(source_cache))
 
 
 @task
@@ -179,6 +187,31 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
         )
     else:
         backends.build_lxd(PROJECT, source, left_out, clean=clean, compression=compression, cache=cache)
+
+
+@task(
+    name="try",
+    help={
+        "container": "the test container to try the snap in: made from the test image if missing, kept, and "
+                     "updated in place by the next `invoke try --container` (default: a fresh ondemand-try-*)",
+        "copy": "tar the prime dir into the test container instead of sharing the build container's work dir",
+        "source": "archive (default, what this machine builds) or upstream",
+        "without": "comma-separated parts to leave out (default: rails-apps, as the README's build)",
+        "source_cache": "offline source cache (default $ONDEMAND_SOURCE_CACHE), as for `invoke build`",
+    },
+)
+@_reported
+def try_(c, container="", copy=False, source="", without="", source_cache=""):
+    """Build what changed and `snap try` the prime dir in a test container's real snapd: hooks and services, no .snap."""
+    from snapbuild.build import LOCAL_BUILD
+    from snapbuild.devtry import try_snap
+    from snapbuild.sourcecache import cache_from
+
+    mode = source or LOCAL_BUILD[0]
+    if mode not in ("upstream", "archive"):
+        raise ToolError(f"--source {mode}: unknown", "use --source archive or --source upstream")
+    left_out = _parts_list(without) if without else LOCAL_BUILD[1]
+    try_snap(PROJECT, mode, left_out, container=container, copy=copy, cache=cache_from(source_cache))
 
 
 @task(help={

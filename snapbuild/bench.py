@@ -1,7 +1,9 @@
 """`invoke bench-build`: build-speed numbers (printed, never asserted: machines here are shared and noisy).
 
 Prints each part's time per step (from the most recent run of that step), then the time of a
-hooks-only rebuild + repack, against a bare `snap pack` of the same prime dir, with the ratio.
+hooks-only rebuild + repack, against a bare `snap pack` of the same prime dir, with the ratio;
+then a hooks-only change made ready in snapd by `invoke try` against rebuild + repack + install
+(bench_try, in the try build container), each with its floor.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 from snapbuild import build as backends
 from snapbuild.progress import say
@@ -65,3 +68,68 @@ def bench_build(project: Project, repeats: int = 1) -> None:
     print(f"bare `snap pack` of the same prime                : {bare:6.1f} s")
     print(f"ratio rebuild/bare pack: {best_inner / bare:.2f}x inside, {best_outer / bare:.2f}x end to end "
           f"(targets: <= 15 s and <= 1.3x)")
+
+
+def _timed(run) -> float:
+    started = time.monotonic()
+    run()
+    return time.monotonic() - started
+
+
+def bench_try(project: Project, repeats: int = 1, cache=None) -> None:
+    """A hooks-only change made ready in snapd two ways, in the same try build container and the
+    same test container: `invoke try` (rebuild, `snap try`) against rebuild + repack + install
+    (what `invoke build` and `snap install` take), each next to its floor: a bare `snap try` of
+    the unchanged prime, and a bare `snap pack` + `snap install` of it."""
+    import tempfile
+
+    from snapbuild import devtry, images, lxd, systemtest
+
+    mode, without = backends.LOCAL_BUILD
+    container = systemtest.container_name(f"{devtry.TRY_PREFIX}-bench")
+    say(f"bench-build (try): a first `invoke try` into {container} (a full build if the try build container has none)")
+    tried = devtry.try_snap(project, mode, without, container=container, cache=cache)
+    builder, work = tried.builder, devtry.remote_work(project, mode, without)
+    alias = images.ensure_image("build")
+    try:
+        tries, floors, repacks, packs, installs = [], [], [], [], []
+        snap = "/var/tmp/ondemand-bench.snap"
+        for _ in range(repeats):
+            os.utime(project.root / HOOK_FILE)
+            tries.append(_timed(lambda: devtry.try_snap(project, mode, without, container=container, cache=cache)))
+            floors.append(_timed(lambda: lxd.exec_(container, devtry.snap_try_argv(tried.directory), capture=True)))
+
+            def repack_install() -> None:
+                # What the packed path takes: `invoke build` (its steps, in the same builder) and the install.
+                plan, version = backends.prepare(project, mode, without, cache)
+                backends.prepare_builder(project, plan, builder, alias)
+                remote = f"{backends.CONTAINER_OUT}/{backends.snap_name(version)}"
+                lxd.exec_(builder, [f"{backends.CONTAINER_VENV}/bin/invoke", "build", "--destructive",
+                                    *backends.inner_options(project, plan), "--output", remote],
+                          cwd=backends.CONTAINER_PROJECT)
+                with tempfile.TemporaryDirectory() as scratch:
+                    local = Path(scratch) / "ondemand.snap"
+                    lxd.pull_file(builder, remote, local)
+                    lxd.push_file(container, local, snap)
+                lxd.exec_(container, ["snap", "install", "--dangerous", "--classic", snap], capture=True)
+
+            os.utime(project.root / HOOK_FILE)
+            repacks.append(_timed(repack_install))
+            packs.append(_timed(lambda: lxd.exec_(builder, [
+                "sh", "-c", f"rm -rf /tmp/bench && mkdir /tmp/bench && snap pack --compression=lzo {work}/prime /tmp/bench >/dev/null"])))
+            installs.append(_timed(lambda: lxd.exec_(container, ["snap", "install", "--dangerous", "--classic", snap],
+                                                     capture=True)))
+            # Back to the tried snap, for the next round.
+            lxd.exec_(container, devtry.snap_try_argv(tried.directory), capture=True)
+    finally:
+        lxd.delete(container)
+    t, f, r = min(tries), min(floors), min(repacks)
+    p, i = min(packs), min(installs)
+    print(f"\nhooks-only change -> ready in snapd (best of {repeats}; seconds)")
+    print(f"  `invoke try` (rebuild + snap try)                 : {t:6.1f} s   (target <= 10 s)")
+    print(f"    floor: bare `snap try` of the unchanged prime   : {f:6.1f} s   ratio {t / f:.2f}x")
+    print(f"  rebuild + repack + install (`invoke build` steps) : {r:6.1f} s")
+    print(f"    floor: bare `snap pack` + `snap install`        : {p + i:6.1f} s   ({p:.1f} + {i:.1f}) ratio {r / (p + i):.2f}x")
+    print(f"  repack path / try path                            : {r / t:.2f}x")
+    runs = {"try": tries, "snap try": floors, "repack+install": repacks, "snap pack": packs, "snap install": installs}
+    print("  every run: " + "; ".join(f"{label} " + ", ".join(f"{v:.1f}" for v in values) for label, values in runs.items()))

@@ -137,6 +137,21 @@ def build_container_name(image_alias: str) -> str:
     return f"{image_alias}-builder"
 
 
+def _cache_in_place(name: str, plan: BuildPlan) -> bool:
+    """The container already holds this plan's cache files under the same SHA256SUMS (sizes
+    compared too): pushing them again would cost seconds per build for nothing."""
+    from snapbuild import lxd
+    from snapbuild.sourcecache import SUMS_FILE
+
+    assert plan.cache is not None
+    files = sorted(plan.cached.values())
+    script = 'cd "$1" && cat SHA256SUMS && shift && stat -c "%n %s" -- "$@"'
+    done = lxd.exec_(name, ["sh", "-c", script, "sh", CONTAINER_CACHE, *(p.name for p in files)],
+                     check=False, capture=True)
+    wanted = (plan.cache.root / SUMS_FILE).read_text() + "".join(f"{p.name} {p.stat().st_size}\n" for p in files)
+    return done.returncode == 0 and done.stdout == wanted
+
+
 def _push_cache(name: str, plan: BuildPlan) -> None:
     """Only the cache files this build takes, with the cache's SHA256SUMS, into the container
     (the container verifies them again against the part files' pins)."""
@@ -154,17 +169,11 @@ def _push_cache(name: str, plan: BuildPlan) -> None:
         lxd.push_tree(name, tree, CONTAINER_CACHE)
 
 
-def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo",
-              cache: SourceCache | None = None) -> Path:
-    """The destructive build inside an LXD container from the local build image."""
-    from snapbuild import images, lxd
+def prepare_builder(project: Project, plan: BuildPlan, name: str, alias: str, clean: bool = False) -> None:
+    """Container `name` (from build image `alias`) running, with the tooling, the project and
+    the source cache files this plan takes in place; launched when missing."""
+    from snapbuild import lxd
 
-    # Fail fast, before any container work; the container's Debian 12 is the build host.
-    plan, version = prepare(project, mode, without, cache, host=lxd_build_host())
-    with step("LXD and the build image"):
-        lxd.ensure_lxd()
-        alias = images.ensure_image("build")
-    name = build_container_name(alias)
     if clean and lxd.exists(name):
         with step(f"--clean: delete {name}"):
             lxd.delete(name)
@@ -189,17 +198,39 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
     with step("copy the project into the container"):
         _sync_project(name, project)
     if plan.cached:
-        with step(f"copy {len(plan.cached)} verified source cache file(s) into the container"):
-            _push_cache(name, plan)
-    target = project.root / snap_name(version)
-    remote = f"{CONTAINER_OUT}/{target.name}"
-    argv = [f"{CONTAINER_VENV}/bin/invoke", "build", "--destructive", "--source", mode,
-            "--work-dir", f"{CONTAINER_WORK}/{work_dir(project, mode, without).name}", "--output", remote,
-            "--compression", compression]
-    if without:
-        argv += ["--without", ",".join(sorted(without))]
+        if _cache_in_place(name, plan):
+            say(f"==> the {len(plan.cached)} source cache file(s) are already in the container")
+        else:
+            with step(f"copy {len(plan.cached)} verified source cache file(s) into the container"):
+                _push_cache(name, plan)
+
+
+def inner_options(project: Project, plan: BuildPlan) -> list[str]:
+    """The source/left-out/work-dir/cache options of a build run inside the build container."""
+    argv = ["--source", plan.mode, "--work-dir", f"{CONTAINER_WORK}/{work_dir(project, plan.mode, plan.without).name}"]
+    if plan.without:
+        argv += ["--without", ",".join(sorted(plan.without))]
     if plan.cached:
         argv += ["--source-cache", CONTAINER_CACHE]
+    return argv
+
+
+def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo",
+              cache: SourceCache | None = None) -> Path:
+    """The destructive build inside an LXD container from the local build image."""
+    from snapbuild import images, lxd
+
+    # Fail fast, before any container work; the container's Debian 12 is the build host.
+    plan, version = prepare(project, mode, without, cache, host=lxd_build_host())
+    with step("LXD and the build image"):
+        lxd.ensure_lxd()
+        alias = images.ensure_image("build")
+    name = build_container_name(alias)
+    prepare_builder(project, plan, name, alias, clean=clean)
+    target = project.root / snap_name(version)
+    remote = f"{CONTAINER_OUT}/{target.name}"
+    argv = [f"{CONTAINER_VENV}/bin/invoke", "build", "--destructive", *inner_options(project, plan),
+            "--output", remote, "--compression", compression]
     say(f"==> build inside {name}: {' '.join(argv)}")
     started = time.monotonic()
     done = lxd.exec_(name, argv, cwd=CONTAINER_PROJECT, check=False)

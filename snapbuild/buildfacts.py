@@ -361,6 +361,7 @@ NOT_PROBED = {
     "wrappers": "this repository's own files",
     "apps": "this repository's own files",
     "ondemand-build-tools": "this repository's own files",
+    "hooks": "this repository's own package (hooks/pyproject.toml)",
     "rails-apps": "built from the same OnDemand tree as the ondemand part (its opt/ood/VERSION)",
 }
 

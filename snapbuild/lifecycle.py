@@ -9,12 +9,15 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from snapbuild.buildfacts import Distribution, base_userland, host_distribution, userland_note
 from snapbuild.errors import ToolError, describe
+from snapbuild.fileutil import write_atomic
 from snapbuild.partfile import Mode, PartFile, Source
 from snapbuild.progress import say
 from snapbuild.project import Project
@@ -202,19 +205,21 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
     logs.mkdir(parents=True, exist_ok=True)
     os.chdir(project.root)  # local sources (hooks/, snap/local/...) are project-relative
     try:
-        manager = LifecycleManager(
-            {"parts": parts}, application_name="ondemand", project_name="ondemand",
-            cache_dir=work / "cache", work_dir=work, arch=host_arch(), base=base,
-            parallel_build_count=os.cpu_count() or 1,
-        )
-        actions = manager.plan(Step.PRIME)
+        with _libyaml_states():  # the manager loads every state file
+            manager = LifecycleManager(
+                {"parts": parts}, application_name="ondemand", project_name="ondemand",
+                cache_dir=work / "cache", work_dir=work, arch=host_arch(), base=base,
+                parallel_build_count=os.cpu_count() or 1,
+            )
+            actions = manager.plan(Step.PRIME)
     except PartsError as error:
         raise ToolError(f"craft-parts refused the parts: {error.brief}", error.resolution or "run `invoke check`", error.details or "") from None
     todo = [a for a in actions if a.action_type != ActionType.SKIP]
+    listings = StageListings(work / STAGE_LISTINGS)
     say(f"lifecycle: {len(todo)} of {len(actions)} step(s) to run (the rest are up to date)")
     started = time.monotonic()
     timings: dict[str, dict[str, float]] = {}
-    with manager.action_executor() as executor:
+    with listings.installed(), _libyaml_states(), manager.action_executor() as executor:
         for number, action in enumerate(todo, 1):
             label = f"[{number}/{len(todo)}] {action.step.name.lower():<5} {action.part_name}"
             if action.action_type != ActionType.RUN:
@@ -241,6 +246,103 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
 
 
 TIMINGS = "timings.json"
+
+
+class _LibyamlLoader:
+    """The yaml module as craft-parts' state loader sees it, loading with libyaml.
+
+    craft-parts reads every part's state files (a stage or prime state lists each file the
+    part ships) with the pure-Python loader: ~40 s of CPU per run for this snap, so most of a
+    hooks-only rebuild. libyaml gives the same data for these plain documents."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def safe_load(self, stream: Any) -> Any:
+        return self._module.load(stream, Loader=self._module.CSafeLoader)
+
+
+@contextmanager
+def _libyaml_states() -> Iterator[None]:
+    import yaml
+    from craft_parts.state_manager import states
+
+    if not getattr(yaml, "__with_libyaml__", False) or getattr(states, "yaml", None) is not yaml:
+        yield  # no libyaml, or a craft-parts that loads states otherwise: leave it as it is
+        return
+    states.yaml = _LibyamlLoader(yaml)
+    try:
+        yield
+    finally:
+        states.yaml = yaml
+
+
+STAGE_LISTINGS = "stage-listings.pickle"
+
+
+class StageListings:
+    """Keeps craft-parts' listing of each part's install dir between runs.
+
+    Before every stage action craft-parts lists the install dir of every part to look for
+    files two parts would stage differently: ~38k files and ~7 s here, most of a hooks-only
+    rebuild. A part's install dir changes only when its build step runs, and that rewrites
+    the part's build state file; so a listing is reused while the state file and the install
+    dir keep their mtimes (and the part's `stage:` filter is the same), and made afresh
+    otherwise. The comparison of the listings is still craft-parts' own, at every stage.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import pickle
+
+        self.path = path
+        try:
+            self.saved: dict[tuple[str, str | None], tuple[tuple[object, ...], list[str]]] = pickle.loads(path.read_bytes())
+        except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
+            self.saved = {}
+
+    @staticmethod
+    def key(part: Any, partition: str | None) -> tuple[object, ...] | None:
+        """What must stay the same for a saved listing to hold; None: no build state yet."""
+        try:
+            state = (part.part_state_dir / "build").stat().st_mtime_ns
+            installed = part.part_install_dirs[partition].stat().st_mtime_ns
+        except OSError:
+            return None
+        return (state, installed, tuple(part.spec.stage_files or ()))
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """craft-parts' listing function, wrapped, for the length of the block; saved after."""
+        import pickle
+
+        from craft_parts.executor import collisions
+
+        original = getattr(collisions, "_get_candidate_from_install_dir", None)
+        if original is None or not hasattr(collisions, "StageCandidate"):  # another craft-parts: no shortcut
+            yield
+            return
+
+        def listing(part: Any, partition: str | None) -> Any:
+            key = self.key(part, partition)
+            saved = self.saved.get((part.name, partition))
+            if key is not None and saved is not None and saved[0] == key:
+                return collisions.StageCandidate(
+                    part_name=part.name, contents={Path(p) for p in saved[1]},
+                    source_dir=part.part_install_dirs[partition], permissions=part.spec.permissions, is_overlay=False)
+            candidate = original(part, partition)
+            if key is not None and candidate is not None:
+                self.saved[(part.name, partition)] = (key, sorted(str(p) for p in candidate.contents))
+            return candidate
+
+        collisions._get_candidate_from_install_dir = listing
+        try:
+            yield
+        finally:
+            collisions._get_candidate_from_install_dir = original
+            write_atomic(self.path, pickle.dumps(self.saved))
 
 
 def load_timings(work: Path) -> dict[str, Any]:

@@ -488,6 +488,13 @@ def pull_tree(name: str, remote_dir: str, local_dir: Path) -> None:
           f"pulling {name}:{remote_dir} to {local_dir}")
 
 
+def copy_tree_between(source: str, source_dir: str, target: str, target_dir: str) -> None:
+    """Copy the contents of source:source_dir into target:target_dir (which must exist), one
+    tar stream from container to container, symlinks and hard links intact."""
+    _pipe(exec_argv(source, tar_create(source_dir)), exec_argv(target, tar_extract(target_dir)),
+          f"copying {source}:{source_dir} to {target}:{target_dir}")
+
+
 def _remote(name: str, path: str) -> str:
     if not path.startswith("/"):
         raise ToolError(f"container path {path!r} is not absolute",

@@ -279,7 +279,7 @@ def test_audit_of_a_snap_reports_the_built_versions_and_the_userland(built: tupl
     section = text.split("## What was built (`meta/build-info.yaml`)")[1]
     assert "- base: core24 (Ubuntu 24.04 (noble)); build host: Debian 12 (bookworm)" in section
     assert "**stage-packages come from Debian 12 (bookworm)'s archive, not from Ubuntu 24.04 (noble)" in section
-    assert ("| python | 3.11.2 | 3.11 | local | python3.11 3.11.2-6+deb12u9 | Debian 12 (bookworm): bookworm, "
+    assert ("| python | 3.11.2 | 3.11 | host-archive | python3.11 3.11.2-6+deb12u9 | Debian 12 (bookworm): bookworm, "
             "bookworm-security (3 packages) |") in section
     assert "| apache | 2.4.71 | 2.4 | host-archive | apache2-bin 2.4.71-1~deb12u1 |" in section
     assert "- agrees: every version above matches what the snap's files show." in section
