@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -83,6 +84,26 @@ def link_bundled_apps(paths: Paths) -> None:
             if link.is_symlink() and Path(os.readlink(link)).parent == stable and link.name not in shipped:
                 link.unlink()
                 log.info("%s: removed (this revision does not ship %s)", link, link.name)
+
+
+def remove_stale_temporaries(paths: Paths) -> list[Path]:
+    """What a hook run killed midway left: `httpd -t` staging dirs (.check-*) and atomic-write
+    temporaries (.NAME.*.tmp) in the dirs the hooks write. snapd runs one hook of a snap at a
+    time, so at a hook's start none of them belongs to a live run."""
+    removed = []
+    for directory in (paths.apache_conf_dir, paths.ood_config, paths.clusters_d):
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith(".check-") and path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file():
+                path.unlink()
+            else:
+                continue
+            removed.append(path)
+            log.info("%s: removed (left by a hook run that was stopped midway)", path)
+    return removed
 
 
 # The apps upstream's package stages for every user on install (its postinst touches their
@@ -215,6 +236,7 @@ def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
 
 def install(ctx: Context) -> Applied:
     ensure_tree(ctx.paths)
+    remove_stale_temporaries(ctx.paths)
     install_pages(ctx.paths)
     link_bundled_apps(ctx.paths)
     sudoers.install(ctx.paths, ctx.runner, ctx.sudo)
@@ -227,6 +249,7 @@ def install(ctx: Context) -> Applied:
 
 
 def configure(ctx: Context) -> Applied:
+    remove_stale_temporaries(ctx.paths)
     return apply_configuration(ctx, restart=True)
 
 
@@ -249,6 +272,7 @@ def _nginx_stage(ctx: Context, *args: str) -> bool:
 def post_refresh(ctx: Context) -> Applied:
     paths = ctx.paths
     ensure_tree(paths)
+    remove_stale_temporaries(paths)
     install_pages(paths)
     link_bundled_apps(paths)
     sudoers.install(paths, ctx.runner, ctx.sudo)

@@ -221,3 +221,17 @@ def test_install_stages_the_shell_app_for_every_user_as_upstreams_package_does(t
     assert conf.is_file(), "the shell app's sys config must exist for app_reset to fill it"
     assert not (paths.nginx_lib / "config" / "apps" / "sys" / "dashboard.conf").exists(), "not in this build"
     assert calls(log) == [f"{paths.nginx_stage_yml} app_reset --sub-uri=/pun"]
+
+
+def test_configure_removes_what_a_killed_hook_left(env: SnapEnv) -> None:
+    paths = env.paths
+    staging = paths.apache_conf_dir / ".check-abc123"
+    staging.mkdir()
+    (staging / "httpd.conf").write_text("half\n")
+    partial = paths.ood_config / ".ood_portal.yml.x7y8.tmp"
+    partial.write_text("port: 80\nserv")
+    keep = paths.ood_config / ".admin-notes"  # not ours: left alone
+    keep.write_text("mine\n")
+    env.configure()
+    assert not staging.exists() and not partial.exists()
+    assert keep.read_text() == "mine\n"
