@@ -219,6 +219,18 @@ def run_on_installed_snap(container: str | None, tag: str, run: Callable[[str], 
         return run(fresh.name)
 
 
+def run_script_inside(script: Path, remote: str, args: Sequence[str], container: str | None, tag: str,
+                      project: Project = DEFAULT) -> int:
+    """A benchmark script that runs itself on the test machine: pushed to `remote` in
+    `container` (or a fresh one with the snap installed) and run there as root with `--inside`
+    and `args`, so no `lxc exec` is timed; its exit status."""
+    def run_in(name: str) -> int:
+        lxd.push_file(name, script, remote)
+        return subprocess.run(lxd.exec_argv(name, ["python3", remote, "--inside", *args]), check=False).returncode
+
+    return run_on_installed_snap(container, tag, run_in, project)
+
+
 # --------------------------------------------------------------------------- spread's adhoc backend
 
 

@@ -87,15 +87,10 @@ def inside(repetitions: int) -> int:
 
 def host(opts: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from snapbuild import lxd, systemtest
-    from snapbuild.project import DEFAULT as PROJECT
+    from snapbuild import systemtest
 
-    def run_in(name: str) -> int:
-        lxd.push_file(name, Path(__file__).resolve(), REMOTE)
-        argv = ["python3", REMOTE, "--inside", "--repetitions", str(opts.repetitions)]
-        return subprocess.run(lxd.exec_argv(name, argv), check=False).returncode
-
-    return systemtest.run_on_installed_snap(opts.container, "bench-set", run_in, PROJECT)
+    return systemtest.run_script_inside(Path(__file__).resolve(), REMOTE, ["--repetitions", str(opts.repetitions)], opts.container,
+                                        "bench-set")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -393,3 +393,13 @@ def test_snap_for_spread_copies_a_snap_from_elsewhere_into_the_root(tmp_path: Pa
     snap.write_text("other")
     with pytest.raises(ToolError, match="differs"):
         systemtest._snap_for_spread(snap, Project(root))
+
+
+def test_a_benchmark_script_runs_itself_inside_the_named_container(monkeypatch, tmp_path) -> None:
+    calls = []
+    monkeypatch.setattr(systemtest.lxd, "push_file", lambda name, src, dst: calls.append(("push", name, src.name, dst)))
+    monkeypatch.setattr(systemtest.lxd, "exec_argv", lambda name, argv: ["echo", name, *argv])
+    script = tmp_path / "bench_x.py"
+    script.write_text("")
+    assert systemtest.run_script_inside(script, "/var/tmp/bench_x.py", ["--users", "3"], "box", "bench-x") == 0
+    assert calls == [("push", "box", "bench_x.py", "/var/tmp/bench_x.py")]
