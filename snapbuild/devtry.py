@@ -118,9 +118,9 @@ def next_steps(tried: Tried, checks: Sequence[str], checks_dir: str) -> str:
         f"ondemand {tried.revision} is tried in {c} from {tried.directory} (snap try, no .snap)",
         f"  run a check (as root, in the container):  lxc exec {c} -- {checks_dir}/{example}.sh",
         f"    checks: {', '.join(checks)}",
-        f"  a spread task: tests/spread/main/NAME runs tests/checks/NAME.sh after reinstalling a packed .snap "
-        f"(its prepare); against the tried snap run the check itself as above (not refresh.sh: it needs a .snap, "
-        f"and every tried revision is the same directory)",
+        "  a spread task: tests/spread/main/NAME runs tests/checks/NAME.sh after reinstalling a packed .snap "
+        "(its prepare); against the tried snap run the check itself as above (not refresh.sh: it needs a .snap, "
+        "and every tried revision is the same directory)",
         f"  a shell in the container:                 lxc exec {c} -- bash",
         f"  after editing a hook or any source:       invoke try --container {c}   (updates it in place)",
         f"  leave: lxc exec {c} -- snap remove --purge ondemand    (the container stays for the next try)",
@@ -250,7 +250,7 @@ def _copy_prime(builder: str, container: str, prime: str) -> None:
     dir itself stays, so the revision snapd mounted from it sees the new files."""
     from snapbuild import lxd
 
-    lxd.exec_(container, ["sh", "-c", f'mkdir -p "$1" && find "$1" -mindepth 1 -delete', "sh", COPY_DIR])
+    lxd.exec_(container, ["sh", "-c", 'mkdir -p "$1" && find "$1" -mindepth 1 -delete', "sh", COPY_DIR])
     lxd.copy_tree_between(builder, prime, container, COPY_DIR)
 
 
