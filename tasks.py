@@ -217,9 +217,11 @@ def try_(c, container="", copy=False, source="", without="", source_cache=""):
 @task(help={
     "unit_only": "run only the pytest unit tests (no LXD, no snapd)",
     "snap": "the .snap to test (default: $ONDEMAND_SNAP, else the newest ./ondemand_*.snap, built if there is none)",
+    "source_cache": "when a snap must be built first: the offline source cache (default $ONDEMAND_SOURCE_CACHE, "
+                    "else ../shared/sources where it exists), as the README's build command uses it",
 })
 @_reported
-def test(c, unit_only=False, snap=""):
+def test(c, unit_only=False, snap="", source_cache=""):
     """Unit tests; then on the built snap: relocation, store-review checks, the spread suite in real snapd (LXD)."""
     from pathlib import Path
 
@@ -231,11 +233,14 @@ def test(c, unit_only=False, snap=""):
         return
     path = systemtest.find_snap(PROJECT.root, {systemtest.ENV_SNAP: snap} if snap else None)
     if path is None:
-        from snapbuild.build import LOCAL_BUILD, build_lxd
-        from snapbuild.sourcecache import cache_from
+        from snapbuild.build import LOCAL_BUILD, build_lxd, local_cache_dir
+        from snapbuild.sourcecache import cache_from, open_cache
 
         mode, left_out = LOCAL_BUILD
-        path = build_lxd(PROJECT, mode, left_out, cache=cache_from(""))
+        cache = cache_from(source_cache)
+        if cache is None and local_cache_dir(PROJECT).is_dir():
+            cache = open_cache(local_cache_dir(PROJECT))
+        path = build_lxd(PROJECT, mode, left_out, cache=cache)
     from snapbuild.relocation import relocation_test
     from snapbuild.snapcheck import check_snap_task
 

@@ -39,6 +39,12 @@ CONTAINER_CACHE = "/root/source-cache"
 LOCAL_BUILD: tuple[Mode, frozenset[str]] = ("archive", frozenset({"rails-apps"}))
 
 
+def local_cache_dir(project: Project) -> Path:
+    """Where this project's machines keep the offline source cache: ../shared/sources beside
+    the clone (the README's build command names it)."""
+    return project.root.parent / "shared" / "sources"
+
+
 def snap_name(version: str, arch: str | None = None) -> str:
     return f"ondemand_{version}_{arch or host_arch()}.snap"
 
