@@ -210,7 +210,9 @@ def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
             if done.returncode != 0:
                 raise ToolError(f"cannot unpack {snap_file}", "rebuild the snap", done.stderr)
         (root / "tmp/httpd.conf").write_text(HTTPD_CONF.format(snap=SNAP_AT))
-        triplet = _run(["gcc", "-dumpmachine"]).stdout.strip() or "x86_64-linux-gnu"
+        # luaposix's library dir as the snap has it (the build's triplet; no compiler needed here).
+        found = sorted(unpacked.glob("usr/lib/*/lua/5.3"))
+        triplet = found[0].parent.parent.name if found else "missing-luaposix"
         (root / "tmp/httpd-lua.conf").write_text(LUA_CONF.format(snap=SNAP_AT, triplet=triplet))
         (root / "tmp/check.lua").write_text(LUA_CHECK)
         (root / "tmp/ood_portal.yml").write_text(PORTAL_YML)
