@@ -21,7 +21,8 @@ The keys mirror upstream's `ood_portal.yml`, `nginx_stage.yml` and `clusters.d` 
 dash-cased: upstream's `oidc_client_id` is `portal.oidc.client-id` here. The snap writes
 those files under `/var/snap/ondemand/common/etc/ood/config/` (upstream's `/etc/ood/config/`),
 then generates the Apache configuration (`/var/snap/ondemand/common/etc/apache2/`), checks it
-with `httpd -t`, and restarts `ondemand.apache` only if the generated files changed.
+with `httpd -t`, and reloads `ondemand.apache` gracefully only if the generated files changed
+(as upstream's `apachectl graceful`: connections are not dropped, requests in flight finish).
 
 If you edit the generated `ood-portal.conf` or `httpd.conf` by hand, the snap notices
 (checksum) and writes later versions next to your file as `*.new` instead of replacing it;

@@ -271,6 +271,10 @@ class Paths:
         return self.snap_common / "run" / "apache2"
 
     @property
+    def apache_pid_file(self) -> Path:
+        return self.apache_run_dir / "httpd.pid"
+
+    @property
     def hooks_log(self) -> Path:
         return self.snap_common / "var" / "log" / "hooks.log"
 

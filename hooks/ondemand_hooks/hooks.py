@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ class Context:
     snapctl: SnapctlLike
     runner: Runner = subprocess.run
     now: Callable[[], float] = time.time
+    kill: Callable[[int, int], None] = os.kill
     sudo: sudoers.Sudo | None = None  # detected on the host unless given
 
 
@@ -36,7 +38,7 @@ class Applied:
     written: list[Path] = field(default_factory=list)
     removed: list[Path] = field(default_factory=list)
     portal_changed: bool = False
-    restarted: bool = False
+    restarted: bool = False  # reloaded gracefully, or restarted where nothing ran
 
 
 # --- pieces --------------------------------------------------------------------------------
@@ -143,8 +145,56 @@ def _cluster_changes(settings: model.Settings, paths: Paths, problems: list[str]
     return writes, removes
 
 
-def restart_apache(ctx: Context) -> bool:
+def _runs_our_apache(pid: int, conf: bytes) -> bool:
+    try:
+        return conf in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("PPid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def apache_main_pid(paths: Paths) -> int | None:
+    """Apache's parent process, if one of ours runs: a process whose command line names our
+    httpd.conf (so a stale pid whose number now belongs to another process is never
+    signalled by a root hook). The PidFile first; Apache rewrites it during a graceful
+    restart, so when it is empty, the parent is found among the processes instead."""
+    conf = str(paths.httpd_conf).encode()
+    data = fsutil.read_or_none(paths.apache_pid_file)
+    text = data.decode("ascii", "replace").strip() if data else ""
+    if text.isdigit() and _runs_our_apache(int(text), conf):
+        return int(text)
+    ours = {int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit() and _runs_our_apache(int(d.name), conf)}
+    parents = sorted(pid for pid in ours if _parent_pid(pid) not in ours)
+    return parents[0] if len(parents) == 1 else None
+
+
+def reload_apache(ctx: Context) -> bool:
+    """Load a new configuration the way upstream's ExecReload does (`apachectl graceful`):
+    SIGUSR1 to Apache's parent. Its listening sockets stay open, so no connection is refused;
+    requests in flight finish on the old configuration. No snapd change is queued, so a hook
+    killed afterwards leaves nothing pending, and no systemd start limit is ever reached.
+
+    No Apache of ours running (failed, or between stop and start): restarted through snapctl,
+    unless an admin disabled and stopped it."""
     service = f"{ctx.paths.name}.apache"
+    pid = apache_main_pid(ctx.paths)
+    if pid is not None:
+        try:
+            ctx.kill(pid, signal.SIGUSR1)
+        except OSError as error:
+            log.warning("could not signal Apache (pid %d: %s); restarting it instead", pid, error)
+        else:
+            log.info("reloading %s gracefully (SIGUSR1 to pid %d)", service, pid)
+            return True
     try:
         statuses = {s.name: s for s in ctx.snapctl.services(service)}
     except HookError as error:
@@ -152,14 +202,14 @@ def restart_apache(ctx: Context) -> bool:
         statuses = {}
     status = statuses.get(service)
     if status is not None and not status.enabled and not status.active:
-        log.info("%s is disabled and stopped: not restarting it (start it with `snap start --enable %s`)", service, service)
+        log.info("%s is disabled and stopped: not starting it (start it with `snap start --enable %s`)", service, service)
         return False
     try:
         ctx.snapctl.restart(service)
     except HookError as error:
         log.warning("could not restart %s (%s); restart it with `sudo snap restart %s`", service, error, service)
         return False
-    log.info("restarting %s to load the new configuration", service)
+    log.info("restarting %s to load the new configuration (no running Apache to reload)", service)
     return True
 
 
@@ -225,7 +275,7 @@ def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
         log.info("%s: removed (its clusters.%s keys were unset)", path, path.stem)
     applied.portal_changed = portal.commit(update, paths, ctx.now())
     if applied.portal_changed and restart:
-        applied.restarted = restart_apache(ctx)
+        applied.restarted = reload_apache(ctx)
     if not applied.written and not applied.removed and not applied.portal_changed:
         log.info("configuration unchanged")
     return applied
@@ -335,7 +385,7 @@ def update_portal(ctx: Context, force: bool) -> bool:
     update = portal.prepare(settings, paths, force=force, runner=ctx.runner)
     changed = portal.commit(update, paths, ctx.now())
     if changed:
-        restart_apache(ctx)
+        reload_apache(ctx)
     else:
         log.info("Apache configuration unchanged")
     return changed

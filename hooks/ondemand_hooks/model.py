@@ -134,7 +134,8 @@ KEYS: tuple[Key, ...] = (
        v.Text(allow_spaces=False, max_length=512)),
     _k("portal.oidc.client-secret", "text without spaces (secret)", None, "s3cr3t-from-your-idp",
        "Client secret (upstream `oidc_client_secret`). Stored in ood_portal.yml and the Apache "
-       "config, both readable by root only.", v.Text(allow_spaces=False, max_length=512), secret=True),
+       "config, both readable by root only. Unset for a public client: the portal then uses PKCE "
+       "(`OIDCPKCEMethod S256`).", v.Text(allow_spaces=False, max_length=512), secret=True),
     _k("portal.oidc.remote-user-claim", "claim name", "preferred_username", "email",
        "Claim that becomes REMOTE_USER (upstream `oidc_remote_user_claim`), then mapped to a "
        "system user by portal.user-map-match.", v.Token(r"[A-Za-z0-9_.:-]{1,128}", "a claim name")),

@@ -138,7 +138,7 @@ def render_httpd_conf(portal: PortalSettings, paths: Paths, vhost: Path) -> str:
     lines = [GENERATED_BANNER.format(what="main Apache configuration", name=paths.httpd_conf.name)]
     lines.append(f"ServerRoot {q(paths.apache_conf_dir)}")
     lines.append(f"DefaultRuntimeDir {q(paths.apache_run_dir)}")
-    lines.append(f"PidFile {q(paths.apache_run_dir / 'httpd.pid')}")
+    lines.append(f"PidFile {q(paths.apache_pid_file)}")
     lines.append("")
     lines.append(f"# Modules of the snap's Apache ({paths.modules_dir}); each guarded, since builds")
     lines.append("# differ in which ones are compiled in (unixd, log_config ...).")
@@ -289,6 +289,10 @@ def render_portal_conf(portal: PortalSettings, paths: Paths, passphrase: str | N
         add(f"  OIDCClientID {q(o.client_id)}")
         if o.client_secret:
             add(f"  OIDCClientSecret {q(o.client_secret)}")
+        else:
+            # A public client (no secret, e.g. a Keycloak client without client
+            # authentication): PKCE binds the code to this browser session.
+            add("  OIDCPKCEMethod S256")
         add(f"  OIDCRedirectURI {q(o.uri)}")
         add(f"  OIDCRemoteUserClaim {q(o.remote_user_claim)}")
         add(f"  OIDCScope {q(o.scope)}")

@@ -60,13 +60,13 @@ refused portal.auth.type=basic "portal.auth.basic.user-file=$AUTH_DIR/root-only"
 says "portal.auth.basic.user-file: \"$AUTH_DIR/root-only\": the htpasswd file must be readable by the portal's user, but $PORTAL_USER cannot read it"
 
 step "allowed: basic"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 set_ok portal.auth.type=basic "portal.auth.basic.user-file=$HTPASSWD"
 expect_yaml "$PORTAL_YML" "auth=[\"AuthType Basic\", \"AuthName \\\"Open OnDemand\\\"\", \"AuthBasicProvider file\", \"AuthUserFile \\\"$HTPASSWD\\\"\", \"Require valid-user\"]"
 has_line "$HTTPD_CONF" "  LoadModule auth_basic_module \"$SNAP_MOUNT/apache/modules/mod_auth_basic.so\""
 has_line "$VHOST" "    AuthType Basic" "    AuthUserFile \"$HTPASSWD\""
 until_answers 401 "$PROTECTED"
-expect_restart yes "$pid"
+expect_reload yes "$pid" "$reloads"
 apache_active
 expect_hop "$PROTECTED" 401 "" -u "$USER_NAME:wrong-password"
 # With OnDemand this reaches mod_ood_proxy, whose nginx_stage call for a user with no

@@ -30,12 +30,12 @@ LOGIN=login.check-a.example.test
 [ ! -e "$CLUSTERS_D/$HANDMADE.yml" ] || fail "precondition: $CLUSTERS_D/$HANDMADE.yml exists; run configure-clusters.sh --restore"
 
 step "allowed: a login-only cluster"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 set_ok "clusters.$ID.title=$TITLE" "clusters.$ID.login.host=LOGIN.Check-A.example.test"
 expect_path f root:root 0644 "$FILE"
 expect_yaml "$FILE" "v2.metadata.title=\"$TITLE\"" "v2.login.host=\"$LOGIN\"" v2.job=absent
 head -n1 "$FILE" | grep -q '^# Managed by the ondemand snap' || problem "$FILE: does not start with the snap's marker"
-expect_restart no "$pid"
+expect_reload no "$pid" "$reloads"
 apache_active
 
 step "refused: unknown keys under clusters.$ID."
@@ -72,7 +72,7 @@ else
 fi
 [ "$(sha256sum "$CLUSTERS_D/$HANDMADE.yml" 2>&1)" = "$handmade_sum" ] ||
     problem "$CLUSTERS_D/$HANDMADE.yml (written by hand) changed or vanished"
-expect_restart no "$pid"
+expect_reload no "$pid" "$reloads"
 apache_active
 
 finish configure-clusters

@@ -23,13 +23,13 @@ NEED_AUTH=/public/need_auth.html
 until_answers 302 http://127.0.0.1/
 
 step "allowed: maintenance on, loopback not in the allowlist"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 set_ok portal.maintenance.enabled=true portal.maintenance.allowlist=192.0.2.0/24,198.51.100.7/32
 expect_yaml "$PORTAL_YML" use_maintenance=true 'maintenance_ip_allowlist=["192.0.2.0/24", "198.51.100.7"]'
 has_line "$VHOST" "  RewriteCond expr \"! -R '192.0.2.0/24'\"" "  RewriteCond expr \"! -R '198.51.100.7'\"" \
     "  RewriteRule ^ - [R=503,L]"
 until_answers 503 http://127.0.0.1/
-expect_restart yes "$pid"
+expect_reload yes "$pid" "$reloads"
 apache_active
 expect_hop "http://127.0.0.1$NEED_AUTH" 200 ""
 

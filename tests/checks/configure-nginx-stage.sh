@@ -24,7 +24,7 @@ until_answers 302 http://127.0.0.1/
 expect_yaml "$NGINX_STAGE_YML" min_uid=1000 'nginx_file_upload_max="10737420000"' pun_custom_env=absent
 
 step "allowed: min-uid, upload size, two environment variables"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 apache_sums=$(sha256sum "$HTTPD_CONF" "$VHOST")
 set_ok nginx-stage.min-uid=5000 nginx-stage.nginx-file-upload-max=21474836480 \
     "nginx-stage.pun-custom-env.ood-dashboard-title=$TITLE" nginx-stage.pun-custom-env.ood-brand-bg-color=#2a5d84
@@ -34,7 +34,7 @@ expect_yaml "$NGINX_STAGE_YML" min_uid=5000 'nginx_file_upload_max="21474836480"
 expect_path f root:root 0644 "$NGINX_STAGE_YML"
 [ "$(sha256sum "$HTTPD_CONF" "$VHOST")" = "$apache_sums" ] ||
     problem "the Apache config changed on a snap set of nginx-stage.* keys only"
-expect_restart no "$pid"
+expect_reload no "$pid" "$reloads"
 apache_active
 until_answers 302 http://127.0.0.1/
 
@@ -64,10 +64,10 @@ says 'nginx-stage.min-uid: "lots" is not a uid the portal may serve'
 expect_yaml "$NGINX_STAGE_YML" min_uid=5000
 
 step "unset: the defaults"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 unset_ok nginx-stage.min-uid nginx-stage.nginx-file-upload-max nginx-stage.pun-custom-env
 expect_yaml "$NGINX_STAGE_YML" min_uid=1000 'nginx_file_upload_max="10737420000"' pun_custom_env=absent
-expect_restart no "$pid"
+expect_reload no "$pid" "$reloads"
 apache_active
 
 finish configure-nginx-stage

@@ -29,13 +29,13 @@ until_answers 302 http://127.0.0.1/
 [ "$(listeners 80)" != "" ] || fail "precondition: nothing listens on port 80"
 
 step "allowed: servername and server-aliases"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 set_ok "portal.servername=$NAME" "portal.server-aliases=$ALIAS_A,$ALIAS_B"
 expect_yaml "$PORTAL_YML" "servername=\"$NAME\"" "server_aliases=[\"$ALIAS_A\", \"$ALIAS_B\"]" "port=80"
 has_line "$HTTPD_CONF" "ServerName $NAME"
 has_line "$VHOST" "  ServerName $NAME" "  ServerAlias $ALIAS_A" "  ServerAlias $ALIAS_B"
 until_answers 302 http://127.0.0.1/ -H "Host: $NAME"
-expect_restart yes "$pid"
+expect_reload yes "$pid" "$reloads"
 apache_active
 for host in "$NAME" "$ALIAS_B"; do
     expect_hop http://127.0.0.1/x 302 "http://$host$NEED_AUTH" -H "Host: $host"
@@ -43,13 +43,13 @@ done
 expect_hop http://127.0.0.1/x 301 "http://$NAME/x" -H "Host: other.check.example.test"
 
 step "the same values again: no file changes, no restart"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 tree_fingerprint "$ETC" >"$WORK/same.before"
 set_ok "portal.servername=$NAME" "portal.server-aliases=$ALIAS_A,$ALIAS_B"
 tree_fingerprint "$ETC" >"$WORK/same.after"
 cmp -s "$WORK/same.before" "$WORK/same.after" ||
     problem "files under $ETC changed on a snap set that changed no value: $(diff "$WORK/same.before" "$WORK/same.after" | oneline "$(cat)")"
-expect_restart no "$pid"
+expect_reload no "$pid" "$reloads"
 
 step "allowed: portal.port=$PORT (Apache moves to it)"
 set_ok "portal.port=$PORT"
@@ -97,14 +97,14 @@ says "portal.listen-addr-port: \"127.0.0.1:9090\" does not include portal.port $
 until_answers 200 "http://127.0.0.1:$PORT$NEED_AUTH" -H "Host: $NAME"
 
 step "unset: back to port 80 on every address, any host name"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 unset_ok portal.servername portal.server-aliases portal.port portal.listen-addr-port
 expect_yaml "$PORTAL_YML" servername=absent server_aliases=absent port=80 'listen_addr_port=["80"]'
 has_line "$HTTPD_CONF" "Listen 80" "ServerName localhost"
 has_line "$VHOST" "<VirtualHost *:80>"
 lacks_line "$VHOST" '^ *Server(Name|Alias) '
 until_answers 302 http://127.0.0.1/ -H "Host: other.check.example.test"
-expect_restart yes "$pid"
+expect_reload yes "$pid" "$reloads"
 expect_hop http://127.0.0.1/x 302 "http://other.check.example.test$NEED_AUTH" -H "Host: other.check.example.test"
 [ "$(listeners "$PORT")" = "" ] || problem "something still listens on port $PORT: $(listeners "$PORT")"
 apache_active

@@ -10,7 +10,6 @@ set -euo pipefail
 require_root
 if [ "${1:-}" = --restore ]; then
     if snap list "$SNAP_NAME" >/dev/null 2>&1 && [ "$(snap_option portal.port)" != "<unset>" ]; then
-        systemctl reset-failed "snap.$SNAP_NAME.apache.service" 2>/dev/null || true
         snap unset "$SNAP_NAME" portal.port
     fi
     exit 0
@@ -53,7 +52,6 @@ GOOD=8080
 VHOST=$ETC/apache2/ood-portal.conf
 say "configure-rollback: snap set $SNAP_NAME portal.port=$GOOD right after the refusal must succeed"
 trap 'rm -rf "$work"; snap unset "$SNAP_NAME" portal.port || true' EXIT
-systemctl reset-failed "snap.$SNAP_NAME.apache.service" 2>/dev/null || true
 if ! snap set "$SNAP_NAME" portal.port=$GOOD >"$work/out" 2>&1; then
     problem "snap set portal.port=$GOOD after a refused value failed: $(oneline "$(cat "$work/out")")"
 else

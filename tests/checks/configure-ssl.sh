@@ -53,7 +53,7 @@ refused "portal.ssl.cert=$CERT"
 says "portal.ssl.cert: unknown key; did you mean portal.ssl.certificate?"
 
 step "allowed: the self-signed certificate"
-pid=$(apache_pid)
+pid=$(apache_pid) reloads=$(reload_count)
 set_ok "portal.ssl.certificate=$CERT" "portal.ssl.certificate-key=$KEY" "portal.ssl.certificate-chain=$CERT"
 expect_yaml "$PORTAL_YML" port=443 'listen_addr_port=["443", "80"]' \
     "ssl=[\"SSLCertificateFile \\\"$CERT\\\"\", \"SSLCertificateKeyFile \\\"$KEY\\\"\", \"SSLCertificateChainFile \\\"$CERT\\\"\"]"
@@ -61,7 +61,7 @@ has_line "$HTTPD_CONF" "Listen 443" "Listen 80"
 has_line "$VHOST" "<VirtualHost *:443>" "  SSLEngine On" "  SSLCertificateFile \"$CERT\"" \
     "  SSLCertificateKeyFile \"$KEY\"" "  SSLCertificateChainFile \"$CERT\""
 until_answers 200 "https://127.0.0.1$NEED_AUTH" -k
-expect_restart yes "$pid"
+expect_reload yes "$pid" "$reloads"
 apache_active
 served=$(openssl s_client -connect 127.0.0.1:443 -servername "$CN" </dev/null 2>/dev/null |
     openssl x509 -noout -fingerprint -sha256 2>/dev/null || true)

@@ -38,7 +38,6 @@ restore_group() {
     local -a keys
     mapfile -t keys < <(set_group_keys)
     if [ "${#keys[@]}" -gt 0 ]; then
-        reset_start_limit
         snap unset "$SNAP_NAME" "${keys[@]}" || printf 'WARNING: snap unset %s failed\n' "${keys[*]}" >&2
     fi
     if [ "${#EXTRA_PATHS[@]}" -gt 0 ]; then
@@ -79,18 +78,8 @@ shown() {
     printf '%s' "${out% }"
 }
 
-# systemd starts a unit at most 5 times in 10 s (StartLimitBurst, StartLimitIntervalSec),
-# and every snap set that changes the Apache config restarts Apache (a full restart, not
-# a reload): the sixth such snap set within 10 s fails and leaves Apache failed, the
-# portal down. That is a defect of its own (reported), not what these checks are about:
-# before each snap set, reset the unit's start counter (`systemctl reset-failed` does).
-reset_start_limit() {
-    systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
-}
-
 # set_ok KEY=VALUE...: snap set must succeed; stop otherwise (later steps build on it).
 set_ok() {
-    reset_start_limit
     say "  snap set $(shown "$@")"
     snap set "$SNAP_NAME" "$@" >"$WORK/out" 2>&1 ||
         fail "snap set $(shown "$@") was refused: $(oneline "$(cat "$WORK/out")")"
@@ -98,7 +87,6 @@ set_ok() {
 
 # unset_ok KEY...: snap unset must succeed.
 unset_ok() {
-    reset_start_limit
     say "  snap unset $*"
     snap unset "$SNAP_NAME" "$@" >"$WORK/out" 2>&1 ||
         fail "snap unset $* failed: $(oneline "$(cat "$WORK/out")")"
@@ -221,15 +209,26 @@ PY
 
 apache_pid() { systemctl show -p MainPID --value "$APACHE_UNIT"; }
 
-# expect_restart yes|no PID: Apache's main process id must (yes) or must not (no) differ
-# from PID, taken before the snap set.
-expect_restart() {
-    local want=$1 old_pid=$2 now
+# reload_count: how many graceful reloads the hooks have logged so far.
+reload_count() {
+    local n
+    n=$(grep -c 'reloading [^ ]* gracefully' "$COMMON/var/log/hooks.log" 2>/dev/null) || true
+    printf '%s' "${n:-0}"
+}
+
+# expect_reload yes|no PID COUNT: the snap set must (yes) or must not (no) have reloaded
+# Apache gracefully; PID and COUNT (apache_pid, reload_count) were taken before it. Apache
+# is never restarted by a portal change: its main process id must stay PID.
+expect_reload() {
+    local want=$1 old_pid=$2 old_count=$3 now count
     now=$(apache_pid)
-    if [ "$want" = yes ] && [ "$now" = "$old_pid" ]; then
-        problem "Apache was not restarted (main pid still $now) although its configuration changed"
-    elif [ "$want" = no ] && [ "$now" != "$old_pid" ]; then
-        problem "Apache was restarted (main pid $old_pid -> $now) although its configuration did not change"
+    count=$(reload_count)
+    if [ "$now" != "$old_pid" ]; then
+        problem "Apache was restarted (main pid $old_pid -> $now); a portal change must reload it gracefully"
+    elif [ "$want" = yes ] && [ "$count" -le "$old_count" ]; then
+        problem "Apache was not reloaded (hooks.log has no new graceful reload) although its configuration changed"
+    elif [ "$want" = no ] && [ "$count" -ne "$old_count" ]; then
+        problem "Apache was reloaded although its configuration did not change"
     fi
 }
 

@@ -250,7 +250,6 @@ signin_begin() {
     printf '%s:%s\n' "$name" "$(openssl passwd -apr1 "$password")" >"$dir/htpasswd"
     chgrp "$PORTAL_USER" "$dir/htpasswd"
     chmod 640 "$dir/htpasswd"
-    systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
     snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$dir/htpasswd" "$@" ||
         fail "snap set portal.auth.type=basic portal.auth.basic.user-file=$dir/htpasswd $* was refused"
     local url
@@ -271,7 +270,6 @@ signin_end() {
     remove_user "$name"
     rm -rf "$dir" "${PUN_RUN_ROOT:?}/$name" "$(pun_conf "$name")"
     if snap list "$SNAP_NAME" >/dev/null 2>&1; then
-        systemctl reset-failed "$APACHE_UNIT" 2>/dev/null || true
         snap unset "$SNAP_NAME" portal.auth.type portal.auth.basic.user-file "$@" || true
     fi
 }

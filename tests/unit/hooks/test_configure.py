@@ -606,3 +606,41 @@ def test_a_password_file_the_portal_user_cannot_read_is_refused_naming_the_key(o
         check(str(secret))
     secret.chmod(0o644)
     assert check(str(secret)) == str(secret)
+
+
+def test_reload_signals_only_a_process_running_our_httpd_conf(env: SnapEnv) -> None:
+    """A stale PidFile naming another process is not signalled; our Apache (a stand-in
+    process whose command line names httpd.conf) gets SIGUSR1 and no snapd restart."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from ondemand_hooks import hooks as hook_fns
+
+    pid_file = env.paths.apache_pid_file
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(f"{os.getpid()}\n")  # pytest itself: not our Apache
+    assert hook_fns.apache_main_pid(env.paths) is None
+    marker = env.root / "got-usr1"
+    script = (
+        "import signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: (pathlib.Path(sys.argv[1]).write_text('yes'), sys.exit(0)))\n"
+        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
+        "time.sleep(30)\n"
+    )
+    stand_in = subprocess.Popen([sys.executable, "-c", script, str(marker), "-f", str(env.paths.httpd_conf)])
+    try:
+        pid_file.write_text("")  # mid-graceful: the parent is found among the processes
+        deadline = time.time() + 10
+        while not (marker.exists() and hook_fns.apache_main_pid(env.paths) == stand_in.pid):
+            assert time.time() < deadline, "the stand-in was never found"
+            time.sleep(0.05)
+        pid_file.write_text(f"{stand_in.pid}\n")
+        env.set({"portal.servername": "ondemand.example.edu"})
+        applied = env.configure()
+        assert applied.restarted and env.snapctl.restarts == []
+        assert stand_in.wait(10) == 0 and marker.read_text() == "yes"
+    finally:
+        stand_in.kill()
+        stand_in.wait()

@@ -355,3 +355,18 @@ def test_mime_types_come_from_the_snap_when_shipped(env: SnapEnv) -> None:
     assert f'TypesConfig "{env.paths.snap_stable}/etc/mime.types"' in env.paths.httpd_conf.read_text()
     ns = yaml.safe_load(env.paths.nginx_stage_yml.read_text())
     assert ns["mime_types_path"] == f"{env.paths.snap_stable}/nginx/conf/mime.types"
+
+
+def test_oidc_without_a_client_secret_uses_pkce(env_od: SnapEnv) -> None:
+    """Decision (issue 16): a public OIDC client is configured, with PKCE, not refused."""
+    env_od.set({
+        "portal.oidc.provider-metadata-url": "https://idp.example.edu/.well-known/openid-configuration",
+        "portal.oidc.client-id": "ondemand",
+    })  # fmt: skip
+    env_od.configure()
+    vhost = env_od.paths.portal_conf.read_text()
+    assert "OIDCPKCEMethod S256" in vhost and "OIDCClientSecret" not in vhost
+    env_od.set({"portal.oidc.client-secret": "s3cr3t"})
+    env_od.configure()
+    vhost = env_od.paths.portal_conf.read_text()
+    assert 'OIDCClientSecret "s3cr3t"' in vhost and "OIDCPKCEMethod" not in vhost

@@ -82,6 +82,8 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
     "fresh-install": (False, {}),
     "no-auth-maintenance": (False, {"portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.0.0.0/8,::1"}),
     "oidc-no-ondemand": (False, OIDC),
+    # A public client: no secret, PKCE instead (mod_auth_openidc must accept OIDCPKCEMethod).
+    "oidc-public-client-pkce": (True, {k: v for k, v in OIDC.items() if k != "portal.oidc.client-secret"}),
     "oidc-ondemand-ssl-everything": (True, {
         **OIDC, "portal.servername": "ondemand.example.edu", "portal.server-aliases": "ood.example.edu",
         "portal.ssl.certificate": "{cert}", "portal.ssl.certificate-key": "{key}",
@@ -232,3 +234,49 @@ def test_live_basic_auth_guards_everything_but_public(live: Live) -> None:
     assert live.get("/anything", bad)[0] == 401
     assert live.get("/anything", good)[0] == 404  # logged in; no OnDemand in this build
     assert live.get("/public/need_auth.html")[0] == 200
+
+
+def test_live_changes_reload_gracefully_and_refuse_no_request(live: Live) -> None:
+    """Ten portal changes back to back while a client asks every 10 ms: the hook signals
+    Apache (graceful), never restarts it through snapd, and no request goes unanswered."""
+    import threading
+
+    live.start()
+    assert live.proc is not None
+    pid_file = live.env.paths.apache_pid_file
+    deadline = time.monotonic() + 10
+    while not (pid_file.exists() and pid_file.read_text().strip() == str(live.proc.pid)):
+        assert time.monotonic() < deadline, "Apache wrote no pid file"
+        time.sleep(0.1)
+    live.env.snapctl.restarts.clear()  # the fixture configured before Apache ran
+    answers: list[int] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(live.get("/public/need_auth.html")[0])
+            except OSError as error:
+                failures.append(repr(error))
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        for n in range(10):
+            live.env.set({"portal.servername": f"portal{n}.example.edu"})
+            applied = live.env.configure()
+            assert applied.portal_changed and applied.restarted
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        thread.join(10)
+    assert live.env.snapctl.restarts == []  # signalled directly, no snapd restart queued
+    assert live.proc.poll() is None, "Apache's parent exited"
+    # 200, or 301 to the servername of the moment (other host names are redirected to it).
+    assert failures == [] and answers and set(answers) <= {200, 301}, (failures[:3], sorted(set(answers)))
+    deadline = time.monotonic() + 10
+    while live.get("/x", {"Host": "other.example.edu"})[1].get("location", "").find("portal9.example.edu") < 0:
+        assert time.monotonic() < deadline, "the last servername never took effect"
+        time.sleep(0.2)
