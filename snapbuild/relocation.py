@@ -119,7 +119,8 @@ CHECKS = [
         f"mkdir -p /tmp/portal && env PATH={SNAP_AT}/bin:$PATH GEM_PATH={ONDEMAND}/gems CONFIG=/tmp/ood_portal.yml "
         f"APACHE=/tmp/portal/ood-portal.conf SUM=/tmp/portal/ood-portal.sha256sum "
         f"{ONDEMAND}/ood-portal-generator/sbin/update_ood_portal --detailed-exitcodes; echo \"exit $?\"; cat /tmp/portal/ood-portal.conf",
-        ("exit 3", "ServerName portal.example.org", "need_auth.html"),
+        # The no-auth template's public root, redirected into the snap at build time.
+        ("exit 3", "ServerName portal.example.org", "need_auth.html", 'Alias "/public" "/var/snap/ondemand/common/var/www/ood/public"'),
     ),
     Check(
         "mod_lua loads mod_ood_proxy's Lua with luaposix",

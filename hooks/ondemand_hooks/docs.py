@@ -23,6 +23,8 @@ those files under `/var/snap/ondemand/common/etc/ood/config/` (upstream's `/etc/
 then generates the Apache configuration (`/var/snap/ondemand/common/etc/apache2/`), checks it
 with `httpd -t`, and reloads `ondemand.apache` gracefully only if the generated files changed
 (as upstream's `apachectl graceful`: connections are not dropped, requests in flight finish).
+A change of the auth type, and any change while OpenID Connect is on, restarts it instead
+(a graceful load of mod_auth_openidc crashed the snap's Apache workers in testing).
 
 If you edit the generated `ood-portal.conf` or `httpd.conf` by hand, the snap notices
 (checksum) and writes later versions next to your file as `*.new` instead of replacing it;

@@ -60,13 +60,13 @@ refused portal.auth.type=basic "portal.auth.basic.user-file=$AUTH_DIR/root-only"
 says "portal.auth.basic.user-file: \"$AUTH_DIR/root-only\": the htpasswd file must be readable by the portal's user, but $PORTAL_USER cannot read it"
 
 step "allowed: basic"
-pid=$(apache_pid) reloads=$(reload_count)
+pid=$(apache_pid)
 set_ok portal.auth.type=basic "portal.auth.basic.user-file=$HTPASSWD"
 expect_yaml "$PORTAL_YML" "auth=[\"AuthType Basic\", \"AuthName \\\"Open OnDemand\\\"\", \"AuthBasicProvider file\", \"AuthUserFile \\\"$HTPASSWD\\\"\", \"Require valid-user\"]"
 has_line "$HTTPD_CONF" "  LoadModule auth_basic_module \"$SNAP_MOUNT/apache/modules/mod_auth_basic.so\""
 has_line "$VHOST" "    AuthType Basic" "    AuthUserFile \"$HTPASSWD\""
 until_answers 401 "$PROTECTED"
-expect_reload yes "$pid" "$reloads"
+expect_restart "$pid"  # basic auth loads mod_auth_basic and mod_authn_file
 apache_active
 expect_hop "$PROTECTED" 401 "" -u "$USER_NAME:wrong-password"
 # With OnDemand this reaches mod_ood_proxy, whose nginx_stage call for a user with no
@@ -129,6 +129,12 @@ if [ "$code" = 200 ] || [ "${location:-}" = "http://127.0.0.1$NEED_AUTH" ]; then
 else
     say "    $PROTECTED -> $code ${location:-} (behind OpenID Connect; the IdP is not reachable here)"
 fi
+step "allowed: another change while oidc is on (Apache restarted, serving again)"
+pid=$(apache_pid)
+set_ok "portal.oidc.scope=openid profile"
+has_line "$VHOST" '  OIDCScope "openid profile"'
+until_answers 200 "http://127.0.0.1$NEED_AUTH"
+expect_restart "$pid"  # see RESTART_ONLY_MODULES in the hooks
 
 step "invalid while oidc is on: the previous values stay"
 refused "portal.oidc.client-id=two words"
@@ -136,7 +142,7 @@ says 'portal.oidc.client-id: "two words" contains spaces; give a single word'
 
 step "unset: need_auth again"
 unset_ok portal.auth.type portal.auth.basic.user-file portal.oidc.provider-metadata-url \
-    portal.oidc.client-id portal.oidc.client-secret
+    portal.oidc.client-id portal.oidc.client-secret portal.oidc.scope
 expect_yaml "$PORTAL_YML" 'auth=[]' oidc_client_id=absent oidc_client_secret=absent oidc_provider_metadata_url=absent
 lacks_line "$HTTPD_CONF" 'auth_basic_module|auth_openidc_module'
 lacks_line "$VHOST" '^ *(Auth|OIDC)'

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Check: 20 portal changes back to back reload Apache gracefully and refuse no request.
 # A client asks for a public page every 50 ms throughout; every `snap set` changes the vhost
-# (a new server alias). Afterwards: every snap set succeeded, every request was answered
+# (a new server alias of a fixed servername; the client asks for that name). Afterwards: every snap set succeeded, every request was answered
 # (none refused or reset), Apache's main process is the one from before (reloaded, never
 # restarted, so systemd's start limit is never reached and no `reset-failed` is needed),
 # and the hooks logged one graceful reload per change.
@@ -16,19 +16,23 @@ here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
 require_root
-configure_begin configure-reload-storm "${1:-}" portal.server-aliases
+configure_begin configure-reload-storm "${1:-}" portal.servername portal.server-aliases
 
 CHANGES=20
 port=$(portal_port)
 url="http://127.0.0.1:$port/public/need_auth.html"
 wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
+# Aliases reach the vhost only beside a servername; the client asks by that name.
+NAME=storm.check.example.test
+set_ok "portal.servername=$NAME"
+until_answers 200 "$url" -H "Host: $NAME"
 
 pid=$(apache_pid) reloads=$(reload_count)
 # The client: one line per request, curl's HTTP code (000 when the connection failed).
 client_log=$WORK/client.log
 (
     while [ ! -e "$WORK/stop" ]; do
-        curl -s -o /dev/null --max-time 5 -w '%{http_code}\n' "$url" >>"$client_log" || true
+        curl -s -o /dev/null --max-time 5 -H "Host: $NAME" -w '%{http_code}\n' "$url" >>"$client_log" || true
         sleep 0.05
     done
 ) &
@@ -59,6 +63,6 @@ expect_reload yes "$pid" "$reloads"
 count=$(reload_count)
 [ $((count - reloads)) -eq "$CHANGES" ] || problem "hooks.log shows $((count - reloads)) graceful reloads for $CHANGES changes"
 apache_active
-until_answers 200 "$url"
+until_answers 200 "$url" -H "Host: $NAME"
 
 finish configure-reload-storm

@@ -209,6 +209,15 @@ PY
 
 apache_pid() { systemctl show -p MainPID --value "$APACHE_UNIT"; }
 
+# expect_restart PID: the snap set changed the set of Apache modules (the auth type), which
+# restarts Apache instead of reloading it (mod_auth_openidc's children crash after a graceful
+# load): the main process id must differ from PID, taken before it.
+expect_restart() {
+    local old_pid=$1 now
+    now=$(apache_pid)
+    [ "$now" != "$old_pid" ] || problem "Apache was not restarted (main pid still $now) although its modules changed"
+}
+
 # reload_count: how many graceful reloads the hooks have logged so far.
 reload_count() {
     local n
@@ -217,8 +226,8 @@ reload_count() {
 }
 
 # expect_reload yes|no PID COUNT: the snap set must (yes) or must not (no) have reloaded
-# Apache gracefully; PID and COUNT (apache_pid, reload_count) were taken before it. Apache
-# is never restarted by a portal change: its main process id must stay PID.
+# Apache gracefully; PID and COUNT (apache_pid, reload_count) were taken before it. A change
+# that keeps the module set never restarts Apache: its main process id must stay PID.
 expect_reload() {
     local want=$1 old_pid=$2 old_count=$3 now count
     now=$(apache_pid)

@@ -644,3 +644,36 @@ def test_reload_signals_only_a_process_running_our_httpd_conf(env: SnapEnv) -> N
     finally:
         stand_in.kill()
         stand_in.wait()
+
+
+def test_a_change_of_the_module_set_restarts_instead_of_reloading(env: SnapEnv, tmp_path: Path) -> None:
+    """Switching the auth type loads other modules (mod_auth_openidc's children segfault
+    after a graceful load): Apache is restarted through snapd, not signalled."""
+    import subprocess
+    import sys
+    import time
+
+    from ondemand_hooks import hooks as hook_fns
+
+    ready = tmp_path / "ready"
+    script = "import pathlib, sys, time\npathlib.Path(sys.argv[1]).write_text('ready')\ntime.sleep(30)\n"
+    stand_in = subprocess.Popen([sys.executable, "-c", script, str(ready), "-f", str(env.paths.httpd_conf)])
+    try:
+        env.paths.apache_pid_file.parent.mkdir(parents=True, exist_ok=True)
+        env.paths.apache_pid_file.write_text(f"{stand_in.pid}\n")
+        deadline = time.time() + 10
+        while not ready.exists():
+            assert time.time() < deadline
+            time.sleep(0.05)
+        htpasswd = tmp_path / "htpasswd"
+        htpasswd.write_text("alice:{SHA}x\n")
+        htpasswd.chmod(0o644)
+        before = hook_fns.loaded_modules(env.paths.httpd_conf.read_bytes())
+        env.set({"portal.auth.type": "basic", "portal.auth.basic.user-file": str(htpasswd)})
+        applied = env.configure()
+        assert hook_fns.loaded_modules(env.paths.httpd_conf.read_bytes()) - before >= {"auth_basic_module"}
+        assert applied.restarted and env.snapctl.restarts == [("ondemand.apache",)]
+        assert stand_in.poll() is None  # not signalled (SIGUSR1 would have ended it)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
