@@ -22,7 +22,7 @@ import yaml
 from snapbuild.buildfacts import base_userland
 from snapbuild.errors import ToolError
 from snapbuild.fileutil import write_atomic
-from snapbuild.partfile import PartFile, Source, deep_merge
+from snapbuild.partfile import ARCHITECTURES, PartFile, Source, deep_merge
 from snapbuild.project import Project
 
 AUDIT_DOC = "docs/audit.md"
@@ -135,7 +135,7 @@ def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
     rows = []
     for name, part in sorted(parts.items()):
         if mode == "upstream":
-            version, source = part.upstream_version, part.upstream_source
+            version, source, by_arch = part.upstream_version, part.upstream_source, part.upstream_by_arch
             body = part.body
         else:
             if not part.has_archive:
@@ -143,9 +143,21 @@ def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
                              "-", part.license, "-", "-", "-"])
                 continue
             version = part.archive_version
-            source = part.upstream_source if part.archive_source and part.archive_source.type == "same" else part.archive_source
+            if part.archive_by_arch:
+                source, by_arch = None, part.archive_by_arch
+            elif part.archive_source is not None and part.archive_source.type == "same":
+                source, by_arch = part.upstream_source, part.upstream_by_arch
+            else:
+                source, by_arch = part.archive_source, {}
             body = deep_merge(part.body, part.archive_overrides)
         packages = _packages(body)
+        if by_arch:
+            # Every architecture's source, whatever machine writes the audit (it must not drift).
+            for arch in [a for a in ARCHITECTURES if a in by_arch]:
+                pin, verified, provenance = _pin(by_arch[arch])
+                rows.append([name, version, f"{arch}: {_where(by_arch[arch])}", pin, part.license, verified,
+                             provenance, packages])
+            continue
         if source is None:
             archive = "the base's archive" if mode == "upstream" else f"the build host's archive, {archive_host()}"
             rows.append([name, version, f"{archive} (stage-packages only)", "apt: signed archive index", part.license,
@@ -246,6 +258,7 @@ def portal_user(project: Project) -> str:
 
 def audit_doc(project: Project) -> str:
     """docs/audit.md: everything that does not need a built snap."""
+    from snapbuild.check import declared_sources
     from snapbuild.generate import snap_version
 
     metadata = project.load_metadata()
@@ -360,7 +373,7 @@ def audit_doc(project: Project) -> str:
     unverified = [
         f"- `parts/{n}.yaml` {key}: {s.describe()}"
         for n, p in sorted(parts.items())
-        for key, s in (("upstream.source", p.upstream_source), ("archive.source", p.archive_source))
+        for key, s in declared_sources(p)
         if s is not None and not s.verified
     ]
     lines += [

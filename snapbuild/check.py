@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from snapbuild.errors import ToolError
-from snapbuild.partfile import Mode, PartFile
+from snapbuild.partfile import Mode, PartFile, Source, arch_problems, platform_arches
 from snapbuild.project import Project
 
 # Commands that fetch something from the network: every input must be a declared source.
@@ -158,15 +158,24 @@ def _download_in(line: str, network: list[str]) -> str | None:
     return found
 
 
+def declared_sources(part: PartFile) -> list[tuple[str, Source | None]]:
+    """(key, source) of every source the part file declares, each architecture's included."""
+    found: list[tuple[str, Source | None]] = []
+    for key, single, by_arch in (("upstream.source", part.upstream_source, part.upstream_by_arch),
+                                 ("archive.source", part.archive_source, part.archive_by_arch)):
+        found += [(f"{key}.{arch}", source) for arch, source in by_arch.items()] if by_arch else [(key, single)]
+    return found
+
+
 def pin_problems(parts: dict[str, PartFile], release: bool) -> tuple[list[str], list[str]]:
     """Unverified sources: warnings normally, errors for a release."""
     problems, warnings = [], []
     for name, part in sorted(parts.items()):
-        for key, source in (("upstream.source", part.upstream_source), ("archive.source", part.archive_source)):
+        for key, source in declared_sources(part):
             if source is None or source.verified:
                 continue
             text = f"{part.where(key)}: {source.describe()} is unverified (no sha256/commit pin)"
-            if release and key == "upstream.source":
+            if release and key.startswith("upstream.source"):
                 problems.append(text + "; release builds refuse unverified sources: add its sha256")
             else:
                 warnings.append(text)
@@ -310,6 +319,7 @@ def check_project(project: Project, release: bool = False) -> Report:
     report.problems += pins
     if metadata:
         report.problems += metadata_problems(project, metadata, parts, version)
+        report.problems += arch_problems(parts, platform_arches(metadata), project.relative(project.metadata_file))
     report.problems += provides_problems(parts, project)
     report.problems += drift_problems(project)
     return report

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from snapbuild.errors import ToolError, describe
-from snapbuild.partfile import Mode, PartFile
+from snapbuild.partfile import Mode, PartFile, arch_problems, platform_arches
 from snapbuild.project import VERSION_PART, Project
 
 # snapcraft.yaml's conventional order; anything else in metadata follows, sorted.
@@ -22,7 +22,7 @@ TOP_LEVEL_ORDER = [
 # Within a part: what it is, where it comes from, what it needs, how it builds, what it ships.
 PART_KEY_ORDER = [
     "plugin", "source", "source-type", "source-tag", "source-commit", "source-checksum",
-    "after", "build-environment", "build-packages", "build-snaps", "stage-packages",
+    "override-pull", "after", "build-environment", "build-packages", "build-snaps", "stage-packages",
 ]
 
 
@@ -86,13 +86,16 @@ def generate_text(project: Project) -> str:
     """The release recipe's text; raises ToolError listing every part-file problem."""
     metadata = project.load_metadata()
     parts, problems = project.load_parts()
+    arches = platform_arches(metadata)
+    problems += arch_problems(parts, arches, project.relative(project.metadata_file))
     if problems:
         raise ToolError(
             f"cannot generate {project.relative(project.recipe_file)}: {len(problems)} problem(s) in the part files",
             "fix each problem named above; `invoke check` lists them too",
             describe(problems),
         )
-    resolved = {name: part.resolve("upstream") for name, part in parts.items()}
+    # Per-architecture sources become `on <arch>` grammar for every platform, whatever this machine is.
+    resolved = {name: part.recipe_part(arches) for name, part in parts.items()}
     return render(project, recipe(metadata, resolved, snap_version(parts)))
 
 

@@ -6,7 +6,6 @@ Incremental: craft-parts keeps state in the work dir, so only outdated steps re-
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from collections.abc import Iterator
@@ -18,18 +17,10 @@ from typing import Any
 from snapbuild.buildfacts import Distribution, base_userland, host_distribution, userland_note
 from snapbuild.errors import ToolError, describe
 from snapbuild.fileutil import write_atomic
-from snapbuild.partfile import Mode, PartFile, Source
+from snapbuild.partfile import Mode, PartFile, Source, host_arch
 from snapbuild.progress import say
 from snapbuild.project import Project
 from snapbuild.sourcecache import SourceCache
-
-ARCHES = {"x86_64": "amd64", "aarch64": "arm64"}
-
-
-def host_arch() -> str:
-    machine = platform.machine()
-    return ARCHES.get(machine, machine)
-
 
 @dataclass
 class BuildPlan:
@@ -97,6 +88,10 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
     missing = []
     for name in plan.included:
         part = parts[name]
+        gap = _arch_gap(part, mode)
+        if gap:
+            missing.append(f"{name}: {part.where(gap)} has no source for {part.arch}, this machine's architecture")
+            continue
         if mode == "archive" and not part.has_archive:
             source = part.upstream_source
             missing.append(f"{name}: has no archive source; its upstream source {source.describe() if source else '-'} is needed")
@@ -126,6 +121,18 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
             describe(missing),
         )
     return plan
+
+
+def _arch_gap(part: PartFile, mode: Mode) -> str | None:
+    """The per-architecture source block a `mode` build needs that has no entry for the part's
+    arch (parts are loaded for this machine's): without it the part would silently build sourceless."""
+    if mode == "archive" and part.archive_by_arch:
+        key = "archive.source"
+    elif mode == "archive" and part.archive_source is not None and part.archive_source.type != "same":
+        return None
+    else:
+        key = "upstream.source"
+    return key if (key, part.arch) in part.missing_arches([part.arch]) else None
 
 
 def _remote_source(plan: BuildPlan, name: str) -> Source | None:

@@ -7,10 +7,14 @@ at fault, so `invoke check` can report all of them in one run.
 from __future__ import annotations
 
 import copy
+import platform
+import posixpath
 import re
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 
@@ -37,6 +41,19 @@ _CACHE_KEYS = {"file", "sha256", "repository", "commit", "note"}
 _CACHE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _UPSTREAM_SOURCE_TYPES = {"tarball", "git", "local"}
 _ARCHIVE_SOURCE_TYPES = {"tarball", "apt-source", "same"}
+# snapd's architecture names (snapcraft's `platforms` keys), in the order recipes list them.
+ARCHITECTURES = ("amd64", "arm64", "armhf", "ppc64el", "riscv64", "s390x")
+_MACHINES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "ppc64le": "ppc64el",
+             "riscv64": "riscv64", "s390x": "s390x"}
+# A per-architecture source is a tarball pinned by sha256: the generated recipe checks the
+# pulled file itself (snapcraft's source-checksum cannot differ per architecture).
+_PER_ARCH_KEYS = {"type", "url", "sha256", "checksum-from"}
+
+
+def host_arch() -> str:
+    """This machine's architecture as snapd names it (amd64, arm64, ...)."""
+    machine = platform.machine()
+    return _MACHINES.get(machine, machine)
 
 
 @dataclass(frozen=True)
@@ -118,10 +135,38 @@ class PartFile:
     # Registries the part's build tool fetches lock-file-pinned packages from (yarn.lock,
     # Gemfile.lock): probed before a build, listed in the audit.
     network: list[str] = field(default_factory=list)
+    # Per-architecture sources (`source: {amd64: {...}, arm64: {...}}`), by arch; empty for a
+    # part with one source for all. upstream_source/archive_source are then `arch`'s entry,
+    # so every local build (craft-parts, on this machine) sees one plain pinned tarball.
+    upstream_by_arch: dict[str, Source] = field(default_factory=dict)
+    archive_by_arch: dict[str, Source] = field(default_factory=dict)
+    arch: str = field(default_factory=host_arch)
 
     @property
     def has_archive(self) -> bool:
-        return self.archive_source is not None
+        return self.archive_source is not None or bool(self.archive_by_arch)
+
+    @property
+    def per_arch(self) -> bool:
+        return bool(self.upstream_by_arch or self.archive_by_arch)
+
+    def arch_sources(self) -> list[tuple[str, dict[str, Source]]]:
+        """(key, sources by arch) of each per-architecture source block of this part."""
+        blocks = (("upstream.source", self.upstream_by_arch), ("archive.source", self.archive_by_arch))
+        return [(key, by_arch) for key, by_arch in blocks if by_arch]
+
+    def missing_arches(self, arches: list[str]) -> list[tuple[str, str]]:
+        """(source key, arch) for every arch in `arches` a per-architecture block has no source for."""
+        return [(key, arch) for key, by_arch in self.arch_sources() for arch in arches if arch not in by_arch]
+
+    def for_arch(self, arch: str) -> PartFile:
+        """This part as a build on `arch` sees it: the per-architecture sources' `arch` entries."""
+        chosen = replace(self, arch=arch)
+        if self.upstream_by_arch:
+            chosen.upstream_source = self.upstream_by_arch.get(arch)
+        if self.archive_by_arch:
+            chosen.archive_source = self.archive_by_arch.get(arch)
+        return chosen
 
     def where(self, key: str) -> str:
         """`parts/x.yaml: key` — the prefix every problem about this file carries."""
@@ -149,6 +194,63 @@ class PartFile:
         if cached is not None and source is not None and source.cache is not None:
             return with_cache_file(body, cached, source.cache)
         return with_source(body, source)
+
+    def recipe_part(self, arches: list[str]) -> dict[str, Any]:
+        """The release recipe's part: like resolve("upstream"), but a per-architecture upstream
+        source becomes snapcraft's `on <arch>` grammar, one entry per arch in `arches`."""
+        if not self.upstream_by_arch:
+            return self.resolve("upstream")
+        sources = [(arch, self.upstream_by_arch[arch]) for arch in arches if arch in self.upstream_by_arch]
+        body = copy.deepcopy(self.body)
+        body["source"] = [{f"on {arch}": source.url} for arch, source in sources]
+        # A plain file keeps the downloaded tarball in the src dir for the check to hash;
+        # a tar source would unpack and delete it first.
+        body["source-type"] = "file"
+        body["override-pull"] = checksum_script(self.name, sources)
+        return body
+
+
+def download_name(url: str) -> str:
+    """The file name a `file` source downloads `url` to (craft-parts: the URL path's basename)."""
+    return posixpath.basename(urlparse(url).path)
+
+
+def checksum_script(part: str, sources: list[tuple[str, Source]]) -> str:
+    """override-pull for per-architecture tarballs: pull, check the build arch's sha256, unpack.
+
+    snapcraft's grammar chooses `source` per arch but not `source-checksum`, so the pin is
+    checked here; a mismatch fails the pull printing both checksums.
+    """
+    where = f"parts/{part}.yaml upstream.source"
+    cases = "".join(
+        f"  {arch}) file={shlex.quote(download_name(source.url))}; sha256={source.sha256} ;;\n"
+        for arch, source in sources
+    )
+    return (
+        f"# Generated from {where} (per-architecture): snapcraft's source-checksum\n"
+        "# cannot differ per architecture, so the pulled file is checked here.\n"
+        "craftctl default\n"
+        'arch="${CRAFT_ARCH_BUILD_FOR:-$CRAFT_TARGET_ARCH}"\n'
+        "# `on <arch>` chose the source by the build machine: a cross-build would ship another arch's binary.\n"
+        'if [ -n "${CRAFT_ARCH_BUILD_ON:-}" ] && [ "$CRAFT_ARCH_BUILD_ON" != "$arch" ]; then\n'
+        f'  echo "{part}: per-architecture sources need a native build (building on $CRAFT_ARCH_BUILD_ON for $arch)" >&2\n'
+        "  exit 1\n"
+        "fi\n"
+        'case "$arch" in\n'
+        + cases +
+        f'  *) echo "{part}: no source for architecture $arch; add {where}.$arch" >&2; exit 1 ;;\n'
+        "esac\n"
+        'actual="$(sha256sum "$CRAFT_PART_SRC/$file" | cut -d " " -f 1)"\n'
+        'if [ "$actual" != "$sha256" ]; then\n'
+        f'  echo "{part}: $file ($arch) does not match its pin in {where}.$arch:" >&2\n'
+        '  echo "  expected sha256 $sha256" >&2\n'
+        '  echo "  actual   sha256 $actual" >&2\n'
+        "  exit 1\n"
+        "fi\n"
+        "# Unpacked as a tar source would be: the tarball's single top-level directory stripped.\n"
+        'tar -xf "$CRAFT_PART_SRC/$file" -C "$CRAFT_PART_SRC" --strip-components=1\n'
+        'rm "$CRAFT_PART_SRC/$file"\n'
+    )
 
 
 def with_source(body: dict[str, Any], source: Source | None) -> dict[str, Any]:
@@ -244,6 +346,39 @@ def _parse_source(pf: PartFile, key: str, data: Any, types: set[str], problems: 
     return source
 
 
+def _is_per_arch(data: Any) -> bool:
+    """A source block keyed by architecture (`{amd64: {...}, arm64: {...}}`) rather than by `type`."""
+    return isinstance(data, dict) and "type" not in data and any(key in ARCHITECTURES for key in data)
+
+
+def _parse_arch_sources(pf: PartFile, key: str, data: dict[str, Any], problems: list[str]) -> dict[str, Source]:
+    """Parse a per-architecture source block: one pinned tarball per arch."""
+    sources: dict[str, Source] = {}
+    for arch, entry in data.items():
+        where = f"{key}.{arch}"
+        if arch not in ARCHITECTURES:
+            problems.append(f"{pf.where(where)}: not an architecture; a per-architecture source is keyed by "
+                            f"{', '.join(ARCHITECTURES)} (or give one source with a `type`)")
+            continue
+        if isinstance(entry, dict) and entry.get("type") not in (None, "tarball"):
+            problems.append(f"{pf.where(where + '.type')}: {entry.get('type')!r}: per-architecture sources are "
+                            "tarballs; use `type: tarball` or one source for all architectures")
+            continue
+        if isinstance(entry, dict):
+            problems += _unknown(pf.where(where + "."), entry, _PER_ARCH_KEYS)
+            entry = {k: v for k, v in entry.items() if k in _PER_ARCH_KEYS}
+        source = _parse_source(pf, where, entry, {"tarball"}, problems)
+        if source is None:
+            continue
+        if source.sha256 == UNVERIFIED:
+            problems.append(f"{pf.where(where + '.sha256')}: a per-architecture tarball needs its sha256 (the "
+                            "generated recipe checks the pulled file against it); add it")
+        sources[arch] = source
+    if not data:
+        problems.append(f"{pf.where(key)}: empty; give one source per architecture or a single source with a `type`")
+    return sources
+
+
 def _with_cache(pf: PartFile, key: str, data: Any, source: Source, problems: list[str]) -> Source:
     """Parse a source's `cache:` entry; its commit must be the one the source pins."""
     if not isinstance(data, dict):
@@ -273,9 +408,10 @@ def _with_cache(pf: PartFile, key: str, data: Any, source: Source, problems: lis
     return replace(source, cache=entry)
 
 
-def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
-    """Parse one part file; returns the part and every problem found in it."""
-    pf = PartFile(name=path.stem, path=path)
+def parse_part_file(path: Path, arch: str | None = None) -> tuple[PartFile, list[str]]:
+    """Parse one part file; returns the part and every problem found in it. `arch` (default:
+    this machine's) picks the per-architecture sources' entry as its upstream/archive source."""
+    pf = PartFile(name=path.stem, path=path, arch=arch or host_arch())
     problems: list[str] = []
     try:
         data = yaml.safe_load(path.read_text())
@@ -310,7 +446,10 @@ def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
     if "upstream" in data and not pf.upstream_version:
         problems.append(f"{pf.where('upstream.version')}: missing; the version the release recipe ships")
     pf.homepage = str(upstream.get("homepage", ""))
-    if "source" in upstream:
+    if _is_per_arch(upstream.get("source")):
+        pf.upstream_by_arch = _parse_arch_sources(pf, "upstream.source", upstream["source"], problems)
+        pf.upstream_source = pf.upstream_by_arch.get(pf.arch)
+    elif "source" in upstream:
         pf.upstream_source = _parse_source(pf, "upstream.source", upstream["source"], _UPSTREAM_SOURCE_TYPES, problems)
 
     if "archive" in data:
@@ -320,15 +459,19 @@ def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
         else:
             problems += _unknown(pf.where("archive."), archive, _ARCHIVE_KEYS)
             pf.archive_version = str(archive.get("version", pf.upstream_version))
-            pf.archive_source = _parse_source(pf, "archive.source", archive.get("source"), _ARCHIVE_SOURCE_TYPES, problems)
+            if _is_per_arch(archive.get("source")):
+                pf.archive_by_arch = _parse_arch_sources(pf, "archive.source", archive["source"], problems)
+                pf.archive_source = pf.archive_by_arch.get(pf.arch)
+            else:
+                pf.archive_source = _parse_source(pf, "archive.source", archive.get("source"), _ARCHIVE_SOURCE_TYPES, problems)
             overrides = archive.get("part", {}) or {}
             if not isinstance(overrides, dict):
                 problems.append(f"{pf.where('archive.part')}: must be a mapping merged over `part`")
             else:
                 pf.archive_overrides = overrides
-            upstream_source = pf.upstream_source
-            if (pf.archive_source and pf.archive_source.type == "same" and upstream_source
-                    and upstream_source.remote and upstream_source.cache is None):
+            upstream_sources = list(pf.upstream_by_arch.values()) or [pf.upstream_source]
+            if (pf.archive_source and pf.archive_source.type == "same"
+                    and any(s and s.remote and s.cache is None for s in upstream_sources)):
                 problems.append(
                     f"{pf.where('archive.source.type')}: `same` only fits parts whose upstream source is local, "
                     "absent, or has a `cache` entry (offline builds must have a way to it); declare the "
@@ -342,12 +485,15 @@ def parse_part_file(path: Path) -> tuple[PartFile, list[str]]:
         pf.body = body
         for key in sorted(_GENERATED_PART_KEYS & set(body)):
             problems.append(f"{pf.where('part.' + key)}: set by the generator; declare it under upstream.source instead")
+        if pf.upstream_by_arch and "override-pull" in body:
+            problems.append(f"{pf.where('part.override-pull')}: generated for per-architecture sources (it checks "
+                            "the pulled file's sha256); move these steps to override-build")
     for key in sorted(_GENERATED_PART_KEYS & set(pf.archive_overrides)):
         problems.append(f"{pf.where('archive.part.' + key)}: set by the generator; declare it under archive.source instead")
     return pf, problems
 
 
-def load_parts(parts_dir: Path) -> tuple[dict[str, PartFile], list[str]]:
+def load_parts(parts_dir: Path, arch: str | None = None) -> tuple[dict[str, PartFile], list[str]]:
     """Every part file in `parts_dir`, by name, with all problems found while parsing them."""
     parts: dict[str, PartFile] = {}
     problems: list[str] = []
@@ -355,9 +501,31 @@ def load_parts(parts_dir: Path) -> tuple[dict[str, PartFile], list[str]]:
     if not files:
         problems.append(f"{parts_dir.name}/: no part files; add one YAML file per part (docs/parts.md)")
     for path in files:
-        part, found = parse_part_file(path)
+        part, found = parse_part_file(path, arch)
         parts[part.name] = part
         problems += found
     for path in sorted(parts_dir.glob("*.yml")):
         problems.append(f"{parts_dir.name}/{path.name}: part files end in .yaml; rename it")
     return parts, problems
+
+
+def platform_arches(metadata: dict[str, Any]) -> list[str]:
+    """The architectures snap/metadata.yaml's `platforms` builds for (a platform's `build-for`, else its name)."""
+    arches: list[str] = []
+    platforms = metadata.get("platforms") or {}
+    for name, spec in platforms.items() if isinstance(platforms, dict) else []:
+        targets = spec.get("build-for") if isinstance(spec, dict) else None
+        for arch in (targets if isinstance(targets, list) else [targets]) if targets else [name]:
+            if str(arch) not in arches:
+                arches.append(str(arch))
+    return arches
+
+
+def arch_problems(parts: dict[str, PartFile], arches: list[str], metadata_file: str = "snap/metadata.yaml") -> list[str]:
+    """Every part with per-architecture sources must have one for every platform."""
+    return [
+        f"{part.where(key)}: no source for {arch}, which {metadata_file} platforms builds; add "
+        f"{key}.{arch} (type: tarball, url, sha256, checksum-from) or drop {arch} from platforms"
+        for _, part in sorted(parts.items())
+        for key, arch in part.missing_arches(arches)
+    ]

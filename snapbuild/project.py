@@ -59,8 +59,9 @@ class Project:
             raise ToolError(f"{self.relative(self.metadata_file)}: must be a mapping of snap keys", "see snapcraft.yaml's top-level keys")
         return data
 
-    def load_parts(self) -> tuple[dict[str, PartFile], list[str]]:
-        return load_parts(self.parts_dir)
+    def load_parts(self, arch: str | None = None) -> tuple[dict[str, PartFile], list[str]]:
+        """The part files; per-architecture sources resolve to `arch`'s (default: this machine's)."""
+        return load_parts(self.parts_dir, arch)
 
 
 DEFAULT = Project(ROOT)
