@@ -28,7 +28,6 @@ class Context:
     snapctl: SnapctlLike
     runner: Runner = subprocess.run
     now: Callable[[], float] = time.time
-    kill: Callable[[int, int], None] = os.kill
     sudo: sudoers.Sudo | None = None  # detected on the host unless given
 
 
@@ -197,7 +196,19 @@ def needs_restart(before: set[str], after: set[str]) -> bool:
     return before != after or bool((before | after) & RESTART_ONLY_MODULES)
 
 
-def reload_apache(ctx: Context, *, modules_changed: bool = False) -> bool:
+def commit_portal(ctx: Context, update: portal.PortalUpdate, *, reload: bool) -> tuple[bool, bool]:
+    """Install what `portal.prepare` decided; (a file Apache reads changed, Apache reloaded or
+    restarted). Whether a graceful reload is safe is judged from the main config's plan:
+    the LoadModule lines it had and the ones it will have."""
+    main = next(plan for plan in update.plans if plan.path == ctx.paths.httpd_conf)
+    changed = portal.commit(update, ctx.paths, ctx.now())
+    if not (changed and reload):
+        return changed, False
+    restart = needs_restart(loaded_modules(main.current), loaded_modules(main.final))
+    return changed, reload_apache(ctx, restart=restart)
+
+
+def reload_apache(ctx: Context, *, restart: bool = False) -> bool:
     """Load a new configuration the way upstream's ExecReload does (`apachectl graceful`):
     SIGUSR1 to Apache's parent. Its listening sockets stay open, so no connection is refused;
     requests in flight finish on the old configuration. No snapd change is queued, so a hook
@@ -206,13 +217,12 @@ def reload_apache(ctx: Context, *, modules_changed: bool = False) -> bool:
     No Apache of ours running (failed, or between stop and start): restarted through snapctl,
     unless an admin disabled and stopped it."""
     service = f"{ctx.paths.name}.apache"
-    pid = apache_main_pid(ctx.paths)
-    if modules_changed:
+    if restart:
         log.info("the Apache modules changed or include mod_auth_openidc: restarting %s, not reloading it", service)
-        pid = None
+    pid = None if restart else apache_main_pid(ctx.paths)
     if pid is not None:
         try:
-            ctx.kill(pid, signal.SIGUSR1)
+            os.kill(pid, signal.SIGUSR1)
         except OSError as error:
             log.warning("could not signal Apache (pid %d: %s); restarting it instead", pid, error)
         else:
@@ -296,11 +306,7 @@ def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
         path.unlink()
         applied.removed.append(path)
         log.info("%s: removed (its clusters.%s keys were unset)", path, path.stem)
-    modules_before = loaded_modules(fsutil.read_or_none(paths.httpd_conf))
-    applied.portal_changed = portal.commit(update, paths, ctx.now())
-    if applied.portal_changed and restart:
-        modules_after = loaded_modules(fsutil.read_or_none(paths.httpd_conf))
-        applied.restarted = reload_apache(ctx, modules_changed=needs_restart(modules_before, modules_after))
+    applied.portal_changed, applied.restarted = commit_portal(ctx, update, reload=restart)
     if not applied.written and not applied.removed and not applied.portal_changed:
         log.info("configuration unchanged")
     return applied
@@ -408,11 +414,7 @@ def update_portal(ctx: Context, force: bool) -> bool:
         raise ConfigError([problem], brief=f"{paths.ood_portal_yml} is invalid")
     settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
     update = portal.prepare(settings, paths, force=force, runner=ctx.runner)
-    modules_before = loaded_modules(fsutil.read_or_none(paths.httpd_conf))
-    changed = portal.commit(update, paths, ctx.now())
-    if changed:
-        modules_after = loaded_modules(fsutil.read_or_none(paths.httpd_conf))
-        reload_apache(ctx, modules_changed=needs_restart(modules_before, modules_after))
-    else:
+    changed, _ = commit_portal(ctx, update, reload=True)
+    if not changed:
         log.info("Apache configuration unchanged")
     return changed
