@@ -20,13 +20,7 @@ require_root
 configure_begin configure-killed "${1:-}" portal.servername portal.server-aliases
 
 KILLS=10
-port=$(portal_port)
-url="http://127.0.0.1:$port/public/need_auth.html"
-wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
-# Aliases reach the vhost only beside a servername, so every run rewrites the vhost.
-NAME=killed.check.example.test
-set_ok "portal.servername=$NAME"
-until_answers 200 "$url" -H "Host: $NAME"
+serve_by_name killed.check.example.test
 
 hook_pid() { pgrep -f 'ondemand_hooks configure' | head -1; }
 strays() {
@@ -66,7 +60,7 @@ while [ "$killed" -lt "$KILLS" ] && [ "$n" -lt $((KILLS * 4)) ]; do
     wait "$setter" && result=succeeded || result=failed
     say "  run $n: hook $how; snap set $result"
     files_whole "run $n"
-    answers 200 "$url" -H "Host: $NAME" || problem "run $n: $url does not answer 200 after the hook was killed"
+    answers 200 "$PAGE_URL" -H "Host: $NAME" || problem "run $n: $PAGE_URL does not answer 200 after the hook was killed"
 done
 [ "$killed" -ge "$KILLS" ] || problem "only $killed hooks of $n runs were killed mid-run, want $KILLS; the check proves little"
 
@@ -76,7 +70,7 @@ has_line "$VHOST" "  ServerAlias final.check.example.test"
 left=$(strays)
 [ -z "$left" ] || problem "left behind after a complete run: $(oneline "$left")"
 files_whole "after the complete run"
-until_answers 200 "$url" -H "Host: $NAME"
+until_answers 200 "$PAGE_URL" -H "Host: $NAME"
 apache_active
 
 finish configure-killed

@@ -19,20 +19,14 @@ require_root
 configure_begin configure-reload-storm "${1:-}" portal.servername portal.server-aliases
 
 CHANGES=20
-port=$(portal_port)
-url="http://127.0.0.1:$port/public/need_auth.html"
-wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
-# Aliases reach the vhost only beside a servername; the client asks by that name.
-NAME=storm.check.example.test
-set_ok "portal.servername=$NAME"
-until_answers 200 "$url" -H "Host: $NAME"
+serve_by_name storm.check.example.test
 
 pid=$(apache_pid) reloads=$(reload_count)
 # The client: one line per request, curl's HTTP code (000 when the connection failed).
 client_log=$WORK/client.log
 (
     while [ ! -e "$WORK/stop" ]; do
-        curl -s -o /dev/null --max-time 5 -H "Host: $NAME" -w '%{http_code}\n' "$url" >>"$client_log" || true
+        curl -s -o /dev/null --max-time 5 -H "Host: $NAME" -w '%{http_code}\n' "$PAGE_URL" >>"$client_log" || true
         sleep 0.05
     done
 ) &
@@ -63,6 +57,6 @@ expect_reload yes "$pid" "$reloads"
 count=$(reload_count)
 [ $((count - reloads)) -eq "$CHANGES" ] || problem "hooks.log shows $((count - reloads)) graceful reloads for $CHANGES changes"
 apache_active
-until_answers 200 "$url" -H "Host: $NAME"
+until_answers 200 "$PAGE_URL" -H "Host: $NAME"
 
 finish configure-reload-storm

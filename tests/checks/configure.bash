@@ -218,6 +218,19 @@ expect_restart() {
     [ "$now" != "$old_pid" ] || problem "Apache was not restarted (main pid still $now) although its modules changed"
 }
 
+# serve_by_name NAME: give the portal the servername NAME (server aliases reach the vhost only
+# beside one, so changing them then rewrites it) and wait until its public page, asked for by
+# that name, answers 200. Sets NAME and PAGE_URL for the check.
+serve_by_name() {
+    NAME=$1
+    local port
+    port=$(portal_port)
+    PAGE_URL="http://127.0.0.1:$port/public/need_auth.html"
+    wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
+    set_ok "portal.servername=$NAME"
+    until_answers 200 "$PAGE_URL" -H "Host: $NAME"
+}
+
 # reload_count: how many graceful reloads the hooks have logged so far.
 reload_count() {
     local n
