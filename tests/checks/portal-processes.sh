@@ -29,6 +29,9 @@ workers=0
 while read -r pid ppid ruid euid user args; do
     case "$args" in
     "$SNAP_MOUNT"/* | /snap/"$SNAP_NAME"/*) ;;
+    # A worker of the generation before a graceful reload that has exited and waits to be
+    # reaped by the main process: it runs nothing any more.
+    "[apache2] <defunct>") say "  $pid: an exited worker of the previous generation (defunct); skipped"; continue ;;
     *) problem "apache2 process $pid does not run from the snap: $args" ;;
     esac
     if [ "$pid" = "$main" ]; then
