@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="update-portal: replace the Apache config even if it was edited by hand (a .bak is kept)",
+        help="update-portal: replace the Apache config even if it was edited by hand (a timestamped backup is kept)",
     )
     return parser
 

@@ -18,7 +18,7 @@ import yaml
 
 from . import model
 from .env import Paths
-from .errors import ConfigError
+from .errors import ConfigError, HookError
 from .model import PortalSettings, Settings
 
 PORTAL_HEADER = """\
@@ -85,8 +85,24 @@ def load_yaml_mapping(path: Path, data: bytes) -> tuple[dict[str, Any], str | No
     return value, None
 
 
+class _RubySafeDumper(yaml.SafeDumper):
+    """Upstream's tools read these files with Ruby's YAML, which loads a plain scalar
+    starting with ':' as a Symbol (`::1` is not the string "::1" there): such strings are
+    quoted."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if value.startswith(":") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_RubySafeDumper.add_representer(str, _represent_str)
+
+
 def dump_yaml(header: str, data: dict[str, Any]) -> bytes:
-    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000)
+    body = yaml.dump(
+        data, Dumper=_RubySafeDumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1000
+    )
     return (header + "---\n" + body).encode("utf-8")
 
 
@@ -106,7 +122,6 @@ PORTAL_YAML_KEYS = {
     "oidc_scope": "portal.oidc.scope",
     "oidc_session_inactivity_timeout": "portal.oidc.session-inactivity-timeout",
     "oidc_session_max_duration": "portal.oidc.session-max-duration",
-    "use_maintenance": "portal.maintenance.enabled",
     "maintenance_ip_allowlist": "portal.maintenance.allowlist",
     "user_map_match": "portal.user-map-match",
     "host_regex": "portal.host-regex",
@@ -146,6 +161,8 @@ def fixed_portal_keys(paths: Paths) -> dict[str, Any]:
         "logroot": str(paths.apache_log_dir),
         "pun_stage_cmd": f"sudo {paths.nginx_stage_stable}",
         "pun_socket_root": str(paths.nginx_run_dir),
+        # Always on: portal.maintenance.enabled switches upstream's flag file instead.
+        "use_maintenance": True,
     }
     if paths.ondemand_present:
         fixed.update(
@@ -171,7 +188,11 @@ def auth_directives(portal: PortalSettings) -> list[str]:
     return []
 
 
-def portal_yaml(portal: PortalSettings, paths: Paths) -> dict[str, Any]:
+# A public OIDC client (no secret): PKCE binds the code to the browser session.
+PKCE_SETTINGS = {"OIDCPKCEMethod": "S256"}
+
+
+def portal_yaml(portal: PortalSettings, paths: Paths, passphrase: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if portal.servername:
         data["servername"] = portal.servername
@@ -193,11 +214,15 @@ def portal_yaml(portal: PortalSettings, paths: Paths) -> dict[str, Any]:
         data["oidc_client_id"] = o.client_id
         if o.client_secret:
             data["oidc_client_secret"] = o.client_secret
+        else:
+            data["oidc_settings"] = dict(PKCE_SETTINGS)
         data["oidc_remote_user_claim"] = o.remote_user_claim
         data["oidc_scope"] = o.scope
         data["oidc_session_inactivity_timeout"] = o.session_inactivity_timeout
         data["oidc_session_max_duration"] = o.session_max_duration
-    data["use_maintenance"] = portal.maintenance
+        if passphrase is None:
+            raise HookError("internal error: OpenID Connect needs the crypto passphrase")
+        data["oidc_crypto_passphrase"] = passphrase
     data["maintenance_ip_allowlist"] = list(portal.maintenance_allowlist)
     data["user_map_match"] = portal.user_map_match
     data["host_regex"] = portal.host_regex
@@ -206,8 +231,8 @@ def portal_yaml(portal: PortalSettings, paths: Paths) -> dict[str, Any]:
     return data
 
 
-def render_portal_yaml(portal: PortalSettings, paths: Paths) -> bytes:
-    return dump_yaml(PORTAL_HEADER, portal_yaml(portal, paths))
+def render_portal_yaml(portal: PortalSettings, paths: Paths, passphrase: str | None = None) -> bytes:
+    return dump_yaml(PORTAL_HEADER, portal_yaml(portal, paths, passphrase))
 
 
 def portal_from_yaml(data: dict[str, Any], paths: Paths, where: str) -> PortalSettings:
@@ -229,6 +254,18 @@ def portal_from_yaml(data: dict[str, Any], paths: Paths, where: str) -> PortalSe
         elif name == "oidc_redirect_uri":
             if value != data.get("oidc_uri", "/oidc"):
                 problems.append(f"{where}: oidc_redirect_uri: must equal oidc_uri in the snap; remove it")
+        elif name == "oidc_crypto_passphrase":
+            if not isinstance(value, str) or len(value) < 32 or not set(value) <= set("0123456789abcdef"):
+                problems.append(
+                    f"{where}: oidc_crypto_passphrase: not the snap's (32+ hex digits, from "
+                    f"{paths.oidc_passphrase_file}); restore it or run `snap set` to rewrite the file"
+                )
+        elif name == "oidc_settings":
+            if value != PKCE_SETTINGS or data.get("oidc_client_secret"):
+                problems.append(
+                    f"{where}: oidc_settings: the snap writes only {PKCE_SETTINGS} (for a client "
+                    "without a secret); remove it"
+                )
         elif name == "ssl":
             _ssl_from_yaml(value, put, problems, where)
         elif name == "auth":

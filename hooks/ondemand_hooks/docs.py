@@ -19,16 +19,23 @@ configuration: no file changes. An empty value (`KEY=""`) also means the default
 
 The keys mirror upstream's `ood_portal.yml`, `nginx_stage.yml` and `clusters.d` files,
 dash-cased: upstream's `oidc_client_id` is `portal.oidc.client-id` here. The snap writes
-those files under `/var/snap/ondemand/common/etc/ood/config/` (upstream's `/etc/ood/config/`),
-then generates the Apache configuration (`/var/snap/ondemand/common/etc/apache2/`), checks it
-with `httpd -t`, and reloads `ondemand.apache` gracefully only if the generated files changed
-(as upstream's `apachectl graceful`: connections are not dropped, requests in flight finish).
-A change of the auth type, and any change while OpenID Connect is on, restarts it instead
-(a graceful load of mod_auth_openidc crashed the snap's Apache workers in testing).
+those files under `/var/snap/ondemand/common/etc/ood/config/` (upstream's `/etc/ood/config/`).
+The portal's Apache vhost (`/var/snap/ondemand/common/etc/apache2/ood-portal.conf`) is then
+made by upstream's own generator, `update_ood_portal`, from ood_portal.yml, exactly as on an
+RPM or DEB install; the snap's main `httpd.conf` around it (modules, user, logs) is the
+snap's. Both are checked with `httpd -t` before they are installed, and `ondemand.apache`
+reloads gracefully only if they changed (as upstream's `apachectl graceful`: connections
+are not dropped, requests in flight finish). A change of the auth type, and any change
+while OpenID Connect is on, restarts it instead (a graceful load of mod_auth_openidc
+crashed the snap's Apache workers in testing). Until an auth type is set, upstream's
+need_auth vhost sends every URL to `/public/need_auth.html`; most portal keys take effect
+once authentication is configured, as upstream's.
 
-If you edit the generated `ood-portal.conf` or `httpd.conf` by hand, the snap notices
-(checksum) and writes later versions next to your file as `*.new` instead of replacing it;
-`sudo snap run ondemand.update-portal --force` replaces it (after a timestamped `.bak`).
+Upstream's generator protects a hand-edited vhost: when `ood-portal.conf` no longer matches
+the checksum in `ood_portal.sha256sum`, the new version goes next to it as
+`ood-portal.conf.new` (the snap's `httpd.conf` does the same with its own checksum);
+`sudo snap run ondemand.update-portal --force` replaces it after a timestamped backup
+(`ood-portal.conf.YYYYmmddTHHMMSS`; the snap keeps the newest ten).
 
 Lists are comma-separated (`a,b,c`) or JSON lists. Placeholders: `<id>` is a cluster id
 (lower-case letters, digits, `-`), `<NAME>` an environment variable name written dash-cased.

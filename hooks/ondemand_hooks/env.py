@@ -128,6 +128,15 @@ class Paths:
         return Path("/snap") / self.name / "current" / "sbin" / "nginx_stage"
 
     @property
+    def update_ood_portal(self) -> Path:
+        """Upstream's portal generator through the snap's wrapper (sbin/update_ood_portal)."""
+        return self.snap / "sbin" / "update_ood_portal"
+
+    @property
+    def portal_generator_present(self) -> bool:
+        return self.ondemand_present and self.update_ood_portal.is_file()
+
+    @property
     def httpd(self) -> Path:
         return self.httpd_bin if self.httpd_bin is not None else self.snap / "bin" / "httpd"
 
@@ -200,6 +209,23 @@ class Paths:
     @property
     def clusters_d(self) -> Path:
         return self.ood_config / "clusters.d"
+
+    @property
+    def ood_portal_sum(self) -> Path:
+        """update_ood_portal's checksum of the vhost it last wrote (upstream: /etc/ood/config/ood_portal.sha256sum)."""
+        return self.ood_config / "ood_portal.sha256sum"
+
+    @property
+    def maintenance_enable(self) -> Path:
+        """Maintenance mode is on while this file exists (upstream: /etc/ood/maintenance.enable;
+        the generator's templates are redirected here at build time)."""
+        return self.etc_ood / "maintenance.enable"
+
+    @property
+    def portal_source_record(self) -> Path:
+        """Which ood_portal.yml (sha256) and snap revision the installed vhost came from, so a
+        `snap set` that leaves ood_portal.yml as it was need not run the generator again."""
+        return self.apache_conf_dir / "ood-portal.conf.source"
 
     @property
     def oidc_passphrase_file(self) -> Path:

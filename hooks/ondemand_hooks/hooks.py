@@ -89,16 +89,21 @@ def link_bundled_apps(paths: Paths) -> None:
 
 
 def remove_stale_temporaries(paths: Paths) -> list[Path]:
-    """What a hook run killed midway left: `httpd -t` staging dirs (.check-*) and atomic-write
-    temporaries (.NAME.*.tmp) in the dirs the hooks write. snapd runs one hook of a snap at a
-    time, so at a hook's start none of them belongs to a live run."""
+    """What a hook run killed midway left: portal stages (.check-*) and atomic-write
+    temporaries (.NAME.*.tmp) in the dirs the hooks write. A stage whose journal was written
+    had passed every check: its renames are finished, so the files agree with each other;
+    any other stage is dropped. snapd runs one hook of a snap at a time, so at a hook's
+    start none of them belongs to a live run."""
     removed = []
     for directory in (paths.apache_conf_dir, paths.ood_config, paths.clusters_d):
         if not directory.is_dir():
             continue
         for path in sorted(directory.iterdir()):
             if path.name.startswith(".check-") and path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
+                if portal.finish_interrupted(path):
+                    log.info("%s: finished installing what a stopped hook run had checked", path)
+                    removed.append(path)
+                    continue
             elif path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file():
                 path.unlink()
             else:
@@ -200,8 +205,8 @@ def commit_portal(ctx: Context, update: portal.PortalUpdate, *, reload: bool) ->
     """Install what `portal.prepare` decided; (a file Apache reads changed, Apache reloaded or
     restarted). Whether a graceful reload is safe is judged from the main config's plan:
     the LoadModule lines it had and the ones it will have."""
-    main = next(plan for plan in update.plans if plan.path == ctx.paths.httpd_conf)
-    changed = portal.commit(update, ctx.paths, ctx.now())
+    main = update.httpd_plan
+    changed = portal.commit(update, ctx.paths)
     if not (changed and reload):
         return changed, False
     restart = needs_restart(loaded_modules(main.current), loaded_modules(main.final))
@@ -249,7 +254,35 @@ def reload_apache(ctx: Context, *, restart: bool = False) -> bool:
 # --- configuration -------------------------------------------------------------------------
 
 
-def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
+def _oidc_passphrase(settings: model.PortalSettings, paths: Paths) -> tuple[str | None, str | None]:
+    """(passphrase for ood_portal.yml, one to write first if it is new): mod_auth_openidc's
+    session key (upstream's required `oidc_crypto_passphrase`), generated once and kept."""
+    if not settings.oidc:
+        return None, None
+    passphrase, problem = portal.read_passphrase(paths)
+    if problem:
+        raise ConfigError([problem], brief="cannot generate the portal configuration")
+    if passphrase is None:
+        passphrase = portal.new_passphrase()
+        return passphrase, passphrase
+    return passphrase, None
+
+
+def _set_maintenance(paths: Paths, enabled: bool, applied: Applied) -> None:
+    """Upstream's switch: the vhost redirects to the maintenance page while the flag file
+    exists (checked per request, so no reload)."""
+    flag = paths.maintenance_enable
+    if enabled and not flag.exists():
+        fsutil.atomic_write(flag, b"", 0o644)
+        applied.written.append(flag)
+        log.info("%s: created (maintenance mode on)", flag)
+    elif not enabled and flag.exists():
+        flag.unlink()
+        applied.removed.append(flag)
+        log.info("%s: removed (maintenance mode off)", flag)
+
+
+def apply_configuration(ctx: Context, *, restart: bool, rerun: bool = False) -> Applied:
     """Validate the snap configuration and bring every file in line with it.
 
     Everything is checked first (values, existing files, httpd -t); only then is anything
@@ -280,7 +313,8 @@ def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
     for warning in settings.warnings:
         log.warning("%s", warning)
 
-    portal_yml = configfiles.render_portal_yaml(settings.portal, paths)
+    passphrase, passphrase_to_write = _oidc_passphrase(settings.portal, paths)
+    portal_yml = configfiles.render_portal_yaml(settings.portal, paths, passphrase)
     # Generate from the file's content, exactly as `update-portal` would read it back.
     mapping, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, portal_yml)
     if problem:
@@ -288,24 +322,31 @@ def apply_configuration(ctx: Context, *, restart: bool) -> Applied:
     portal_settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
     ns_yml, notes = configfiles.render_nginx_stage_yaml(settings, paths, ns_existing)
 
-    update = portal.prepare(portal_settings, paths, force=False, runner=ctx.runner)
+    update = portal.prepare(
+        portal_settings, portal_yml, paths, rerun=rerun, passphrase_to_write=passphrase_to_write, runner=ctx.runner
+    )
 
     # --- everything checked: write -------------------------------------------------------
     applied = Applied()
-    for path, data, mode in (
-        (paths.ood_portal_yml, portal_yml, 0o600),
-        (paths.nginx_stage_yml, ns_yml, 0o644),
-        *((p, d, 0o644) for p, d in sorted(cluster_writes.items())),
-    ):
-        if fsutil.write_if_changed(path, data, mode):
-            applied.written.append(path)
-            log.info("%s: written", path)
+    try:
+        for path, data, mode in (
+            (paths.ood_portal_yml, portal_yml, 0o600),
+            (paths.nginx_stage_yml, ns_yml, 0o644),
+            *((p, d, 0o644) for p, d in sorted(cluster_writes.items())),
+        ):
+            if fsutil.write_if_changed(path, data, mode):
+                applied.written.append(path)
+                log.info("%s: written", path)
+    except BaseException:
+        update.discard()
+        raise
     for note in notes:
         log.warning("%s", note)
     for path in cluster_removes:
         path.unlink()
         applied.removed.append(path)
         log.info("%s: removed (its clusters.%s keys were unset)", path, path.stem)
+    _set_maintenance(paths, settings.portal.maintenance, applied)
     applied.portal_changed, applied.restarted = commit_portal(ctx, update, reload=restart)
     if not applied.written and not applied.removed and not applied.portal_changed:
         log.info("configuration unchanged")
@@ -322,7 +363,7 @@ def install(ctx: Context) -> Applied:
     link_bundled_apps(ctx.paths)
     sudoers.install(ctx.paths, ctx.runner, ctx.sudo)
     # snapd starts the services after the install and configure hooks: no restart here.
-    applied = apply_configuration(ctx, restart=False)
+    applied = apply_configuration(ctx, restart=False, rerun=True)
     if ctx.paths.ondemand_present and ctx.paths.nginx_stage.exists():
         touch_sys_app_configs(ctx.paths)
         _nginx_stage(ctx, "app_reset", "--sub-uri=/pun")
@@ -357,8 +398,9 @@ def post_refresh(ctx: Context) -> Applied:
     install_pages(paths)
     link_bundled_apps(paths)
     sudoers.install(paths, ctx.runner, ctx.sudo)
-    # snapd starts the new revision's services after this hook: no restart needed.
-    applied = apply_configuration(ctx, restart=False)
+    # snapd starts the new revision's services after this hook: no restart needed. The
+    # generator runs again: the new revision's templates may differ.
+    applied = apply_configuration(ctx, restart=False, rerun=True)
     if paths.ondemand_present and paths.nginx_stage.exists():
         # What upstream's postinst and update_nginx_stage do after a package upgrade.
         touch_sys_app_configs(paths)
@@ -413,7 +455,7 @@ def update_portal(ctx: Context, force: bool) -> bool:
     if problem:
         raise ConfigError([problem], brief=f"{paths.ood_portal_yml} is invalid")
     settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
-    update = portal.prepare(settings, paths, force=force, runner=ctx.runner)
+    update = portal.prepare(settings, data, paths, force=force, rerun=True, runner=ctx.runner)
     changed, _ = commit_portal(ctx, update, reload=True)
     if not changed:
         log.info("Apache configuration unchanged")

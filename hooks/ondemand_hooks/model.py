@@ -148,12 +148,18 @@ KEYS: tuple[Key, ...] = (
        "Longest session, whatever the activity (upstream `oidc_session_max_duration`); 0 follows the "
        "ID token's expiry.", v.Integer(0, 31536000, "a number of seconds")),
     _k("portal.maintenance.enabled", "boolean", False, "true",
-       "Maintenance mode: every request gets /public/maintenance/index.html with status 503, except "
-       "from portal.maintenance.allowlist (upstream `use_maintenance` plus the maintenance.enable "
-       "flag file, as one switch).", v.boolean),
-    _k("portal.maintenance.allowlist", "list of IP addresses or CIDR networks", [], "10.0.0.5,192.168.10.0/24",
+       "Maintenance mode, upstream's mechanism: while the flag file "
+       "$SNAP_COMMON/etc/ood/maintenance.enable exists (upstream /etc/ood/maintenance.enable), every "
+       "request is redirected to /public/maintenance/index.html, except from "
+       "portal.maintenance.allowlist. This key creates or removes the file; no Apache reload is "
+       "needed, and an admin may touch the file by hand just as well.", v.boolean),
+    _k("portal.maintenance.allowlist", "list of IP addresses or IPv4 /8, /16, /24 networks", [],
+       "10.0.0.5,192.168.10.0/24",
        "Clients that still reach the portal during maintenance (upstream "
-       "`maintenance_ip_allowlist`), comma-separated.", v.ListOf(v.ip_or_network, "IP addresses or networks")),
+       "`maintenance_ip_allowlist`), comma-separated. Upstream matches each entry against the start "
+       "of the client's address, so a network is written as its prefix (192.168.10.0/24 becomes "
+       "`192.168.10.`) and an address also admits longer ones that begin with it (10.0.0.5 admits "
+       "10.0.0.50).", v.ListOf(v.maintenance_client, "IP addresses or networks")),
     _k("portal.user-map-match", "Lua pattern", ".*", "^([^@]+)@example%.edu$",
        "Maps the authenticated user to a system user (upstream `user_map_match`; the first capture, "
        "or the whole match).", v.lua_pattern),

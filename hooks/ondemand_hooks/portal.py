@@ -1,30 +1,36 @@
-"""Our portal config generator: Apache's main httpd.conf and the ood-portal.conf vhost.
+"""The Apache configuration: our main httpd.conf around upstream's generated vhost.
 
-Rendered from `PortalSettings` (itself read from ood_portal.yml), in the spirit of
-upstream's ood-portal-generator and its update_ood_portal safety:
+The vhost (ood-portal.conf) comes only from upstream's ood-portal-generator
+(`update_ood_portal`, through the snap's wrapper), with upstream's own checksum, `.new` and
+timestamped-backup behaviour. What the snap adds is the wiring that makes it safe to run
+from a root hook:
 
-- a sidecar `<file>.sha256` remembers what was last generated; a file edited since is
-  left alone and the new version goes to `<file>.new` (unless forced);
-- a replaced file is first backed up to `<file>.<timestamp>.bak`;
-- the result is checked with `httpd -t` before anything is installed.
+- the generator runs on a staged copy (`.check-*` next to the real files: ood_portal.yml,
+  the installed vhost and its checksum file), so a refused or killed run changes nothing;
+- `httpd -t` checks the staged vhost with the main httpd.conf that would go with it;
+- the results are installed by renames listed in a journal (`COMMIT` in the stage), which
+  the next hook finishes if a run was killed halfway, so files never disagree;
+- the vhost, its backups and `.new` are root:root 0600 (they may hold the OIDC secret);
+- the generator runs only when ood_portal.yml or the snap revision changed since it last
+  ran (a `snap set` of another key costs no Ruby start).
+
+The main httpd.conf (modules, user, logs, Listen ports the vhost leaves out) is the
+distribution's job upstream, so it is ours; it keeps its own sidecar checksum.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import fsutil
-from .configfiles import ROUTES, auth_directives
 from .env import Paths
 from .errors import ConfigError, HookError
 from .log import log
@@ -71,26 +77,23 @@ AUTH_MODULES = {
     ),
 }
 
-# Request headers and cookies that must not reach apps behind /node and /rnode (they carry
-# the user's identity and tokens); upstream's defaults.
-STRIP_HEADERS = (
-    "Authorization", "OIDC_CLAIM_sub", "OIDC_CLAIM_preferred_username", "OIDC_CLAIM_given_name",
-    "OIDC_CLAIM_zoneinfo", "OIDC_CLAIM_locale", "OIDC_CLAIM_email", "OIDC_CLAIM_email_verified",
-    "OIDC_CLAIM_iss", "OIDC_CLAIM_nonce", "OIDC_CLAIM_aud", "OIDC_CLAIM_acr", "OIDC_CLAIM_azp",
-    "OIDC_CLAIM_auth_time", "OIDC_CLAIM_exp", "OIDC_CLAIM_iat", "OIDC_CLAIM_jti", "OIDC_access_token",
-    "OIDC_access_token_expires",
-)  # fmt: skip
-STRIP_COOKIES = (r"mod_auth_openidc_session_\d+", "mod_auth_openidc_session")
-
-PATTERN_CHARS = "<>\\"  # regex named groups and escapes in the generator's own patterns
 PASSPHRASE_ALPHABET = set("0123456789abcdef")
+
+# update_ood_portal --detailed-exitcodes
+GENERATOR_UNCHANGED, GENERATOR_REPLACED, GENERATOR_KEPT = 0, 3, 4
+
+# The generator's backup of a replaced vhost: `<file>.YYYYmmddTHHMMSS` (ours adds `-N` when
+# two changes fall within one second, where upstream's would overwrite the first).
+BACKUP_SUFFIX = re.compile(r"\.\d{8}T\d{6}(?:-\d+)?$")
+KEEP_BACKUPS = 10
+
+JOURNAL = "COMMIT"
 
 
 def q(value: object, allow: str = "\\") -> str:
     """Quote a value for an Apache directive, refusing anything that could escape the quotes.
 
-    Values were validated already; this is the second lock on the same door. `allow` lets
-    the generator's own patterns (regex named groups) through; never widen it for values.
+    Values were validated already; this is the second lock on the same door.
     """
     text = str(value)
     problem = text_problem(text, allow=allow)
@@ -113,27 +116,17 @@ def bare(value: object, kind: str) -> str:
     return text
 
 
-def _network(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=False)) if "/" in value else str(ipaddress.ip_address(value))
-    except ValueError:
-        raise HookError(f"internal error: refusing to write {value!r} into the Apache config (not an IP)") from None
+# --- the main httpd.conf (ours) ------------------------------------------------------------
 
 
-def _hostname_regex(name: str) -> str:
-    return bare(name, "host").replace(".", r"\.")
+def vhost_listens(vhost: bytes | None) -> set[str]:
+    """The ports the generated vhost opens itself (its template writes `Listen` for
+    listen_addr_port; the need_auth template writes none)."""
+    text = (vhost or b"").decode("utf-8", "replace")
+    return {m.group(1) for m in re.finditer(r"^Listen\s+(\S+)\s*$", text, re.MULTILINE)}
 
 
-# --- rendering -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rendered:
-    httpd_conf: str
-    portal_conf: str
-
-
-def render_httpd_conf(portal: PortalSettings, paths: Paths, vhost: Path) -> str:
+def render_httpd_conf(portal: PortalSettings, paths: Paths, vhost: Path | None, listened: set[str]) -> str:
     modules = BASE_MODULES + AUTH_MODULES[portal.auth]
     lines = [GENERATED_BANNER.format(what="main Apache configuration", name=paths.httpd_conf.name)]
     lines.append(f"ServerRoot {q(paths.apache_conf_dir)}")
@@ -156,8 +149,10 @@ def render_httpd_conf(portal: PortalSettings, paths: Paths, vhost: Path) -> str:
     lines.append("ServerSignature Off")
     lines.append("TraceEnable off")
     lines.append("")
-    lines.append("# Listen (portal.listen-addr-port, else portal.port and 80 for the HTTPS redirect)")
-    for entry in portal.listen:
+    own = [entry for entry in portal.listen if entry not in listened]
+    lines.append("# Listen: portal.listen-addr-port (else portal.port, and 80 for the HTTPS redirect),")
+    lines.append("# except what the generated vhost already opens (upstream writes Listen there).")
+    for entry in own:
         lines.append(f"Listen {bare(entry, 'listen')}")
     lines.append("")
     lines.append(f"ErrorLog {q(paths.apache_log_dir / 'error.log')}")
@@ -187,212 +182,12 @@ def render_httpd_conf(portal: PortalSettings, paths: Paths, vhost: Path) -> str:
         lines.append(f"SSLSessionCache {q('shmcb:' + str(paths.apache_run_dir / 'ssl_scache(512000)'))}")
         lines.append("SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1")
     lines.append("")
-    lines.append("# The portal (ood_portal.yml rendered by the snap's generator)")
-    lines.append(f"Include {q(vhost)}")
-    return "\n".join(lines) + "\n"
-
-
-def _auth_block(portal: PortalSettings, indent: str) -> list[str]:
-    return [indent + line for line in auth_directives(portal)]
-
-
-def render_portal_conf(portal: PortalSettings, paths: Paths, passphrase: str | None) -> str:
-    scheme = "https" if portal.ssl else "http"
-    out: list[str] = [GENERATED_BANNER.format(what="portal virtual host", name=paths.portal_conf.name)]
-    add = out.append
-    redirect_ports = {int(e.rsplit(":", 1)[-1]) for e in portal.listen}
-    if portal.ssl and portal.port != 80 and 80 in redirect_ports:
-        port_suffix = "" if portal.port == 443 else f":{portal.port}"
-        add("# Plain HTTP on port 80 only redirects to the HTTPS portal.")
-        add("<VirtualHost *:80>")
-        if portal.servername:
-            add(f"  ServerName {bare(portal.servername, 'host')}")
-            for alias in portal.server_aliases:
-                add(f"  ServerAlias {bare(alias, 'host')}")
-        add("  RewriteEngine On")
-        if portal.servername:
-            add(f"  RewriteRule ^(.*)$ https://{bare(portal.servername, 'host')}{port_suffix}$1 [R=301,NE,L]")
-        else:
-            add(r"  RewriteCond %{HTTP_HOST} ^([^:]+)")
-            add(f"  RewriteRule ^(.*)$ https://%1{port_suffix}$1 [R=301,NE,L]")
-        add("</VirtualHost>")
-        add("")
-
-    add(f"# The Open OnDemand portal ({scheme}, port {portal.port})")
-    add(f"<VirtualHost *:{bare(portal.port, 'number')}>")
-    if portal.servername:
-        add(f"  ServerName {bare(portal.servername, 'host')}")
-        for alias in portal.server_aliases:
-            add(f"  ServerAlias {bare(alias, 'host')}")
-    add("")
-    add(f"  ErrorLog {q(paths.apache_log_dir / 'ood_error.log')}")
-    add(f"  CustomLog {q(paths.apache_log_dir / 'ood_access.log')} combined")
-    add("")
-    add("  RewriteEngine On")
-    if portal.servername:
-        add("  # Requests for other host names go to the canonical one.")
-        names = "|".join(_hostname_regex(n) for n in (portal.servername, *portal.server_aliases))
-        add(f"  RewriteCond %{{HTTP_HOST}} !^(({names})(:{portal.port})?)?$ [NC]")
-        suffix = "" if portal.port == (443 if portal.ssl else 80) else f":{portal.port}"
-        add(f"  RewriteRule ^(.*)$ {scheme}://{bare(portal.servername, 'host')}{suffix}$1 [R=301,NE,L]")
-    add("")
-
-    if portal.maintenance:
-        add("  # Maintenance mode (portal.maintenance.enabled): 503 and the maintenance page for")
-        add("  # everyone but portal.maintenance.allowlist; the public assets stay reachable.")
-        add(f"  RewriteCond %{{REQUEST_URI}} !^{ROUTES.public_uri}/")
-        for network in portal.maintenance_allowlist:
-            add(f"  RewriteCond expr \"! -R '{_network(network)}'\"")
-        add("  RewriteRule ^ - [R=503,L]")
-        add(f"  ErrorDocument 503 {ROUTES.public_uri}/maintenance/index.html")
-        add(f'  <Location "{ROUTES.public_uri}/maintenance">')
-        add('    Header always set Cache-Control "max-age=0, no-store"')
-        add("  </Location>")
-        add("")
-
-    if portal.servername:
-        add(f'  Header always set Content-Security-Policy "frame-ancestors {scheme}://{bare(portal.servername, "host")};"')
-    if portal.ssl:
-        add('  Header always set Strict-Transport-Security "max-age=63072000; includeSubDomains"')
-        add("")
-        add("  SSLEngine On")
-        add(f"  SSLCertificateFile {q(portal.ssl.certificate)}")
-        add(f"  SSLCertificateKeyFile {q(portal.ssl.certificate_key)}")
-        if portal.ssl.certificate_chain:
-            add(f"  SSLCertificateChainFile {q(portal.ssl.certificate_chain)}")
-    add("")
-
-    add(f"  # Public assets, served to everyone without login ({ROUTES.public_uri}).")
-    add(f"  Alias {q(ROUTES.public_uri)} {q(paths.public_root)}")
-    add(f"  <Directory {q(paths.public_root)}>")
-    add("    Options FollowSymLinks")
-    add("    AllowOverride None")
-    add("    Require all granted")
-    add("  </Directory>")
-    add("")
-
-    if portal.auth == "none":
-        add("  # No authentication configured yet (portal.auth.type): like upstream's fresh install,")
-        add("  # every URL leads to the page explaining how to set it up.")
-        add(f"  RewriteCond %{{REQUEST_URI}} !^{ROUTES.public_uri}/")
-        add(f"  RewriteRule ^ {ROUTES.public_uri}/need_auth.html [R=302,L]")
-        add('  Header always set Cache-Control "max-age=0, no-store"')
-        add("</VirtualHost>")
-        return "\n".join(out) + "\n"
-
-    if portal.oidc:
-        o = portal.oidc
-        if passphrase is None:
-            raise HookError("internal error: OpenID Connect needs the crypto passphrase")
-        add("  # OpenID Connect (mod_auth_openidc), from portal.oidc.*")
-        add(f"  OIDCProviderMetadataURL {q(o.provider_metadata_url)}")
-        add(f"  OIDCClientID {q(o.client_id)}")
-        if o.client_secret:
-            add(f"  OIDCClientSecret {q(o.client_secret)}")
-        else:
-            # A public client (no secret, e.g. a Keycloak client without client
-            # authentication): PKCE binds the code to this browser session.
-            add("  OIDCPKCEMethod S256")
-        add(f"  OIDCRedirectURI {q(o.uri)}")
-        add(f"  OIDCRemoteUserClaim {q(o.remote_user_claim)}")
-        add(f"  OIDCScope {q(o.scope)}")
-        add(f"  OIDCCryptoPassphrase {q(passphrase)}")
-        add(f"  OIDCSessionInactivityTimeout {bare(o.session_inactivity_timeout, 'number')}")
-        add(f"  OIDCSessionMaxDuration {bare(o.session_max_duration, 'number')}")
-        add("  OIDCStateMaxNumberOfCookies 10 true")
-        add(f"  OIDCCookieSameSite {'Off' if portal.ssl else 'On'}")
-        add("")
-
-    if not paths.ondemand_present:
-        add(f"  # OnDemand is not part of this build ({paths.mod_ood_proxy_lib} is absent), so the")
-        add(f"  # {ROUTES.pun_uri}, {ROUTES.nginx_uri}, {ROUTES.node_uri} and {ROUTES.rnode_uri} routes (mod_ood_proxy's Lua")
-        add("  # hooks) are left out. Everything outside the public assets still requires login, so")
-        add("  # authentication can be tried out; there is no portal behind it.")
-        add(f"  <LocationMatch {q('^/(?!' + ROUTES.public_uri.lstrip('/') + '/)', allow=PATTERN_CHARS)}>")
-        out.extend(_auth_block(portal, "    "))
-        add("  </LocationMatch>")
+    if vhost is None:
+        lines.append("# No portal: OnDemand (its ood-portal-generator) is not part of this build.")
     else:
-        _ondemand_routes(add, portal, paths)
-
-    if portal.oidc:
-        add("")
-        add(f"  # The OpenID Connect redirect URI, handled by mod_auth_openidc ({portal.oidc.uri}).")
-        add(f"  <Location {q(portal.oidc.uri)}>")
-        out.extend(_auth_block(portal, "    "))
-        add("  </Location>")
-    add("</VirtualHost>")
-    return "\n".join(out) + "\n"
-
-
-def _ondemand_routes(add: Callable[[str], None], portal: PortalSettings, paths: Paths) -> None:
-    r = ROUTES
-    auth = auth_directives(portal)
-    add("  # mod_ood_proxy: Lua hooks that map users and proxy to their per-user nginx")
-    add(f"  LuaRoot {q(paths.mod_ood_proxy_lib)}")
-    add(f"  LogLevel lua_module:{bare(portal.lua_log_level, 'word')}")
-    add("  LuaHookLog logger.lua logger")
-    add("")
-    add(f"  SetEnv OOD_USER_MAP_MATCH {q(portal.user_map_match)}")
-    add(f"  SetEnv OOD_PUN_STAGE_CMD {q('sudo ' + str(paths.nginx_stage_stable))}")
-    hosts = sorted({h for h in (portal.servername, *portal.server_aliases) if h})
-    if hosts:
-        add(f"  SetEnv OOD_ALLOWED_HOSTS {q(','.join(hosts))}")
-    add("")
-
-    for uri, relative in ((r.node_uri, False), (r.rnode_uri, True)):
-        kind = "relative-path apps" if relative else "apps that know their full URL"
-        pattern = f"^{uri}/(?<host>{portal.host_regex})/(?<port>\\d+)" + ("(?<uri>/.*|)" if relative else "")
-        add(f"  # {uri}/HOST/PORT/...: reverse proxy to a web server on a compute node ({kind}).")
-        add(f"  <LocationMatch {q(pattern, allow=PATTERN_CHARS)}>")
-        for line in auth:
-            add(f"    {line}")
-        for cookie in STRIP_COOKIES:
-            add(f'    RequestHeader edit* Cookie "{cookie}=[^;]+;" ""')
-        for header in STRIP_HEADERS:
-            add(f"    RequestHeader unset {header}")
-        if relative:
-            add(f'    Header edit Location "^([^/]+//[^/]+)|(?=/)|^([\\./]{{1,}}(?<!/))" "{uri}/%{{MATCH_HOST}}e/%{{MATCH_PORT}}e"')
-        else:
-            add('    Header edit Location "^[^/]+//[^/]+" ""')
-        add('    Header edit* Set-Cookie ";\\s*(?i)Domain[^;]*" ""')
-        add('    Header edit* Set-Cookie ";\\s*(?i)Path[^;]*" ""')
-        add(f'    Header edit  Set-Cookie "^([^;]+)" "$1; Path={uri}/%{{MATCH_HOST}}e/%{{MATCH_PORT}}e"')
-        add("    LuaHookFixups node_proxy.lua node_proxy_handler")
-        add("  </LocationMatch>")
-        add("")
-
-    add(f"  # {r.pun_uri}/...: the user's own nginx (PUN) over its Unix socket.")
-    add(f"  SetEnv OOD_PUN_URI {q(r.pun_uri)}")
-    add(f"  <Location {q(r.pun_uri)}>")
-    for line in auth:
-        add(f"    {line}")
-    add("    ProxyPreserveHost On")
-    add("    ProxyAddHeaders On")
-    add(f'    ProxyPassReverse "http://localhost{r.pun_uri}"')
-    add('    Header edit* Set-Cookie ";\\s*(?i)Domain[^;]*" ""')
-    add(f'    Header edit* Set-Cookie ";\\s*(?i)Path\\s*=(?-i)(?!\\s*{r.pun_uri})[^;]*" "; Path={r.pun_uri}"')
-    add(f"    SetEnv OOD_PUN_SOCKET_ROOT {q(paths.nginx_run_dir)}")
-    add('    SetEnv OOD_PUN_MAX_RETRIES "5"')
-    add("    LuaHookFixups pun_proxy.lua pun_proxy_handler")
-    add("  </Location>")
-    add("")
-    add(f"  # {r.nginx_uri}/...: start/stop the user's PUN (through sudo nginx_stage).")
-    add(f"  SetEnv OOD_NGINX_URI {q(r.nginx_uri)}")
-    add(f"  <Location {q(r.nginx_uri)}>")
-    for line in auth:
-        add(f"    {line}")
-    add("    LuaHookFixups nginx.lua nginx_handler")
-    add("  </Location>")
-    add("")
-    add(f"  RedirectMatch ^/$ {q(r.root_uri)}")
-    add(f"  Redirect {q(r.logout_uri)} {q(r.logout_redirect)}")
-
-
-def render(portal: PortalSettings, paths: Paths, passphrase: str | None, vhost: Path | None = None) -> Rendered:
-    return Rendered(
-        httpd_conf=render_httpd_conf(portal, paths, vhost or paths.portal_conf),
-        portal_conf=render_portal_conf(portal, paths, passphrase),
-    )
+        lines.append("# The portal: ood_portal.yml rendered by upstream's update_ood_portal.")
+        lines.append(f"Include {q(vhost)}")
+    return "\n".join(lines) + "\n"
 
 
 # --- the OIDC crypto passphrase ------------------------------------------------------------
@@ -404,7 +199,7 @@ def read_passphrase(paths: Paths) -> tuple[str | None, str | None]:
     if data is None:
         return None, None
     text = data.decode("ascii", "replace").strip()
-    if len(text) < 32 or not set(text) <= PASSPHRASE_ALPHABET:
+    if not is_passphrase(text):
         return None, (
             f"{paths.oidc_passphrase_file}: not a passphrase this snap wrote (32+ hex digits); "
             "delete it and a new one is generated (users will have to log in again)"
@@ -412,16 +207,22 @@ def read_passphrase(paths: Paths) -> tuple[str | None, str | None]:
     return text, None
 
 
+def is_passphrase(text: object) -> bool:
+    return isinstance(text, str) and len(text) >= 32 and set(text) <= PASSPHRASE_ALPHABET
+
+
 def new_passphrase() -> str:
+    import secrets
+
     return secrets.token_hex(32)
 
 
-# --- install with checksum safety ----------------------------------------------------------
+# --- httpd.conf's own edit protection ------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What happens to one generated file."""
+    """What happens to the main httpd.conf."""
 
     path: Path
     new: str
@@ -457,157 +258,311 @@ def plan_file(path: Path, new: str, mode: int, force: bool) -> Plan:
     return Plan(path, new, current, "keep", mode)
 
 
-def backup_name(path: Path, now: float) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
-    candidate = path.with_name(f"{path.name}.{stamp}.bak")
+def unique_backup(path: Path, stamp: str, taken: set[Path]) -> Path:
+    candidate = path.with_name(f"{path.name}.{stamp}")
     n = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}.{stamp}-{n}.bak")
+    while candidate.exists() or candidate in taken:
+        candidate = path.with_name(f"{path.name}.{stamp}-{n}")
         n += 1
     return candidate
 
 
-KEEP_BACKUPS = 10
+def backups_of(path: Path) -> list[Path]:
+    """Timestamped backups of `path`, oldest first."""
+    found = [p for p in path.parent.glob(f"{path.name}.*") if BACKUP_SUFFIX.search(p.name[len(path.name) :])]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def _prune_backups(path: Path) -> None:
-    backups = sorted(path.parent.glob(f"{path.name}.*.bak"), key=lambda p: p.stat().st_mtime)
-    for old in backups[:-KEEP_BACKUPS]:
+def prune_backups(path: Path) -> None:
+    """Ours: upstream keeps every backup; a snap set a minute would fill the disk."""
+    for old in backups_of(path)[:-KEEP_BACKUPS]:
         old.unlink(missing_ok=True)
 
 
-def apply_plan(plan: Plan, now: float) -> bool:
-    """Carry out one plan; True if the installed file changed."""
-    path = plan.path
-    data = plan.new.encode()
-    digest = f"{fsutil.sha256(data)}  {path.name}\n".encode()
-    if plan.action == "unchanged":
-        if fsutil.read_or_none(sidecar(path)) != digest:
-            fsutil.atomic_write(sidecar(path), digest, 0o644)
-        if (path.stat().st_mode & 0o7777) != plan.mode:
-            os.chmod(path, plan.mode)
-        stale = path.with_name(path.name + ".new")
-        if stale.exists():
-            stale.unlink()
-            log.info("%s: up to date; removed the stale %s", path, stale.name)
-        return False
-    if plan.action == "keep":
-        new_path = path.with_name(path.name + ".new")
-        fsutil.atomic_write(new_path, data, 0o600)
-        log.warning(
-            "%s was edited since the snap generated it: left as is; the new version is in %s "
-            "(compare them, then merge by hand or run `sudo snap run ondemand.update-portal --force`)",
-            path,
-            new_path,
-        )
-        return False
-    if plan.current is not None:
-        backup = backup_name(path, now)
-        shutil.copy2(path, backup)
-        os.chmod(backup, 0o600)
-        log.info("%s: previous version backed up to %s", path, backup.name)
-        _prune_backups(path)
-    fsutil.atomic_write(path, data, plan.mode)
-    fsutil.atomic_write(sidecar(path), digest, 0o644)
-    stale = path.with_name(path.name + ".new")
-    if stale.exists():
-        stale.unlink()
-    log.info("%s: written", path)
-    return True
+# --- the staged update ---------------------------------------------------------------------
 
 
-# --- httpd -t ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Move:
+    """One rename of the commit: a file of the stage to where it is installed."""
+
+    name: str
+    target: Path
+    mode: int
+
+
+@dataclass
+class PortalUpdate:
+    stage: Path
+    moves: list[Move]
+    httpd_plan: Plan
+    vhost_changed: bool
+    generator: str  # "replaced" | "kept" | "unchanged" | "not run" | "absent"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changes_installed(self) -> bool:
+        return self.vhost_changed or self.httpd_plan.action == "replace"
+
+    def discard(self) -> None:
+        shutil.rmtree(self.stage, ignore_errors=True)
 
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
-def check_with_httpd(
-    paths: Paths, portal: PortalSettings, httpd_conf_final: bytes, portal_conf_final: bytes, runner: Runner = subprocess.run
-) -> bool:
-    """Run `httpd -t` on the pair that would be installed; False if the check was skipped.
+def source_record(yml: bytes, paths: Paths) -> bytes:
+    return f"{fsutil.sha256(yml)} ood_portal.yml, snap revision {paths.revision}\n".encode()
 
-    The candidate files go to a private directory next to the real ones (so relative
-    paths, SELinux labels and filesystem behave the same); the main file's Include is
-    pointed at the candidate vhost. Raises ConfigError with Apache's words on failure.
+
+def generator_input_unchanged(paths: Paths, yml: bytes, vhost: bytes | None) -> bool:
+    """True when the installed vhost was generated from exactly this ood_portal.yml by this
+    revision's generator and has not been edited since (upstream's own checksum)."""
+    if vhost is None or fsutil.read_or_none(paths.portal_source_record) != source_record(yml, paths):
+        return False
+    recorded = fsutil.read_or_none(paths.ood_portal_sum)
+    return bool(recorded and recorded.split() and recorded.split()[0].decode("ascii", "replace") == checksum(vhost))
+
+
+def checksum(vhost: bytes) -> str:
+    """upstream's checksum of a vhost: sha256 of its lines that are not comments."""
+    lines = vhost.decode("utf-8", "replace").splitlines(keepends=True)
+    return fsutil.sha256("".join(line for line in lines if not re.match(r"^\s*#", line)).encode())
+
+
+def prepare(
+    portal: PortalSettings,
+    yml: bytes,
+    paths: Paths,
+    *,
+    force: bool = False,
+    rerun: bool = False,
+    passphrase_to_write: str | None = None,
+    runner: Runner = subprocess.run,
+) -> PortalUpdate:
+    """Generate and check everything in a stage next to the real files; touches nothing else.
+
+    `rerun` runs the generator even when its input is unchanged (install, refresh: the
+    templates may be new); `force` is update_ood_portal's `--force` (replace an edited vhost).
+    """
+    stage = Path(tempfile.mkdtemp(prefix=".check-", dir=paths.apache_conf_dir))
+    try:
+        os.chmod(stage, 0o700)
+        return _prepare_in(stage, portal, yml, paths, force, rerun, passphrase_to_write, runner)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _prepare_in(
+    stage: Path,
+    portal: PortalSettings,
+    yml: bytes,
+    paths: Paths,
+    force: bool,
+    rerun: bool,
+    passphrase_to_write: str | None,
+    runner: Runner,
+) -> PortalUpdate:
+    moves: list[Move] = []
+    notes: list[str] = []
+    if passphrase_to_write is not None:
+        (stage / "oidc_crypto_passphrase").write_bytes((passphrase_to_write + "\n").encode())
+        moves.append(Move("oidc_crypto_passphrase", paths.oidc_passphrase_file, 0o600))
+
+    current_vhost = fsutil.read_or_none(paths.portal_conf)
+    vhost_changed = False
+    if not paths.portal_generator_present:
+        outcome, final_vhost = "absent", None
+        notes.append(f"OnDemand is not part of this build ({paths.update_ood_portal} is absent): Apache serves no portal")
+    elif not (force or rerun) and generator_input_unchanged(paths, yml, current_vhost):
+        outcome, final_vhost = "not run", current_vhost
+        log.debug("ood_portal.yml unchanged since the vhost was generated: update_ood_portal not run")
+    else:
+        outcome, final_vhost, generator_moves = _run_generator(stage, yml, paths, force, runner)
+        moves += generator_moves
+        vhost_changed = outcome == "replaced"
+        if outcome == "kept":
+            notes.append(
+                f"{paths.portal_conf} was edited since update_ood_portal wrote it (its checksum in "
+                f"{paths.ood_portal_sum} differs): left as is; the new version is in "
+                f"{paths.portal_conf.name}.new (compare them, then merge by hand or run "
+                "`sudo snap run ondemand.update-portal --force`)"
+            )
+
+    vhost_path = paths.portal_conf if final_vhost is not None else None
+    httpd_conf = render_httpd_conf(portal, paths, vhost_path, vhost_listens(final_vhost))
+    plan = plan_file(paths.httpd_conf, httpd_conf, 0o644, force)
+    moves += _httpd_conf_moves(stage, plan)
+    check_with_httpd(paths, stage, plan.final, final_vhost)
+    return PortalUpdate(stage, moves, plan, vhost_changed, outcome, notes)
+
+
+def _run_generator(
+    stage: Path, yml: bytes, paths: Paths, force: bool, runner: Runner
+) -> tuple[str, bytes, list[Move]]:
+    """update_ood_portal on copies: (outcome, the vhost Apache will read, moves to install)."""
+    config, apache, total = stage / "ood_portal.yml", stage / paths.portal_conf.name, stage / paths.ood_portal_sum.name
+    config.write_bytes(yml)
+    os.chmod(config, 0o600)
+    for real, copy in ((paths.portal_conf, apache), (paths.ood_portal_sum, total)):
+        if real.is_file():
+            shutil.copyfile(real, copy)
+    before_sum = fsutil.read_or_none(total)
+    env = dict(os.environ, CONFIG=str(config), APACHE=str(apache), SUM=str(total))
+    command = [str(paths.update_ood_portal), "--detailed-exitcodes", *(["--force"] if force else [])]
+    try:
+        done = runner(command, capture_output=True, text=True, timeout=120, check=False, env=env)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ConfigError([f"{paths.update_ood_portal} could not run: {error}"], brief="cannot generate the portal vhost") from None
+    output = (done.stdout + done.stderr).replace(str(stage) + "/", "")
+    outcome = {GENERATOR_UNCHANGED: "unchanged", GENERATOR_REPLACED: "replaced", GENERATOR_KEPT: "kept"}.get(done.returncode)
+    if outcome is None:
+        # Its error is one line ("Class:message"), then Ruby's code excerpt and backtrace.
+        errors = [line.strip() for line in done.stderr.replace(str(stage) + "/", "").splitlines() if line.strip()]
+        raise ConfigError(
+            [f"{paths.ood_portal_yml}: update_ood_portal refused it (exit {done.returncode}): {errors[0]}"]
+            if errors
+            else [f"{paths.ood_portal_yml}: update_ood_portal failed (exit {done.returncode}, no output)"],
+            brief="upstream's portal generator rejected the configuration",
+        )
+    log.debug("update_ood_portal: %s", " ".join(output.split()))
+
+    moves: list[Move] = []
+    taken: set[Path] = set()
+    for made in sorted(p for p in stage.iterdir() if BACKUP_SUFFIX.search(p.name[len(apache.name) :]) and p.name.startswith(apache.name + ".")):
+        stamp = made.name[len(apache.name) + 1 :]
+        target = unique_backup(paths.portal_conf, stamp, taken)
+        taken.add(target)
+        moves.append(Move(made.name, target, 0o600))
+    if (stage / f"{apache.name}.new").is_file():
+        moves.append(Move(f"{apache.name}.new", paths.portal_conf.with_name(f"{apache.name}.new"), 0o600))
+    if outcome == "replaced":
+        moves.append(Move(apache.name, paths.portal_conf, 0o600))
+    after_sum = fsutil.read_or_none(total)
+    if after_sum is not None and after_sum != before_sum:
+        # The generator records the path it wrote; record the real one.
+        total.write_bytes(after_sum.replace(str(apache).encode(), str(paths.portal_conf).encode()))
+        moves.append(Move(total.name, paths.ood_portal_sum, 0o644))
+    if outcome != "kept":
+        (stage / paths.portal_source_record.name).write_bytes(source_record(yml, paths))
+        moves.append(Move(paths.portal_source_record.name, paths.portal_source_record, 0o644))
+    final = fsutil.read_or_none(apache)
+    if final is None:
+        raise HookError("internal error: update_ood_portal left no vhost in its stage")
+    return outcome, final, moves
+
+
+def _httpd_conf_moves(stage: Path, plan: Plan) -> list[Move]:
+    path = plan.path
+    digest = f"{fsutil.sha256(plan.new.encode())}  {path.name}\n".encode()
+    moves: list[Move] = []
+    if plan.action == "keep":
+        (stage / f"{path.name}.new").write_text(plan.new)
+        return [Move(f"{path.name}.new", path.with_name(path.name + ".new"), 0o600)]
+    if plan.action == "replace" and plan.current is not None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        backup = unique_backup(path, stamp, set())
+        (stage / backup.name).write_bytes(plan.current)
+        moves.append(Move(backup.name, backup, 0o600))
+    if plan.action == "replace":
+        (stage / path.name).write_text(plan.new)
+        moves.append(Move(path.name, path, plan.mode))
+    if fsutil.read_or_none(sidecar(path)) != digest:
+        (stage / sidecar(path).name).write_bytes(digest)
+        moves.append(Move(sidecar(path).name, sidecar(path), 0o644))
+    return moves
+
+
+# --- httpd -t ------------------------------------------------------------------------------
+
+
+def check_with_httpd(paths: Paths, stage: Path, httpd_conf: bytes, vhost: bytes | None, runner: Runner = subprocess.run) -> bool:
+    """`httpd -t` on the pair that would be installed; False if it was skipped (no httpd).
+
+    The check's copy of the main file includes the staged vhost instead of the real one.
+    Raises ConfigError with Apache's words on failure.
     """
     httpd = paths.httpd
     if not (httpd.is_file() and os.access(httpd, os.X_OK)):
         log.info("note: %s not found; skipped the Apache syntax check (httpd -t)", httpd)
         return False
-    work = Path(tempfile.mkdtemp(prefix=".check-", dir=paths.apache_conf_dir))
-    try:
-        os.chmod(work, 0o700)
-        vhost = work / paths.portal_conf.name
-        main = work / paths.httpd_conf.name
-        vhost.write_bytes(portal_conf_final)
+    main = stage / "httpd-check.conf"
+    if vhost is not None:
+        candidate = stage / "ood-portal-check.conf"
+        candidate.write_bytes(vhost)
         old_include = f"Include {q(paths.portal_conf)}".encode()
-        new_include = f"Include {q(vhost)}".encode()
-        if old_include not in httpd_conf_final:
+        if old_include not in httpd_conf:
             raise ConfigError(
                 [f"{paths.httpd_conf}: does not include {paths.portal_conf}; cannot check it (was it edited?)"],
                 brief="Apache configuration check failed",
             )
-        main.write_bytes(httpd_conf_final.replace(old_include, new_include))
-        try:
-            done = runner([str(httpd), "-t", "-f", str(main)], capture_output=True, text=True, timeout=120, check=False)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise ConfigError([f"{httpd} -t could not run: {error}"], brief="Apache configuration check failed") from None
-        if done.returncode != 0:
-            output = (done.stderr + done.stdout).replace(str(work) + "/", str(paths.apache_conf_dir) + "/")
-            lines = [line for line in output.splitlines() if line.strip()][-15:]
-            raise ConfigError(
-                [f"httpd -t rejected the generated configuration: {line}" for line in lines]
-                or ["httpd -t rejected the generated configuration (no output)"],
-                brief="Apache configuration check failed",
-            )
-        log.debug("httpd -t: %s", (done.stderr + done.stdout).strip())
+        httpd_conf = httpd_conf.replace(old_include, f"Include {q(candidate)}".encode())
+    main.write_bytes(httpd_conf)
+    try:
+        done = runner([str(httpd), "-t", "-f", str(main)], capture_output=True, text=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ConfigError([f"{httpd} -t could not run: {error}"], brief="Apache configuration check failed") from None
+    if done.returncode != 0:
+        output = (done.stderr + done.stdout).replace(str(stage / "ood-portal-check.conf"), str(paths.portal_conf))
+        output = output.replace(str(main), str(paths.httpd_conf))
+        lines = [line for line in output.splitlines() if line.strip()][-15:]
+        raise ConfigError(
+            [f"httpd -t rejected the generated configuration: {line}" for line in lines]
+            or ["httpd -t rejected the generated configuration (no output)"],
+            brief="Apache configuration check failed",
+        )
+    log.debug("httpd -t: %s", (done.stderr + done.stdout).strip())
+    return True
+
+
+# --- commit: renames from the stage, journaled ---------------------------------------------
+
+
+def commit(update: PortalUpdate, paths: Paths) -> bool:
+    """Install what `prepare` staged; True if a file Apache reads changed.
+
+    The moves are written to the stage's journal first; a hook killed during the renames
+    leaves the journal, and the next hook finishes them (`finish_interrupted`).
+    """
+    journal = "".join(f"{m.name}\t{m.target}\t{m.mode:o}\n" for m in update.moves)
+    tmp = update.stage / f".{JOURNAL}.tmp"
+    tmp.write_text(journal)
+    os.replace(tmp, update.stage / JOURNAL)
+    fsutil.fsync_dir(update.stage)
+    _run_journal(update.stage)
+    for note in update.notes:
+        log.warning("%s", note)
+    for move in update.moves:
+        if BACKUP_SUFFIX.search(move.target.name):
+            log.info("%s: the previous version is kept as %s", BACKUP_SUFFIX.sub("", move.target.name), move.target)
+        elif move.target in (paths.portal_conf, paths.httpd_conf):
+            log.info("%s: written", move.target)
+    if update.generator != "not run":
+        log.info("update_ood_portal: %s", update.generator)
+    prune_backups(paths.portal_conf)
+    prune_backups(paths.httpd_conf)
+    return update.changes_installed
+
+
+def _run_journal(stage: Path) -> None:
+    for line in (stage / JOURNAL).read_text().splitlines():
+        name, target_text, mode_text = line.split("\t")
+        source, target = stage / name, Path(target_text)
+        if not source.exists():
+            continue  # moved before the run was stopped
+        os.chmod(source, int(mode_text, 8))
+        if os.geteuid() == 0:
+            os.chown(source, 0, 0)
+        os.replace(source, target)
+        fsutil.fsync_dir(target.parent)
+    shutil.rmtree(stage)
+
+
+def finish_interrupted(stage: Path) -> bool:
+    """A stage left by a killed hook: finish its journal if it had one (True), else drop it."""
+    if (stage / JOURNAL).is_file():
+        _run_journal(stage)
         return True
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-# --- the whole update ----------------------------------------------------------------------
-
-
-@dataclass
-class PortalUpdate:
-    plans: list[Plan]
-    passphrase_to_write: str | None
-
-    @property
-    def changes_installed(self) -> bool:
-        return any(p.action == "replace" for p in self.plans)
-
-
-def prepare(
-    portal: PortalSettings, paths: Paths, force: bool, runner: Runner = subprocess.run
-) -> PortalUpdate:
-    """Render, decide per file, and check with httpd; touches nothing but a temp dir."""
-    passphrase, problem = (None, None)
-    to_write = None
-    if portal.oidc:
-        passphrase, problem = read_passphrase(paths)
-        if problem:
-            raise ConfigError([problem], brief="cannot generate the portal configuration")
-        if passphrase is None:
-            passphrase = to_write = new_passphrase()
-    rendered = render(portal, paths, passphrase)
-    plans = [
-        plan_file(paths.httpd_conf, rendered.httpd_conf, 0o644, force),
-        plan_file(paths.portal_conf, rendered.portal_conf, 0o600, force),
-    ]
-    check_with_httpd(paths, portal, plans[0].final, plans[1].final, runner)
-    return PortalUpdate(plans, to_write)
-
-
-def commit(update: PortalUpdate, paths: Paths, now: float | None = None) -> bool:
-    """Install what `prepare` decided; True if a file Apache reads changed."""
-    when = time.time() if now is None else now
-    if update.passphrase_to_write is not None:
-        fsutil.atomic_write(paths.oidc_passphrase_file, (update.passphrase_to_write + "\n").encode(), 0o600)
-        log.info("%s: generated the OIDC crypto passphrase", paths.oidc_passphrase_file)
-    changed = False
-    for plan in update.plans:
-        changed |= apply_plan(plan, when)
-    return changed
+    shutil.rmtree(stage)
+    return False

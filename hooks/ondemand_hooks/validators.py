@@ -203,15 +203,30 @@ class ListOf:
         return out
 
 
-def ip_or_network(value: Any) -> str:
+def maintenance_client(value: Any) -> str:
+    """An allowlist entry in upstream's form: upstream's generator writes each entry as
+    `RewriteCond %{REMOTE_ADDR} !^<entry, dots escaped>`, a prefix of the client's address.
+    An IP address is kept as is; an IPv4 network on an octet boundary (/8, /16, /24) becomes
+    the prefix that matches exactly it (192.168.10.0/24 -> "192.168.10."); other networks
+    cannot be written that way and are refused."""
     text = as_text(value).strip()
+    advice = (
+        "{value} is not an IP address or an IPv4 network of /8, /16 or /24 (upstream's allowlist "
+        "matches the start of the client's address), e.g. 10.0.0.5 or 192.168.0.0/16"
+    )
+    prefix = re.fullmatch(r"((?:[0-9]{1,3}\.){1,3})", text)
+    if prefix and all(int(octet) <= 255 for octet in text.split(".")[:-1]):
+        return text  # upstream's own form, e.g. "192.168.10."
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise Invalid("{value} is not an IP address or CIDR network, e.g. 10.0.0.5 or 192.168.0.0/16") from None
+        raise Invalid(advice) from None
     if network.num_addresses == 1:
         return str(network.network_address)
-    return str(network)
+    if network.version == 4 and network.prefixlen in (8, 16, 24):
+        octets = str(network.network_address).split(".")[: network.prefixlen // 8]
+        return ".".join(octets) + "."
+    raise Invalid(advice)
 
 
 def listen_address(value: Any) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from ondemand_hooks import hooks, log, sudoers
+
+import ood_generator
 from ondemand_hooks.env import Paths
 from ondemand_hooks.errors import HookError
 from ondemand_hooks.snapctl import ServiceStatus
@@ -137,7 +139,7 @@ def host_sudo_or_stub() -> sudoers.Sudo:
 def installed(root: Path, ondemand: bool = False, **overrides: Any) -> SnapEnv:
     paths = make_paths(root, **overrides)
     if ondemand:
-        (paths.snap / "opt" / "ood" / "mod_ood_proxy" / "lib").mkdir(parents=True)
+        ood_generator.add_ondemand(paths.snap, paths.snap_common)
     e = SnapEnv(root, paths, FakeSnapctl(), sudo=host_sudo_or_stub())
     hooks.install(e.ctx())
     return e
@@ -145,14 +147,21 @@ def installed(root: Path, ondemand: bool = False, **overrides: Any) -> SnapEnv:
 
 @pytest.fixture
 def env(tmp_path: Path) -> SnapEnv:
-    """An installed snap (install hook run) with nothing configured; OnDemand absent."""
-    return installed(tmp_path)
+    """An installed snap (install hook run) with nothing configured: OnDemand's generator
+    and mod_ood_proxy in it, as in every build the project makes."""
+    return installed(tmp_path, ondemand=True)
 
 
 @pytest.fixture
-def env_od(tmp_path: Path) -> SnapEnv:
-    """Like `env`, with OnDemand present in the snap (mod_ood_proxy's lib directory)."""
-    return installed(tmp_path, ondemand=True)
+def env_od(env: SnapEnv) -> SnapEnv:
+    """The same as `env` (kept for the tests that are about OnDemand's routes)."""
+    return env
+
+
+@pytest.fixture
+def env_without_ondemand(tmp_path: Path) -> SnapEnv:
+    """A build without OnDemand (its parts left out): no generator, no vhost."""
+    return installed(tmp_path)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str]]:

@@ -69,20 +69,25 @@ OIDC = {
     "portal.oidc.provider-metadata-url": "https://idp.example.edu/.well-known/openid-configuration",
     "portal.oidc.client-id": "ondemand.example.edu",
 }
-SSL = {"portal.ssl.certificate": "{cert}", "portal.ssl.certificate-key": "{key}"}
+# Upstream's need_auth vhost (no auth yet) uses only the server name; the other portal
+# keys show in the full vhost, so their cases turn basic auth on.
+BASIC = {"portal.auth.type": "basic", "portal.auth.basic.user-file": "{htpasswd}"}
+SSL = {**BASIC, "portal.ssl.certificate": "{cert}", "portal.ssl.certificate-key": "{key}"}
 
 VALID: dict[str, Case] = {
     "portal.servername": Case({"portal.servername": "OnDemand.Example.edu"},
                               lambda e: "  ServerName ondemand.example.edu" in vhost(e)
                               and portal_yml(e)["servername"] == "ondemand.example.edu"),
-    "portal.server-aliases": Case({"portal.servername": "a.example.edu", "portal.server-aliases": "b.example.edu, c.example.edu"},
+    "portal.server-aliases": Case({**BASIC, "portal.servername": "a.example.edu", "portal.server-aliases": "b.example.edu, c.example.edu"},
                                   lambda e: "ServerAlias b.example.edu" in vhost(e) and "ServerAlias c.example.edu" in vhost(e)),
     "portal.port": Case({"portal.port": 8080},
-                        lambda e: "<VirtualHost *:8080>" in vhost(e) and "Listen 8080" in main_conf(e)),
-    "portal.listen-addr-port": Case({"portal.port": "8080", "portal.listen-addr-port": "127.0.0.1:8080,[::1]:8080"},
-                                    lambda e: "Listen 127.0.0.1:8080\nListen [::1]:8080\n" in main_conf(e)),
+                        lambda e: "<VirtualHost *:*>" in vhost(e) and "Listen 8080\n" in main_conf(e)
+                        and "Listen" not in vhost(e)),
+    "portal.listen-addr-port": Case({**BASIC, "portal.port": "8080", "portal.listen-addr-port": "127.0.0.1:8080,[::1]:8080"},
+                                    lambda e: "Listen 127.0.0.1:8080\nListen [::1]:8080\n" in vhost(e)
+                                    and "\nListen " not in main_conf(e) and "<VirtualHost *:8080>" in vhost(e)),
     "portal.ssl.certificate": Case(SSL, lambda e: "SSLEngine On" in vhost(e) and "<VirtualHost *:443>" in vhost(e)
-                                   and "Listen 443\nListen 80\n" in main_conf(e)),
+                                   and "Listen 443\nListen 80\n" in vhost(e) and "<VirtualHost *:80>" in vhost(e)),
     "portal.ssl.certificate-key": Case(SSL, lambda e: "SSLCertificateKeyFile" in vhost(e)),
     "portal.ssl.certificate-chain": Case({**SSL, "portal.ssl.certificate-chain": "{cert}"},
                                          lambda e: "SSLCertificateChainFile" in vhost(e)),
@@ -91,25 +96,26 @@ VALID: dict[str, Case] = {
     "portal.auth.basic.user-file": Case({"portal.auth.type": "basic", "portal.auth.basic.user-file": "{htpasswd}"},
                                         lambda e: 'AuthUserFile "' in vhost(e)),
     "portal.oidc.uri": Case({**OIDC, "portal.oidc.uri": "/login/oidc"},
-                            lambda e: 'OIDCRedirectURI "/login/oidc"' in vhost(e) and '<Location "/login/oidc">' in vhost(e)),
+                            lambda e: "OIDCRedirectURI /login/oidc\n" in vhost(e) and '<Location "/login/oidc">' in vhost(e)),
     "portal.oidc.provider-metadata-url": Case(OIDC, lambda e: "OIDCProviderMetadataURL" in vhost(e)
                                               and "mod_auth_openidc.so" in main_conf(e)),
-    "portal.oidc.client-id": Case(OIDC, lambda e: 'OIDCClientID "ondemand.example.edu"' in vhost(e)),
+    "portal.oidc.client-id": Case(OIDC, lambda e: "OIDCClientID ondemand.example.edu\n" in vhost(e)),
     "portal.oidc.client-secret": Case({**OIDC, "portal.oidc.client-secret": "Xy9-z_.~+/="},
-                                      lambda e: 'OIDCClientSecret "Xy9-z_.~+/="' in vhost(e)),
+                                      lambda e: "OIDCClientSecret Xy9-z_.~+/=\n" in vhost(e)),
     "portal.oidc.remote-user-claim": Case({**OIDC, "portal.oidc.remote-user-claim": "email"},
-                                          lambda e: 'OIDCRemoteUserClaim "email"' in vhost(e)),
+                                          lambda e: "OIDCRemoteUserClaim email\n" in vhost(e)),
     "portal.oidc.scope": Case({**OIDC, "portal.oidc.scope": "openid  groups"},
                               lambda e: 'OIDCScope "openid groups"' in vhost(e)),
     "portal.oidc.session-inactivity-timeout": Case({**OIDC, "portal.oidc.session-inactivity-timeout": 600},
                                                    lambda e: "OIDCSessionInactivityTimeout 600\n" in vhost(e)),
     "portal.oidc.session-max-duration": Case({**OIDC, "portal.oidc.session-max-duration": "0"},
                                              lambda e: "OIDCSessionMaxDuration 0\n" in vhost(e)),
-    "portal.maintenance.enabled": Case({"portal.maintenance.enabled": True},
-                                       lambda e: "RewriteRule ^ - [R=503,L]" in vhost(e)),
-    "portal.maintenance.allowlist": Case({"portal.maintenance.enabled": "true", "portal.maintenance.allowlist": "10.0.0.5, 192.168.1.7/24"},
-                                         lambda e: "RewriteCond expr \"! -R '10.0.0.5'\"" in vhost(e)
-                                         and "RewriteCond expr \"! -R '192.168.1.0/24'\"" in vhost(e)),
+    "portal.maintenance.enabled": Case({**BASIC, "portal.maintenance.enabled": True},
+                                       lambda e: e.paths.maintenance_enable.is_file()
+                                       and "RewriteRule ^.*$ /public/maintenance/index.html [R=302,L]" in vhost(e)),
+    "portal.maintenance.allowlist": Case({**BASIC, "portal.maintenance.enabled": "true", "portal.maintenance.allowlist": "10.0.0.5, 192.168.1.7/24"},
+                                         lambda e: "RewriteCond %{REMOTE_ADDR} !^10\\.0\\.0\\.5\n" in vhost(e)
+                                         and "RewriteCond %{REMOTE_ADDR} !^192\\.168\\.1\\.\n" in vhost(e)),
     "portal.user-map-match": Case({**OIDC, "portal.user-map-match": "^([^@]+)@example%.edu$"},
                                   lambda e: portal_yml(e)["user_map_match"] == "^([^@]+)@example%.edu$"),
     "portal.host-regex": Case({"portal.host-regex": r"[\w.-]+\.cluster\.example\.edu"},
@@ -181,8 +187,10 @@ INVALID: list[tuple[str, Any, str]] = [
     ("portal.oidc.session-inactivity-timeout", 0, "is not a number of seconds"),
     ("portal.oidc.session-max-duration", -1, "is not a number of seconds"),
     ("portal.maintenance.enabled", "yes please", "is not true or false"),
-    ("portal.maintenance.allowlist", "10.0.0.1,example.edu", "is not an IP address or CIDR network"),
-    ("portal.maintenance.allowlist", "10.0.0.0/33", "is not an IP address or CIDR network"),
+    ("portal.maintenance.allowlist", "10.0.0.1,example.edu", "is not an IP address or an IPv4 network of /8, /16 or /24"),
+    ("portal.maintenance.allowlist", "10.0.0.0/33", "is not an IP address or an IPv4 network"),
+    ("portal.maintenance.allowlist", "10.0.0.0/20", "upstream's allowlist matches the start of the client's address"),
+    ("portal.maintenance.allowlist", "10.0.300.", "is not an IP address"),
     ("portal.user-map-match", "a b", "is not a Lua pattern"),
     ("portal.host-regex", "[unclosed", "is not a valid regular expression"),
     ("portal.lua-log-level", "verbose", "is not one of"),
@@ -216,6 +224,7 @@ def fill(values: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
 def generated(env: SnapEnv) -> dict[str, bytes]:
     out = {p.name: p.read_bytes() for p in (env.paths.ood_portal_yml, env.paths.nginx_stage_yml,
                                               env.paths.httpd_conf, env.paths.portal_conf)}  # fmt: skip
+    out["maintenance.enable"] = b"on" if env.paths.maintenance_enable.exists() else b"off"
     out.update({f"clusters.d/{p.name}": p.read_bytes() for p in env.paths.clusters_d.iterdir()})
     return out
 
@@ -530,11 +539,11 @@ def test_oidc_passphrase_generated_once_and_private(env: SnapEnv) -> None:
     passphrase = secret_file.read_text().strip()
     assert len(passphrase) == 64 and int(passphrase, 16) >= 0
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-    assert f'OIDCCryptoPassphrase "{passphrase}"' in vhost(env)
+    assert f"OIDCCryptoPassphrase {passphrase}\n" in vhost(env)
     env.set({"portal.servername": "ondemand.example.edu"})
     env.configure()
     assert secret_file.read_text().strip() == passphrase
-    assert f'OIDCCryptoPassphrase "{passphrase}"' in vhost(env)
+    assert f"OIDCCryptoPassphrase {passphrase}\n" in vhost(env)
 
 
 def test_corrupt_oidc_passphrase_refuses_and_says_how_to_fix(env: SnapEnv) -> None:

@@ -138,8 +138,9 @@ def test_install_writes_default_ood_portal_yml_and_no_auth_portal(env: SnapEnv) 
     assert data["auth"] == []
     assert data["public_root"] == str(env.paths.public_root)
     assert data["pun_stage_cmd"] == "sudo /snap/ondemand/current/sbin/nginx_stage"
+    assert data["use_maintenance"] is True  # the flag file is the switch
     vhost = env.paths.portal_conf.read_text()
-    assert "need_auth.html [R=302,L]" in vhost
+    assert "RewriteRule ^.*$ /public/need_auth.html [R=301,L]" in vhost  # upstream's no-auth template
     assert "Include" in env.paths.httpd_conf.read_text()
 
 

@@ -61,20 +61,22 @@ def test_post_refresh_repairs_the_tree_and_the_sudoers_rule(env: SnapEnv) -> Non
 
 
 def test_post_refresh_regenerates_a_stale_portal_config(env: SnapEnv) -> None:
-    env.set({"portal.port": 8080})
+    env.set({"portal.servername": "ondemand.example.edu"})
     env.configure()
-    # An older revision wrote something else (but unedited: its checksum matches).
-    from ondemand_hooks import fsutil, portal
+    # An older revision's generator wrote something else (but unedited: its checksum
+    # matches), from the same ood_portal.yml.
+    from ondemand_hooks import portal
 
-    old = b"# written by an older revision\n"
+    old = b"<VirtualHost *:*>\n  ServerName ondemand.example.edu\n</VirtualHost>\n"
     env.paths.portal_conf.write_bytes(old)
-    portal.sidecar(env.paths.portal_conf).write_text(fsutil.sha256(old) + "  ood-portal.conf\n")
+    env.paths.ood_portal_sum.write_text(f"{portal.checksum(old)} {env.paths.portal_conf}\n")
     applied = hooks.post_refresh(env.ctx())
     assert applied.portal_changed
-    assert "<VirtualHost *:8080>" in env.paths.portal_conf.read_text()
+    assert "RewriteRule ^.*$ /public/need_auth.html [R=301,L]" in env.paths.portal_conf.read_text()
 
 
-def test_post_refresh_without_ondemand_runs_no_nginx_stage(env: SnapEnv) -> None:
+def test_post_refresh_without_ondemand_runs_no_nginx_stage(env_without_ondemand: SnapEnv) -> None:
+    env = env_without_ondemand
     log = fake_nginx_stage(env)
     hooks.post_refresh(env.ctx())
     assert calls(log) == []

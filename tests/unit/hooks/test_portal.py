@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import yaml
 from hooktest_support import SnapEnv, snapshot
 from ondemand_hooks import hooks, portal
 from ondemand_hooks.errors import ConfigError, HookError
-from ondemand_hooks.model import OidcSettings, PortalSettings
+from ondemand_hooks.model import PortalSettings
 
 OIDC = {
     "portal.oidc.provider-metadata-url": "https://idp.example.edu/.well-known/openid-configuration",
@@ -28,22 +30,37 @@ def directives(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
 
 
-# --- rendering -----------------------------------------------------------------------------
+# --- what upstream's generator makes of the snap's ood_portal.yml --------------------------
+
+BASIC_USERS = "alice:$apr1$abc$xyz\n"
 
 
-def test_no_auth_sends_every_url_to_need_auth(env_od: SnapEnv) -> None:
-    lines = directives(vhost(env_od))
-    assert "RewriteCond %{REQUEST_URI} !^/public/" in lines
-    assert "RewriteRule ^ /public/need_auth.html [R=302,L]" in lines
+def basic(env: SnapEnv) -> dict[str, Any]:
+    users = env.root / "htpasswd"
+    users.write_text(BASIC_USERS)
+    users.chmod(0o644)
+    return {"portal.auth.type": "basic", "portal.auth.basic.user-file": str(users)}
+
+
+def test_no_auth_is_upstreams_need_auth_vhost(env_od: SnapEnv) -> None:
+    text = vhost(env_od)
+    lines = directives(text)
+    assert "<VirtualHost *:*>" in lines
+    assert "RewriteRule ^.*$ /public/need_auth.html [R=301,L]" in lines
+    # The template's hard-coded public root, redirected into the snap at build time.
+    assert f'Alias "/public" "{env_od.paths.public_root}"' in lines
     # No route reaches OnDemand before authentication exists.
-    assert not any(line.startswith(("LuaHook", "<Location \"/pun\"", "OIDC")) for line in lines)
+    assert not any(line.startswith(("LuaHook", '<Location "/pun"', "OIDC")) for line in lines)
+    # The need_auth template opens no port: the main config does.
+    assert "Listen" not in text and "\nListen 80\n" in env_od.paths.httpd_conf.read_text()
 
 
-def test_oidc_with_ondemand_present_routes_everything_through_mod_ood_proxy(env_od: SnapEnv) -> None:
+def test_oidc_routes_everything_through_mod_ood_proxy(env_od: SnapEnv) -> None:
     env_od.set(OIDC)
     env_od.configure()
     text = vhost(env_od)
     lines = directives(text)
+    assert text.startswith("#\n# Open OnDemand Portal\n#\n# Generated using ood-portal-generator version ")
     assert f'LuaRoot "{env_od.paths.mod_ood_proxy_lib}"' in lines
     for uri, handler in (("/pun", "pun_proxy.lua pun_proxy_handler"), ("/nginx", "nginx.lua nginx_handler")):
         block = text.split(f'<Location "{uri}">', 1)[1].split("</Location>", 1)[0]
@@ -55,49 +72,59 @@ def test_oidc_with_ondemand_present_routes_everything_through_mod_ood_proxy(env_
         assert "RequestHeader unset OIDC_access_token" in block
     assert 'SetEnv OOD_PUN_STAGE_CMD "sudo /snap/ondemand/current/sbin/nginx_stage"' in lines
     assert f'SetEnv OOD_PUN_SOCKET_ROOT "{env_od.paths.nginx_run_dir}"' in lines
-    assert 'OIDCRedirectURI "/oidc"' in lines
+    assert "OIDCRedirectURI /oidc" in lines
     assert 'RedirectMatch ^/$ "/pun/sys/dashboard"' in lines
+    passphrase = env_od.paths.oidc_passphrase_file.read_text().strip()
+    assert f"OIDCCryptoPassphrase {passphrase}" in lines
 
 
-def test_ondemand_absent_leaves_routes_out_with_a_comment(env: SnapEnv) -> None:
+def test_ondemand_absent_means_no_vhost(env_without_ondemand: SnapEnv) -> None:
+    env = env_without_ondemand
     env.set(OIDC)
     env.configure()
-    text = vhost(env)
-    assert "LuaHookFixups" not in text and "LuaRoot" not in text and "OOD_PUN" not in text
-    assert "OnDemand is not part of this build" in text
-    assert "mod_ood_proxy/lib is absent" in text
-    assert '<LocationMatch "^/(?!public/)">' in text  # login still testable
+    assert not env.paths.portal_conf.exists()
+    conf = env.paths.httpd_conf.read_text()
+    assert "Include" not in conf and "OnDemand (its ood-portal-generator) is not part of this build" in conf
+    assert "\nListen 80\n" in conf
 
 
 def test_ssl_redirects_port_80_and_sets_hsts(env: SnapEnv, tmp_path: Path) -> None:
     from hooktest_support import make_cert
 
     cert, key = make_cert(tmp_path)
-    env.set({"portal.servername": "ondemand.example.edu", "portal.ssl.certificate": str(cert),
+    env.set({**basic(env), "portal.servername": "ondemand.example.edu", "portal.ssl.certificate": str(cert),
              "portal.ssl.certificate-key": str(key)})  # fmt: skip
     env.configure()
     text = vhost(env)
     redirect = text.split("<VirtualHost *:80>", 1)[1].split("</VirtualHost>", 1)[0]
-    assert "RewriteRule ^(.*)$ https://ondemand.example.edu$1 [R=301,NE,L]" in redirect
+    assert "RewriteRule ^(.*) https://%{HTTP_HOST}:443$1 [R=301,NE,L]" in redirect
     main = text.split("<VirtualHost *:443>", 1)[1]
     assert "SSLEngine On" in main and "Strict-Transport-Security" in main
     assert f'SSLCertificateFile "{cert}"' in main
+    assert "Listen 443\nListen 80\n" in text
     conf = env.paths.httpd_conf.read_text()
-    assert "Listen 443\nListen 80\n" in conf and "SSLSessionCache" in conf
+    assert "\nListen " not in conf and "SSLSessionCache" in conf
 
 
-def test_maintenance_allowlist_and_503(env: SnapEnv) -> None:
-    env.set({"portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.1.0.0/16,2001:db8::1"})
+def test_maintenance_is_upstreams_flag_file_and_allowlist(env: SnapEnv) -> None:
+    env.set({**basic(env), "portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.1.0.0/16,2001:db8::1"})
     env.configure()
+    assert env.paths.maintenance_enable.is_file()
     lines = directives(vhost(env))
-    start = lines.index("RewriteCond %{REQUEST_URI} !^/public/")
+    start = lines.index(f"RewriteCond {env.paths.maintenance_enable} -f")
     assert lines[start : start + 5] == [
-        "RewriteCond %{REQUEST_URI} !^/public/",
-        "RewriteCond expr \"! -R '10.1.0.0/16'\"",
-        "RewriteCond expr \"! -R '2001:db8::1'\"",
-        "RewriteRule ^ - [R=503,L]",
-        "ErrorDocument 503 /public/maintenance/index.html",
+        f"RewriteCond {env.paths.maintenance_enable} -f",
+        "RewriteCond %{REQUEST_URI} !/public/maintenance/.*$",
+        "RewriteCond %{REMOTE_ADDR} !^10\\.1\\.",
+        "RewriteCond %{REMOTE_ADDR} !^2001:db8::1",
+        "RewriteRule ^.*$ /public/maintenance/index.html [R=302,L]",
     ]
+    # Off again: only the flag file goes; the vhost stays and Apache is not touched.
+    before, restarts = vhost(env), list(env.snapctl.restarts)
+    env.set({"portal.maintenance.enabled": False})
+    applied = env.configure()
+    assert not env.paths.maintenance_enable.exists() and vhost(env) == before
+    assert not applied.portal_changed and env.snapctl.restarts == restarts
 
 
 def test_httpd_conf_loads_modules_by_absolute_path_and_openidc_only_with_oidc(env: SnapEnv) -> None:
@@ -118,95 +145,185 @@ def test_httpd_conf_loads_modules_by_absolute_path_and_openidc_only_with_oidc(en
 
 @pytest.mark.parametrize(
     "field,value",
-    [
-        ("servername", 'x"\nLoadModule evil /e.so'),
-        ("server_aliases", ("ok.example.edu", "bad\nname")),
-        ("user_map_match", 'a" b'),
-        ("host_regex", "a\nb"),
-        ("listen", ("80\nLoadModule x y",)),
-        ("maintenance_allowlist", ("10.0.0.1' || true '",)),
-        ("lua_log_level", "info\nLoadModule"),
-    ],
+    [("servername", 'x"\nLoadModule evil /e.so'), ("listen", ("80\nLoadModule x y",))],
 )
-def test_renderer_refuses_unsafe_values_even_if_validation_were_bypassed(env_od: SnapEnv, field: str, value: Any) -> None:
-    oidc = OidcSettings("/oidc", "https://idp.example.edu/x", "id", None, "sub", "openid", 1, 1)
-    base: dict[str, Any] = {"servername": "ondemand.example.edu", "auth": "oidc", "oidc": oidc, "maintenance": True}
-    settings = PortalSettings(**{**base, field: value})
+def test_main_config_refuses_unsafe_values_even_if_validation_were_bypassed(env: SnapEnv, field: str, value: Any) -> None:
+    settings = PortalSettings(**{"servername": "ondemand.example.edu", field: value})
     with pytest.raises(HookError, match="internal error: refusing"):
-        portal.render(settings, env_od.paths, "a" * 64)
+        portal.render_httpd_conf(settings, env.paths, env.paths.portal_conf, set())
 
 
-# --- checksum safety -----------------------------------------------------------------------
+# --- upstream's checksum safety, run on a stage ----------------------------------------------
 
 
-def test_sidecar_records_what_was_generated(env: SnapEnv) -> None:
-    for path in (env.paths.httpd_conf, env.paths.portal_conf):
-        recorded = portal.sidecar(path).read_text().split()[0]
-        import hashlib
+def test_sum_file_records_what_the_generator_wrote(env: SnapEnv) -> None:
+    recorded = env.paths.ood_portal_sum.read_text().split()
+    assert recorded == [portal.checksum(env.paths.portal_conf.read_bytes()), str(env.paths.portal_conf)]
+    import hashlib
 
-        assert recorded == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert portal.sidecar(env.paths.httpd_conf).read_text().split()[0] == hashlib.sha256(
+        env.paths.httpd_conf.read_bytes()
+    ).hexdigest()
+    for path in (env.paths.portal_conf,):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert (path.stat().st_uid, path.stat().st_gid) == (os.geteuid(), os.getegid()) or os.geteuid() == 0
 
 
 def test_admin_edited_vhost_is_kept_and_new_version_written_next_to_it(env: SnapEnv) -> None:
-    edited = vhost(env) + "# my local tweak\n"
+    edited = vhost(env) + "  Header set X-Site local\n"
     env.paths.portal_conf.write_text(edited)
-    env.set({"portal.port": 8080})
+    env.set({"portal.servername": "ondemand.example.edu"})
     applied = env.configure()
     assert vhost(env) == edited
     new = env.paths.portal_conf.with_name("ood-portal.conf.new")
-    assert "<VirtualHost *:8080>" in new.read_text()
+    assert "ServerName ondemand.example.edu" in new.read_text()
     assert stat.S_IMODE(new.stat().st_mode) == 0o600
-    # httpd.conf was not edited: it is replaced (Listen 8080) and Apache restarted.
-    assert "Listen 8080" in env.paths.httpd_conf.read_text()
+    # httpd.conf was not edited: it is replaced (its ServerName) and Apache restarted.
+    assert "ServerName ondemand.example.edu" in env.paths.httpd_conf.read_text()
     assert applied.portal_changed
 
 
+def test_a_comment_added_by_hand_is_not_an_edit(env: SnapEnv) -> None:
+    """Upstream's checksum leaves out comment lines."""
+    env.paths.portal_conf.write_text(vhost(env) + "# reviewed by the admin\n")
+    env.set({"portal.servername": "ondemand.example.edu"})
+    env.configure()
+    assert "ServerName ondemand.example.edu" in vhost(env)
+
+
 def test_only_the_edited_file_is_protected_no_restart_if_nothing_installed(env: SnapEnv) -> None:
-    env.paths.portal_conf.write_text(vhost(env) + "# tweak\n")
+    env.paths.portal_conf.write_text(vhost(env) + "  Header set X-Site local\n")
     env.paths.httpd_conf.write_text(env.paths.httpd_conf.read_text() + "# tweak\n")
     env.set({"portal.servername": "ondemand.example.edu"})
     applied = env.configure()
     assert not applied.portal_changed and env.snapctl.restarts == []
     assert env.paths.httpd_conf.with_name("httpd.conf.new").exists()
+    assert env.paths.portal_conf.with_name("ood-portal.conf.new").exists()
 
 
 def test_force_replaces_an_edited_file_after_a_timestamped_backup(env: SnapEnv) -> None:
-    edited = vhost(env) + "# my local tweak\n"
+    edited = vhost(env) + "  Header set X-Site local\n"
     env.paths.portal_conf.write_text(edited)
-    env.set({"portal.port": 8080})
+    env.set({"portal.servername": "ondemand.example.edu"})
     env.configure()
     assert hooks.update_portal(env.ctx(), force=True) is True
-    assert "<VirtualHost *:8080>" in vhost(env)
-    backups = sorted(env.paths.apache_conf_dir.glob("ood-portal.conf.*.bak"))
-    assert [b.read_text() for b in backups][-1] == edited
-    assert backups[-1].name.startswith("ood-portal.conf.2023")  # ctx clock: 2023-11-14
+    assert "ServerName ondemand.example.edu" in vhost(env)
+    backups = portal.backups_of(env.paths.portal_conf)
+    assert backups[-1].read_text() == edited
+    assert re.fullmatch(r"ood-portal\.conf\.\d{8}T\d{6}(-\d+)?", backups[-1].name)
     assert stat.S_IMODE(backups[-1].stat().st_mode) == 0o600
-    assert not env.paths.portal_conf.with_name("ood-portal.conf.new").exists()
 
 
-def test_file_without_sidecar_counts_as_admin_owned(env: SnapEnv) -> None:
-    portal.sidecar(env.paths.portal_conf).unlink()
-    env.paths.portal_conf.write_text("# someone else's vhost\n")
-    env.set({"portal.port": 8080})
+def test_vhost_without_sum_file_counts_as_admin_owned(env: SnapEnv) -> None:
+    env.paths.ood_portal_sum.unlink()
+    env.paths.portal_conf.write_text("# someone else's vhost\nListen 8443\n")
+    env.set({"portal.servername": "ondemand.example.edu"})
     env.configure()
-    assert vhost(env) == "# someone else's vhost\n"
+    assert vhost(env) == "# someone else's vhost\nListen 8443\n"
     assert env.paths.portal_conf.with_name("ood-portal.conf.new").exists()
+    # The main config follows the vhost Apache will read (it opens 8443 itself).
+    assert "\nListen 80\n" in env.paths.httpd_conf.read_text()
 
 
 def test_unedited_file_is_replaced_with_backup(env: SnapEnv) -> None:
     old = vhost(env)
-    env.set({"portal.port": 8080})
+    env.set({"portal.servername": "ondemand.example.edu"})
     env.configure()
-    assert "<VirtualHost *:8080>" in vhost(env)
-    backups = list(env.paths.apache_conf_dir.glob("ood-portal.conf.*.bak"))
-    assert [b.read_text() for b in backups] == [old]
+    assert "ServerName ondemand.example.edu" in vhost(env)
+    assert [b.read_text() for b in portal.backups_of(env.paths.portal_conf)] == [old]
 
 
 def test_backups_are_pruned(env: SnapEnv) -> None:
-    for port in range(8000, 8000 + portal.KEEP_BACKUPS + 5):
-        env.set({"portal.port": port})
+    for n in range(portal.KEEP_BACKUPS + 3):
+        env.set({"portal.servername": f"p{n}.example.edu"})
         env.configure()
-    assert len(list(env.paths.apache_conf_dir.glob("ood-portal.conf.*.bak"))) == portal.KEEP_BACKUPS
+    assert len(portal.backups_of(env.paths.portal_conf)) == portal.KEEP_BACKUPS
+
+
+# --- the generator runs only when its input changed -------------------------------------------
+
+
+def counting_runner(calls: list[list[str]]) -> Any:
+    import subprocess
+
+    def run(command: list[str], **kwargs: Any) -> Any:
+        calls.append(list(command))
+        return subprocess.run(command, **kwargs)
+
+    return run
+
+
+def test_generator_runs_only_when_ood_portal_yml_changed(env: SnapEnv) -> None:
+    calls: list[list[str]] = []
+    ctx = env.ctx(counting_runner(calls))
+    generator = str(env.paths.update_ood_portal)
+    env.set({"nginx-stage.min-uid": 5000})
+    hooks.configure(ctx)
+    assert not [c for c in calls if c[0] == generator]
+    env.set({"portal.servername": "ondemand.example.edu"})
+    hooks.configure(ctx)
+    assert [c for c in calls if c[0] == generator] == [[generator, "--detailed-exitcodes"]]
+    # A refresh runs it again whatever the input (the new revision's templates may differ).
+    calls.clear()
+    hooks.post_refresh(ctx)
+    assert [c for c in calls if c[0] == generator] == [[generator, "--detailed-exitcodes"]]
+
+
+def test_an_edited_vhost_makes_the_generator_run_again(env: SnapEnv) -> None:
+    calls: list[list[str]] = []
+    env.paths.portal_conf.write_text(vhost(env) + "  Header set X-Site local\n")
+    env.set({"nginx-stage.min-uid": 5000})
+    hooks.configure(env.ctx(counting_runner(calls)))
+    assert [c for c in calls if c[0] == str(env.paths.update_ood_portal)]
+    assert env.paths.portal_conf.with_name("ood-portal.conf.new").exists()
+
+
+def test_generator_failure_names_ood_portal_yml_and_changes_nothing(env: SnapEnv) -> None:
+    (env.paths.snap / "sbin" / "update_ood_portal").write_text("#!/bin/sh\necho 'StandardError:something upstream refused' >&2\nexit 1\n")
+    before = snapshot(env.root)
+    env.set({"portal.servername": "ondemand.example.edu"})
+    with pytest.raises(ConfigError) as error:
+        env.configure()
+    assert error.value.problems == [
+        f"{env.paths.ood_portal_yml}: update_ood_portal refused it (exit 1): StandardError:something upstream refused"
+    ]
+    assert snapshot(env.root) == before
+
+
+# --- a commit killed halfway is finished by the next hook -------------------------------------
+
+
+def test_a_commit_killed_halfway_is_finished_by_the_next_hook(env: SnapEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_replace = os.replace
+    done: list[str] = []
+
+    def replace_then_die(source: Any, target: Any) -> None:
+        if len(done) == 2:
+            raise SystemExit("killed")  # a SIGKILL, as far as the files can tell
+        done.append(str(target))
+        real_replace(source, target)
+
+    env.set({"portal.servername": "ondemand.example.edu"})
+    monkeypatch.setattr(portal.os, "replace", replace_then_die)
+    with pytest.raises(SystemExit):
+        env.configure()
+    monkeypatch.setattr(portal.os, "replace", real_replace)
+    stages = list(env.paths.apache_conf_dir.glob(".check-*"))
+    assert len(stages) == 1 and (stages[0] / portal.JOURNAL).is_file()
+    hooks.remove_stale_temporaries(env.paths)
+    assert not list(env.paths.apache_conf_dir.glob(".check-*"))
+    assert "ServerName ondemand.example.edu" in vhost(env)
+    assert env.paths.ood_portal_sum.read_text().split()[0] == portal.checksum(env.paths.portal_conf.read_bytes())
+    assert "ServerName ondemand.example.edu" in env.paths.httpd_conf.read_text()
+
+
+def test_a_stage_without_journal_is_dropped(env: SnapEnv) -> None:
+    before = vhost(env)
+    stage = env.paths.apache_conf_dir / ".check-killed"
+    stage.mkdir()
+    (stage / "ood-portal.conf").write_text("# half generated")
+    hooks.remove_stale_temporaries(env.paths)
+    assert not stage.exists() and vhost(env) == before
 
 
 # --- the httpd -t gate -------------------------------------------------------------------------
@@ -217,7 +334,7 @@ def fake_httpd(env: SnapEnv, exit_code: int, message: str = "") -> Path:
     script.write_text(
         "#!/bin/sh\n"
         f'echo "$@" >> "{env.root}/httpd-calls"\n'
-        f'cat "$3" "$(dirname "$3")/ood-portal.conf" > "{env.root}/httpd-checked"\n'
+        f'cat "$3" "$(dirname "$3")/ood-portal-check.conf" > "{env.root}/httpd-checked"\n'
         f"echo '{message}' >&2\nexit {exit_code}\n"
     )
     script.chmod(0o755)
@@ -226,12 +343,13 @@ def fake_httpd(env: SnapEnv, exit_code: int, message: str = "") -> Path:
 
 def test_httpd_check_runs_on_the_candidate_pair(env: SnapEnv) -> None:
     fake_httpd(env, 0, "Syntax OK")
-    env.set({"portal.port": 8080})
+    env.set({"portal.servername": "ondemand.example.edu"})
     env.configure()
     calls = (env.root / "httpd-calls").read_text().splitlines()
     assert len(calls) == 1 and calls[0].startswith("-t -f ") and "/.check-" in calls[0]
     checked = (env.root / "httpd-checked").read_text()
-    assert "Listen 8080" in checked and "<VirtualHost *:8080>" in checked
+    assert "ServerName ondemand.example.edu\n" in checked.split("Include", 1)[0]  # main
+    assert "  ServerName ondemand.example.edu\n" in checked  # the staged vhost
     assert "/.check-" in checked.split("Include", 1)[1].splitlines()[0]  # the candidate vhost
     assert not list(env.paths.apache_conf_dir.glob(".check-*"))  # cleaned up
 
@@ -239,7 +357,7 @@ def test_httpd_check_runs_on_the_candidate_pair(env: SnapEnv) -> None:
 def test_config_failing_httpd_check_is_not_installed(env: SnapEnv) -> None:
     fake_httpd(env, 1, "AH00526: Syntax error on line 3: Invalid command Bogus")
     before = snapshot(env.root)
-    env.set({"portal.port": 8080})
+    env.set({"portal.servername": "ondemand.example.edu"})
     with pytest.raises(ConfigError) as error:
         env.configure()
     assert "Invalid command Bogus" in "\n".join(error.value.problems)
@@ -275,9 +393,9 @@ def edit_yaml(env: SnapEnv, **changes: Any) -> None:
 
 
 def test_update_portal_renders_ood_portal_yml(env: SnapEnv) -> None:
-    edit_yaml(env, port=8081, listen_addr_port=["8081"])
+    edit_yaml(env, servername="ondemand.example.edu")
     assert hooks.update_portal(env.ctx(), force=False) is True
-    assert "<VirtualHost *:8081>" in vhost(env)
+    assert "  ServerName ondemand.example.edu\n" in vhost(env)
     assert env.snapctl.restarts == [("ondemand.apache",)]
     assert hooks.update_portal(env.ctx(), force=False) is False
     assert env.snapctl.restarts == [("ondemand.apache",)]
@@ -369,4 +487,4 @@ def test_oidc_without_a_client_secret_uses_pkce(env_od: SnapEnv) -> None:
     env_od.set({"portal.oidc.client-secret": "s3cr3t"})
     env_od.configure()
     vhost = env_od.paths.portal_conf.read_text()
-    assert 'OIDCClientSecret "s3cr3t"' in vhost and "OIDCPKCEMethod" not in vhost
+    assert "OIDCClientSecret s3cr3t\n" in vhost and "OIDCPKCEMethod" not in vhost
