@@ -82,12 +82,6 @@ finish() {
     say "$1: ok"
 }
 
-# nothing_to_restore "$@": in a check that leaves no state behind, `CHECK.sh --restore`
-# (spread's restore-each runs it after every task) does nothing.
-nothing_to_restore() {
-    if [ "${1:-}" = --restore ]; then exit 0; fi
-}
-
 require_root() {
     [ "$(id -u)" -eq 0 ] || fail "run this check as root"
 }

@@ -193,6 +193,19 @@ remove_pun() {
         "$(pun_conf "$user")"
 }
 
+# pun_end USER...: what the checks that start PUNs by hand leave behind, removed: each
+# user's PUN and files, the user, the fixture apps. Safe when nothing was set up: the
+# restore command of those checks (check_begin --restore-with pun_end USER...), deferred
+# with defer_restore before anything is set up.
+pun_end() {
+    local user
+    for user; do
+        remove_pun "$user" >/dev/null
+        remove_user "$user"
+    done
+    remove_apps
+}
+
 # as_user USER CMD...: run CMD with USER's uid, gid and groups only (no root capabilities).
 as_user() {
     local user=$1
@@ -238,7 +251,9 @@ pun_tree() {
         }'
 }
 
-# Sign-in through the front proxy (portal-routes-to-pun.sh, shell-websocket.sh).
+# Sign-in through the front proxy (portal-routes-to-pun.sh, shell-websocket.sh). Such a
+# check's restore command is `signin_end USER AUTH_DIR KEY...` (check_begin --restore-with),
+# deferred with defer_restore once its preconditions hold and before signin_begin.
 # signin_begin USER UID AUTH_DIR PASSWORD [KEY=VALUE...]: a system user with an htpasswd
 # entry in AUTH_DIR (readable by the portal user), basic auth on plus any extra snap
 # values; returns once Apache asks for a password on a protected URL.
