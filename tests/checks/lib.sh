@@ -55,12 +55,12 @@ protected_uri() {
 
 # Skip (see skip) unless the installed snap has OnDemand's PUN parts; $1 says what needs them.
 require_ondemand() {
-    local path missing=()
+    local path absent=()
     for path in "$NGINX_STAGE" "$NGINX_STAGE_CODE" "$MOD_OOD_PROXY"; do
-        [ -e "$path" ] || missing+=("$path")
+        [ -e "$path" ] || absent+=("$path")
     done
-    [ "${#missing[@]}" -eq 0 ] && return 0
-    skip "$1: OnDemand is not in this build ($(snap list "$SNAP_NAME" 2>/dev/null | awk 'NR==2 {print $1, $2}'): ${missing[*]} absent)"
+    [ "${#absent[@]}" -eq 0 ] && return 0
+    skip "$1: OnDemand is not in this build ($(snap list "$SNAP_NAME" 2>/dev/null | awk 'NR==2 {print $1, $2}'): ${absent[*]} absent)"
 }
 
 # One line: newlines in $1 become spaces.
