@@ -17,12 +17,12 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
 AUTH_DIR=/etc/ondemand-check-auth
 EXTRA_PATHS=("$AUTH_DIR")
-configure_begin configure-auth "${1:-}" \
+configure_begin configure-auth \
     portal.auth.type portal.auth.basic.user-file portal.oidc.provider-metadata-url \
-    portal.oidc.client-id portal.oidc.client-secret portal.oidc.remote-user-claim portal.oidc.scope portal.oidc.uri
+    portal.oidc.client-id portal.oidc.client-secret portal.oidc.remote-user-claim portal.oidc.scope portal.oidc.uri \
+    -- "$@"
 [ ! -e "$AUTH_DIR" ] || fail "precondition: $AUTH_DIR exists; run configure-auth.sh --restore first"
 
 HTPASSWD=$AUTH_DIR/htpasswd

@@ -16,12 +16,11 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
 ID=check-a
 OTHER=check-b
 HANDMADE=check-handmade
 EXTRA_PATHS=("$CLUSTERS_D/$HANDMADE.yml")
-configure_begin configure-clusters "${1:-}" "clusters.$ID" "clusters.$OTHER" "clusters.$HANDMADE"
+configure_begin configure-clusters "clusters.$ID" "clusters.$OTHER" "clusters.$HANDMADE" -- "$@"
 
 FILE=$CLUSTERS_D/$ID.yml
 TITLE="Check cluster A"

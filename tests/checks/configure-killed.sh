@@ -16,8 +16,7 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
-configure_begin configure-killed "${1:-}" portal.servername portal.server-aliases
+configure_begin configure-killed portal.servername portal.server-aliases -- "$@"
 
 KILLS=10
 serve_by_name killed.check.example.test

@@ -16,8 +16,7 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
-configure_begin configure-maintenance "${1:-}" portal.maintenance.enabled portal.maintenance.allowlist
+configure_begin configure-maintenance portal.maintenance.enabled portal.maintenance.allowlist -- "$@"
 
 NEED_AUTH=/public/need_auth.html
 until_answers 302 http://127.0.0.1/

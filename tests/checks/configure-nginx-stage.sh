@@ -15,9 +15,8 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
-configure_begin configure-nginx-stage "${1:-}" \
-    nginx-stage.min-uid nginx-stage.nginx-file-upload-max nginx-stage.pun-custom-env
+configure_begin configure-nginx-stage \
+    nginx-stage.min-uid nginx-stage.nginx-file-upload-max nginx-stage.pun-custom-env -- "$@"
 
 TITLE="Open OnDemand check $RANDOM"
 until_answers 302 http://127.0.0.1/

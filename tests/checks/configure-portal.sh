@@ -15,9 +15,8 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
-configure_begin configure-portal "${1:-}" \
-    portal.servername portal.server-aliases portal.port portal.listen-addr-port
+configure_begin configure-portal \
+    portal.servername portal.server-aliases portal.port portal.listen-addr-port -- "$@"
 
 NAME=portal.check.example.test
 ALIAS_A=alias-a.check.example.test

@@ -15,8 +15,7 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
-configure_begin configure-reload-storm "${1:-}" portal.servername portal.server-aliases
+configure_begin configure-reload-storm portal.servername portal.server-aliases -- "$@"
 
 CHANGES=20
 serve_by_name storm.check.example.test

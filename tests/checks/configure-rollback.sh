@@ -5,33 +5,31 @@
 # validation, not from a hook that fails whatever it gets.
 # Usage: configure-rollback.sh | --restore   (unset portal.port)
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
-require_root
-if [ "${1:-}" = --restore ]; then
+. "$here/lib.sh"
+# The restore command: portal.port unset again if the check left it set.
+unset_port() {
     if snap list "$SNAP_NAME" >/dev/null 2>&1 && [ "$(snap_option portal.port)" != "<unset>" ]; then
         snap unset "$SNAP_NAME" portal.port
     fi
-    exit 0
-fi
-require_installed
+}
+check_begin configure-rollback --root --installed --work --restore-with unset_port -- "$@"
 
 ETC=$COMMON/etc
 [ -d "$ETC" ] || fail "$ETC: missing (did the install hook run?)"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 before=$(snap_option portal.port)
-tree_fingerprint "$ETC" >"$work/before"
-say "configure-rollback: portal.port is $before; $(grep -c '^[0-9a-f]\{64\} ' "$work/before") files under $ETC fingerprinted"
+tree_fingerprint "$ETC" >"$WORK/before"
+say "configure-rollback: portal.port is $before; $(grep -c '^[0-9a-f]\{64\} ' "$WORK/before") files under $ETC fingerprinted"
 
 say "configure-rollback: snap set $SNAP_NAME portal.port=70000 must fail"
-if snap set "$SNAP_NAME" portal.port=70000 >"$work/out" 2>&1; then
+if snap set "$SNAP_NAME" portal.port=70000 >"$WORK/out" 2>&1; then
     fail "snap set $SNAP_NAME portal.port=70000 succeeded; the configure hook must refuse a port above 65535"
 fi
-sed 's/^/  /' "$work/out"
-grep -q 'portal\.port' "$work/out" ||
-    problem "the error of snap set does not name portal.port: $(tr '\n' ' ' <"$work/out")"
+sed 's/^/  /' "$WORK/out"
+grep -q 'portal\.port' "$WORK/out" ||
+    problem "the error of snap set does not name portal.port: $(tr '\n' ' ' <"$WORK/out")"
 
 after=$(snap_option portal.port)
 if [ "$after" != "$before" ]; then
@@ -40,10 +38,10 @@ else
     say "  portal.port still $after"
 fi
 
-tree_fingerprint "$ETC" >"$work/after"
-if ! diff -u "$work/before" "$work/after" >"$work/diff"; then
+tree_fingerprint "$ETC" >"$WORK/after"
+if ! diff -u "$WORK/before" "$WORK/after" >"$WORK/diff"; then
     problem "files under $ETC changed although snap set failed:
-$(sed 's/^/    /' "$work/diff")"
+$(sed 's/^/    /' "$WORK/diff")"
 else
     say "  every file under $ETC is byte-identical (sha256), modes and owners unchanged"
 fi
@@ -51,9 +49,9 @@ fi
 GOOD=8080
 VHOST=$ETC/apache2/ood-portal.conf
 say "configure-rollback: snap set $SNAP_NAME portal.port=$GOOD right after the refusal must succeed"
-trap 'rm -rf "$work"; snap unset "$SNAP_NAME" portal.port || true' EXIT
-if ! snap set "$SNAP_NAME" portal.port=$GOOD >"$work/out" 2>&1; then
-    problem "snap set portal.port=$GOOD after a refused value failed: $(oneline "$(cat "$work/out")")"
+defer_restore
+if ! snap set "$SNAP_NAME" portal.port=$GOOD >"$WORK/out" 2>&1; then
+    problem "snap set portal.port=$GOOD after a refused value failed: $(oneline "$(cat "$WORK/out")")"
 else
     now=$(snap_option portal.port)
     [ "$now" = "$GOOD" ] || problem "portal.port is $now after snap set portal.port=$GOOD"

@@ -14,11 +14,10 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
 SSL_DIR=/etc/ondemand-check-ssl
 EXTRA_PATHS=("$SSL_DIR")
-configure_begin configure-ssl "${1:-}" \
-    portal.ssl.certificate portal.ssl.certificate-key portal.ssl.certificate-chain
+configure_begin configure-ssl \
+    portal.ssl.certificate portal.ssl.certificate-key portal.ssl.certificate-chain -- "$@"
 [ ! -e "$SSL_DIR" ] || fail "precondition: $SSL_DIR exists; run configure-ssl.sh --restore first"
 
 CN=ssl.check.example.test

@@ -21,10 +21,8 @@ HTTPD_CONF=$ETC/apache2/httpd.conf
 VHOST=$ETC/apache2/ood-portal.conf
 }
 
-CHECK=
 GROUP_KEYS=()
 EXTRA_PATHS=()  # removed by --restore and at exit (files and directories a check made)
-WORK=
 
 # The keys of the group that hold a value now.
 set_group_keys() {
@@ -34,6 +32,7 @@ set_group_keys() {
     done
 }
 
+# The restore command of every configure check: unset the group, remove EXTRA_PATHS.
 restore_group() {
     local -a keys
     mapfile -t keys < <(set_group_keys)
@@ -45,28 +44,30 @@ restore_group() {
     fi
 }
 
-# configure_begin NAME ARG1 KEY...: KEY... are the snap options the check sets (whole
-# groups like clusters.check-a may be named). ARG1 --restore unsets them, removes
-# EXTRA_PATHS and exits. Otherwise every KEY must be unset to begin with; they are
-# unset again when the check exits, whatever happened.
+# configure_begin NAME KEY... -- "$@": check_begin for a configure check (root, the snap
+# installed, $WORK), KEY... being the snap options the check sets (whole groups like
+# clusters.check-a may be named). `NAME.sh --restore` unsets them and removes EXTRA_PATHS
+# (restore_group). Otherwise the check takes no argument, every KEY must be unset to begin
+# with, and restore_group is deferred: they are unset again when the check exits, whatever
+# happened.
 configure_begin() {
-    CHECK=$1
-    local arg=$2
-    shift 2
-    GROUP_KEYS=("$@")
-    if [ "$arg" = --restore ]; then
-        restore_group
-        exit 0
-    fi
-    [ -z "$arg" ] || fail "usage: $CHECK.sh [--restore]"
-    require_installed
+    local name=$1
+    shift
+    GROUP_KEYS=()
+    while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+        GROUP_KEYS+=("$1")
+        shift
+    done
+    [ "$#" -gt 0 ] || fail "configure_begin $name: no -- before the check's own arguments"
+    shift
+    check_begin "$name" --root --installed --work --restore-with restore_group -- "$@"
+    [ "$#" -eq 0 ] || fail "usage: $CHECK.sh [--restore]"
     [ -d "$ETC" ] || fail "$ETC: missing (did the install hook run?)"
     local -a already
     mapfile -t already < <(set_group_keys)
     [ "${#already[@]}" -eq 0 ] ||
         fail "precondition: ${already[*]} already set; run $CHECK.sh --restore first"
-    WORK=$(mktemp -d)
-    trap 'restore_group; rm -rf "$WORK"' EXIT
+    defer_restore
 }
 
 step() { say "$CHECK: $*"; }

@@ -2,11 +2,10 @@
 # Check: after `snap install`, the writable tree, default config, sudoers rule and portal
 # user are exactly what docs/layout.md promises.
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
-nothing_to_restore "$@"
-require_root
-require_installed
+. "$here/lib.sh"
+check_begin install --root --installed -- "$@"
 
 say "install: \$SNAP_COMMON tree (owners and modes from docs/layout.md)"
 # type owner:group mode path (relative to $SNAP_COMMON)

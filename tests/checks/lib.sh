@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Helpers sourced by the behaviour checks in this directory. Each check runs as root on a
 # machine where the ondemand snap is installed, and exits non-zero naming what differed.
+# Sourcing this file only defines things; a check starts with check_begin (below), which
+# takes over the EXIT trap for the clean-ups registered with defer.
 
 SNAP_NAME=ondemand
 # shellcheck disable=SC2034  # used by the checks that source this file
@@ -53,12 +55,12 @@ protected_uri() {
 
 # Skip (see skip) unless the installed snap has OnDemand's PUN parts; $1 says what needs them.
 require_ondemand() {
-    local path missing=()
+    local path absent=()
     for path in "$NGINX_STAGE" "$NGINX_STAGE_CODE" "$MOD_OOD_PROXY"; do
-        [ -e "$path" ] || missing+=("$path")
+        [ -e "$path" ] || absent+=("$path")
     done
-    [ "${#missing[@]}" -eq 0 ] && return 0
-    skip "$1: OnDemand is not in this build ($(snap list "$SNAP_NAME" 2>/dev/null | awk 'NR==2 {print $1, $2}'): ${missing[*]} absent)"
+    [ "${#absent[@]}" -eq 0 ] && return 0
+    skip "$1: OnDemand is not in this build ($(snap list "$SNAP_NAME" 2>/dev/null | awk 'NR==2 {print $1, $2}'): ${absent[*]} absent)"
 }
 
 # One line: newlines in $1 become spaces.
@@ -80,18 +82,147 @@ finish() {
     say "$1: ok"
 }
 
-# nothing_to_restore "$@": in a check that leaves no state behind, `CHECK.sh --restore`
-# (spread's restore-each runs it after every task) does nothing.
-nothing_to_restore() {
-    if [ "${1:-}" = --restore ]; then exit 0; fi
-}
-
 require_root() {
     [ "$(id -u)" -eq 0 ] || fail "run this check as root"
 }
 
 require_installed() {
     snap list "$SNAP_NAME" >/dev/null 2>&1 || fail "the $SNAP_NAME snap is not installed (snap list $SNAP_NAME fails)"
+}
+
+# ------------------------------------------------------------------------ start and clean-up
+#
+# A check starts with
+#
+#     check_begin NAME [--root] [--installed] [--work] [--restore-with CMD [ARG...]] -- "$@"
+#
+# "$@" being the check's own arguments. Run as `NAME.sh --restore` (spread's restore-each
+# does, after every task, whether it passed, failed or was cut short), the check only runs
+# its restore command CMD and exits with CMD's status, or exits 0 at once if it has none.
+# CMD undoes whatever the check may have left behind, so it must be harmless when nothing
+# is there. Otherwise check_begin returns and the check goes on:
+#   --root          it must run as root (checked in restore mode too, when there is a CMD);
+#   --installed     the snap must be installed (not checked in restore mode);
+#   --work          a scratch directory, $WORK, removed at exit;
+#   --restore-with  every word up to `--` is CMD.
+# check_begin sets CHECK to NAME and owns the EXIT trap from then on: a check sets none.
+#
+# `defer CMD [ARG...]` registers a clean-up. At exit, however the check ends (finish, fail,
+# skip, set -e), the deferred commands run, the last deferred first. Each runs in a subshell
+# with set -e: one that fails stops there and is reported on stderr, and the next one still
+# runs. The check's own exit status stands; only a check that would have exited 0 exits 1
+# when a clean-up failed. The words are taken when defer is called: to work something out
+# at exit, defer a function. `defer_restore` defers CMD, typically right after the
+# preconditions that CMD must not undo.
+
+CHECK=
+WORK=
+_CHECK_PID=
+_CHECK_RESTORE=
+_CHECK_DEFERRED=()
+_CHECK_RUN_STATUS=0
+
+check_begin() {
+    [ "$#" -gt 0 ] || fail "usage: check_begin NAME [OPTION...] -- CHECK_ARGUMENTS..."
+    CHECK=$1
+    shift
+    local root='' installed='' work='' separated='' word
+    local -a restore=()
+    while [ "$#" -gt 0 ]; do
+        word=$1
+        shift
+        case $word in
+        --root) root=1 ;;
+        --installed) installed=1 ;;
+        --work) work=1 ;;
+        --restore-with)
+            while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+                restore+=("$1")
+                shift
+            done
+            [ "${#restore[@]}" -gt 0 ] || fail "check_begin $CHECK: --restore-with needs a command"
+            ;;
+        --)
+            separated=1
+            break
+            ;;
+        *) fail "check_begin $CHECK: unknown option '$word' (the check's own arguments go after --)" ;;
+        esac
+    done
+    [ -n "$separated" ] || fail "check_begin $CHECK: no -- before the check's own arguments"
+    _CHECK_RESTORE=
+    if [ "${#restore[@]}" -gt 0 ]; then
+        printf -v _CHECK_RESTORE '%q ' "${restore[@]}"
+        _CHECK_RESTORE=${_CHECK_RESTORE% }
+    fi
+
+    if [ "${1:-}" = --restore ]; then
+        [ -n "$_CHECK_RESTORE" ] || exit 0
+        [ -z "$root" ] || require_root
+        _check_run "$_CHECK_RESTORE" restore
+        exit "$_CHECK_RUN_STATUS"
+    fi
+
+    [ -z "$root" ] || require_root
+    [ -z "$installed" ] || require_installed
+    _CHECK_PID=$BASHPID
+    _CHECK_DEFERRED=()
+    trap _check_exit EXIT
+    if [ -n "$work" ]; then
+        WORK=$(mktemp -d)
+        defer rm -rf "$WORK"
+    fi
+}
+
+defer() {
+    [ "$#" -gt 0 ] || fail "usage: defer CMD [ARG...]"
+    [ -n "$_CHECK_PID" ] || fail "defer $*: check_begin was not called"
+    [ "$BASHPID" = "$_CHECK_PID" ] || fail "defer $*: in a subshell, whose clean-ups would be lost"
+    local command
+    printf -v command '%q ' "$@"
+    _CHECK_DEFERRED+=("${command% }")
+}
+
+defer_restore() {
+    [ -n "$_CHECK_RESTORE" ] || fail "defer_restore: check_begin $CHECK was given no --restore-with"
+    [ -n "$_CHECK_PID" ] || fail "defer_restore: check_begin was not called"
+    [ "$BASHPID" = "$_CHECK_PID" ] || fail "defer_restore: in a subshell, whose clean-ups would be lost"
+    _CHECK_DEFERRED+=("$_CHECK_RESTORE")
+}
+
+# _check_run COMMAND WHAT: eval COMMAND (a quoted command line) in a subshell with set -e;
+# its status goes to _CHECK_RUN_STATUS, and a failure is reported naming WHAT. Called as a
+# plain command, never as a condition: there bash would ignore the subshell's set -e.
+_check_run() {
+    local errexit=''
+    case $- in *e*) errexit=1 ;; esac
+    set +e
+    (
+        set -e
+        eval "$1"
+    )
+    _CHECK_RUN_STATUS=$?
+    [ -z "$errexit" ] || set -e
+    if [ "$_CHECK_RUN_STATUS" -ne 0 ]; then
+        printf '%s: %s failed (exit %d): %s\n' "$CHECK" "$2" "$_CHECK_RUN_STATUS" "$1" >&2
+    fi
+}
+
+# The EXIT trap: the deferred clean-ups, last first, then the check's own status.
+_check_exit() {
+    local status=$? failed=0 i
+    set +e
+    trap - EXIT
+    for ((i = ${#_CHECK_DEFERRED[@]} - 1; i >= 0; i--)); do
+        _check_run "${_CHECK_DEFERRED[i]}" clean-up
+        [ "$_CHECK_RUN_STATUS" -eq 0 ] || failed=$((failed + 1))
+    done
+    _CHECK_DEFERRED=()
+    if [ "$failed" -gt 0 ] && [ "$status" -eq 0 ]; then
+        printf '%s: %d clean-up(s) failed: exit 1\n' "$CHECK" "$failed" >&2
+        status=1
+    fi
+    exit "$status"
 }
 
 # expect_path TYPE(d|f) OWNER:GROUP MODE PATH: PATH exists with that type, owner and mode.

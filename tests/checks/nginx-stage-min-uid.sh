@@ -5,9 +5,9 @@
 # OnDemand (no nginx_stage).
 # Usage: nginx-stage-min-uid.sh | --restore   (remove the user and its PUN files)
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
-require_root
+. "$here/lib.sh"
 
 USER_NAME=lowuid
 USER_ID=990
@@ -19,11 +19,7 @@ cleanup() {
     if id -u "$USER_NAME" >/dev/null 2>&1; then userdel "$USER_NAME" 2>/dev/null || true; fi
     rm -rf "$RUN_DIR" "$COMMON/var/lib/ondemand-nginx/config/puns/$USER_NAME.conf"
 }
-if [ "${1:-}" = --restore ]; then
-    cleanup
-    exit 0
-fi
-require_installed
+check_begin nginx-stage-min-uid --root --installed --restore-with cleanup -- "$@"
 require_ondemand "nginx_stage's min-uid refusal"
 
 if id -u "$USER_NAME" >/dev/null 2>&1; then
@@ -31,17 +27,17 @@ if id -u "$USER_NAME" >/dev/null 2>&1; then
 else
     useradd -r -u "$USER_ID" -M "$USER_NAME"
 fi
-trap cleanup EXIT
+defer_restore
 [ ! -e "$SOCK" ] || fail "precondition: $SOCK exists before the check"
 
 say "nginx-stage-min-uid: $NGINX_STAGE pun -u $USER_NAME (uid $USER_ID) must fail"
 out=$(mktemp)
+defer rm -f "$out"
 if "$NGINX_STAGE" pun -u "$USER_NAME" >"$out" 2>&1; then
     problem "nginx_stage started a PUN for uid $USER_ID: $(oneline "$(cat "$out")")"
 else
     say "  refused: $(oneline "$(cat "$out")")"
 fi
-rm -f "$out"
 if [ -e "$SOCK" ]; then
     problem "$SOCK exists after nginx_stage pun -u $USER_NAME"
 else

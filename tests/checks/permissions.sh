@@ -15,9 +15,8 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-require_root
-configure_begin permissions "${1:-}" \
-    portal.auth.type portal.oidc.provider-metadata-url portal.oidc.client-id portal.oidc.client-secret
+configure_begin permissions \
+    portal.auth.type portal.oidc.provider-metadata-url portal.oidc.client-id portal.oidc.client-secret -- "$@"
 
 SECRET=perm-check-$RANDOM$RANDOM
 step "an OIDC client with a secret"

@@ -9,27 +9,25 @@
 #
 # Usage: portal-maintenance.sh | --restore
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
+. "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=portal.bash
-. "$(dirname "$(readlink -f "$0")")/portal.bash"
-require_root
+. "$here/portal.bash"
 
 KEYS=(portal.maintenance.enabled portal.maintenance.allowlist)
-if [ "${1:-}" = --restore ]; then
-    snap unset "$SNAP_NAME" "${KEYS[@]}"
-    exit 0
-fi
-require_installed
+check_begin portal-maintenance --root --installed \
+    --restore-with snap unset "$SNAP_NAME" "${KEYS[@]}" -- "$@"
 
 declare -A saved
 for key in "${KEYS[@]}"; do
     saved[$key]=$(snap_option "$key")
 done
 body=$(mktemp)
+defer rm -f "$body"
+# At exit, each key back to the value it had before the check.
 restore_options() {
     local key
-    rm -f "$body"
     for key in "${KEYS[@]}"; do
         if [ "${saved[$key]}" = "<unset>" ]; then
             snap unset "$SNAP_NAME" "$key" || true
@@ -38,7 +36,7 @@ restore_options() {
         fi
     done
 }
-trap restore_options EXIT
+defer restore_options
 [ "${saved[portal.maintenance.enabled]}" != true ] || fail "precondition: portal.maintenance.enabled is already true"
 
 port=$(portal_port)

@@ -3,13 +3,12 @@
 # /public redirects to /public/need_auth.html, which is served (200) with the page the snap
 # installed; from loopback and from the machine's own network address.
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
+. "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=portal.bash
-. "$(dirname "$(readlink -f "$0")")/portal.bash"
-nothing_to_restore "$@"
-require_root
-require_installed
+. "$here/portal.bash"
+check_begin portal-need-auth --root --installed -- "$@"
 
 auth=$(snap_option portal.auth.type)
 metadata=$(snap_option portal.oidc.provider-metadata-url)
@@ -26,7 +25,7 @@ grep -q "$NEED_AUTH_MARKER" "$NEED_AUTH_PAGE" ||
 port=$(portal_port)
 wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
 body=$(mktemp)
-trap 'rm -f "$body"' EXIT
+defer rm -f "$body"
 
 addresses=(127.0.0.1 "$(own_address)")
 paths=(/ /pun/sys/dashboard "/nginx/start?redir=%2Fpun%2Fsys%2Fdashboard" /node/c1.example/8888/lab

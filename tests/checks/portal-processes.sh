@@ -3,13 +3,12 @@
 # main process: it binds the ports and reads the root-only config), and every worker
 # process it forks running as the portal user (snap_daemon), all from the snap.
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
+. "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=portal.bash
-. "$(dirname "$(readlink -f "$0")")/portal.bash"
-nothing_to_restore "$@"
-require_root
-require_installed
+. "$here/portal.bash"
+check_begin portal-processes --root --installed -- "$@"
 
 portal_uid=$(id -u "$PORTAL_USER") || fail "no user $PORTAL_USER (snapd creates it from system-usernames)"
 apache_up() { [ "$(systemctl is-active "$APACHE_UNIT")" = active ] && apache_answers; }

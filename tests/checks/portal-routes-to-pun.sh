@@ -15,22 +15,17 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=pun.bash
 . "$here/pun.bash"
-require_root
 
 USER_NAME=routeuser
 USER_ID=1601
 AUTH_DIR=/etc/ondemand-check-route
 PASSWORD=route-password-$RANDOM
 
-cleanup() { signin_end "$USER_NAME" "$AUTH_DIR"; }
-if [ "${1:-}" = --restore ]; then
-    cleanup
-    exit 0
-fi
-require_installed
+check_begin portal-routes-to-pun --root --installed \
+    --restore-with signin_end "$USER_NAME" "$AUTH_DIR" -- "$@"
 require_ondemand "front proxy -> PUN routing"
 [ "$(snap_option portal.auth.type)" = "<unset>" ] || fail "precondition: portal.auth.type is already set"
-trap cleanup EXIT
+defer_restore
 
 signin_begin "$USER_NAME" "$USER_ID" "$AUTH_DIR" "$PASSWORD"
 
@@ -39,6 +34,7 @@ sock=$(pun_sock "$USER_NAME")
 url=http://127.0.0.1:$(portal_port)/pun/sys/shell/ssh/localhost
 say "portal-routes-to-pun: GET $url as $USER_NAME (following redirects)"
 body=$(mktemp)
+defer rm -f "$body"
 read -r code hops effective <<<"$(curl -s -L --max-redirs 10 --max-time 60 -u "$USER_NAME:$PASSWORD" \
     -o "$body" -w '%{http_code} %{num_redirects} %{url_effective}' "$url" || true)"
 say "  -> HTTP $code after $hops redirect(s), at $effective"
@@ -49,7 +45,6 @@ elif ! grep -q '<title>Shell - ' "$body"; then
 else
     say "  the shell app's page (<title>Shell - ...), served by $USER_NAME's PUN"
 fi
-rm -f "$body"
 
 if [ -S "$sock" ]; then
     say "  $sock: created by the request (nginx_stage through mod_ood_proxy)"

@@ -7,27 +7,14 @@
 # Usage: pun-privileges.sh [FIXTURES_DIR]   (default: ../fixtures/apps next to this script)
 #        pun-privileges.sh --restore        (stop the PUNs, remove users, apps and files)
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
+. "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=pun.bash
-. "$(dirname "$(readlink -f "$0")")/pun.bash"
-require_root
-
-cleanup() {
-    local entry
-    for entry in "${PUN_USERS[@]}"; do
-        remove_pun "${entry%%:*}" >/dev/null
-        remove_user "${entry%%:*}"
-    done
-    remove_apps
-}
-if [ "${1:-}" = --restore ]; then
-    cleanup
-    exit 0
-fi
-require_installed
+. "$here/pun.bash"
+check_begin pun-privileges --root --installed --restore-with pun_end "${PUN_USERS[@]%%:*}" -- "$@"
 fixtures=$(fixtures_dir "${1:-}")
-trap cleanup EXIT
+defer_restore
 
 note_nginx_stage
 

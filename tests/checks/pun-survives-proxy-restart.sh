@@ -12,30 +12,24 @@
 #
 # Usage: pun-survives-proxy-restart.sh [FIXTURES_DIR] | --restore
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
+. "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=pun.bash
-. "$(dirname "$(readlink -f "$0")")/pun.bash"
-require_root
+. "$here/pun.bash"
 
 UNIT=snap.$SNAP_NAME.apache.service
 entry=${PUN_USERS[0]}
 user=${entry%%:*}
 
 cleanup() {
-    remove_pun "$user" >/dev/null
-    remove_user "$user"
-    remove_apps
+    pun_end "$user"
     # The check restarts Apache: leave it running whatever happened.
     snap start "$SNAP_NAME.apache" >/dev/null 2>&1 || true
 }
-if [ "${1:-}" = --restore ]; then
-    cleanup
-    exit 0
-fi
-require_installed
+check_begin pun-survives-proxy-restart --root --installed --restore-with cleanup -- "$@"
 fixtures=$(fixtures_dir "${1:-}")
-trap cleanup EXIT
+defer_restore
 note_nginx_stage
 
 main_pid() { systemctl show -p MainPID --value "$UNIT"; }

@@ -6,27 +6,17 @@
 #
 # Usage: pun-timers.sh [FIXTURES_DIR] | --restore
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
+. "$here/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=pun.bash
-. "$(dirname "$(readlink -f "$0")")/pun.bash"
-require_root
+. "$here/pun.bash"
 
 entry=${PUN_USERS[0]}
 user=${entry%%:*}
-
-cleanup() {
-    remove_pun "$user" >/dev/null
-    remove_user "$user"
-    remove_apps
-}
-if [ "${1:-}" = --restore ]; then
-    cleanup
-    exit 0
-fi
-require_installed
+check_begin pun-timers --root --installed --restore-with pun_end "$user" -- "$@"
 fixtures=$(fixtures_dir "${1:-}")
-trap cleanup EXIT
+defer_restore
 
 say "pun-timers: snap services lists the timers"
 listing=$(snap services "$SNAP_NAME")

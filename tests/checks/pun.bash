@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2317  # functions passed to wait_for by name
+# shellcheck shell=bash
 # Helpers for the per-user nginx (PUN) checks, sourced after lib.sh. Not a check itself
 # (systemtest.check_names() takes only *.sh).
 #
@@ -161,6 +161,7 @@ start_pun() {
         fail "nginx -t -c $conf: $(oneline "$out")"
     out=$("$@" "$NGINX" -c "$conf" -e "$PUN_LOG_ROOT/$user/error.log" 2>&1) ||
         fail "nginx -c $conf for $user failed: $(oneline "$out")"
+    # shellcheck disable=SC2317  # called by wait_for, by name
     pun_up() { [ -S "$(pun_sock "$1")" ] && kill -0 "$(pun_master_pid "$1")"; }
     wait_for 20 "PUN of $user up (master $(pun_master_pid "$user" || true))" pun_up "$user" ||
         fail "PUN of $user: no socket/pid after 20s; error log: $(tail -n 5 "$PUN_LOG_ROOT/$user/error.log" 2>/dev/null | oneline "$(cat)")"
@@ -173,6 +174,7 @@ stop_pun() {
     if [ -f "$conf" ] && [ -n "$(pun_master_pid "$user")" ]; then
         "$NGINX" -c "$conf" -e "$PUN_LOG_ROOT/$user/error.log" -s stop >/dev/null 2>&1 || true
     fi
+    # shellcheck disable=SC2317  # called by wait_for, by name
     user_gone() { ! pgrep -u "$1" >/dev/null; }
     if id -u "$user" >/dev/null 2>&1 && ! wait_for 20 "processes of $user gone" user_gone "$user"; then
         say "  processes of $user still running after nginx -s stop: $(oneline "$(ps -o pid=,args= -u "$user")")"
@@ -191,6 +193,19 @@ remove_pun() {
     stop_pun "$user"
     rm -rf "${PUN_RUN_ROOT:?}/$user" "${PUN_LOG_ROOT:?}/$user" "${PUN_TMP_ROOT:?}/$user" \
         "$(pun_conf "$user")"
+}
+
+# pun_end USER...: what the checks that start PUNs by hand leave behind, removed: each
+# user's PUN and files, the user, the fixture apps. Safe when nothing was set up: the
+# restore command of those checks (check_begin --restore-with pun_end USER...), deferred
+# with defer_restore before anything is set up.
+pun_end() {
+    local user
+    for user; do
+        remove_pun "$user" >/dev/null
+        remove_user "$user"
+    done
+    remove_apps
 }
 
 # as_user USER CMD...: run CMD with USER's uid, gid and groups only (no root capabilities).
@@ -238,7 +253,9 @@ pun_tree() {
         }'
 }
 
-# Sign-in through the front proxy (portal-routes-to-pun.sh, shell-websocket.sh).
+# Sign-in through the front proxy (portal-routes-to-pun.sh, shell-websocket.sh). Such a
+# check's restore command is `signin_end USER AUTH_DIR KEY...` (check_begin --restore-with),
+# deferred with defer_restore once its preconditions hold and before signin_begin.
 # signin_begin USER UID AUTH_DIR PASSWORD [KEY=VALUE...]: a system user with an htpasswd
 # entry in AUTH_DIR (readable by the portal user), basic auth on plus any extra snap
 # values; returns once Apache asks for a password on a protected URL.

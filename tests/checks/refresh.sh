@@ -3,16 +3,16 @@
 # Usage: refresh.sh SNAP_FILE   (or SNAP_FILE in the environment): the .snap to refresh to.
 #        refresh.sh --restore     (unset portal.servername)
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
-require_root
-if [ "${1:-}" = --restore ]; then
+. "$here/lib.sh"
+# The restore command: portal.servername unset again if the check left it set.
+unset_servername() {
     if snap list "$SNAP_NAME" >/dev/null 2>&1 && [ "$(snap_option portal.servername)" != "<unset>" ]; then
         snap unset "$SNAP_NAME" portal.servername
     fi
-    exit 0
-fi
-require_installed
+}
+check_begin refresh --root --installed --restore-with unset_servername -- "$@"
 
 snap_file=${1:-${SNAP_FILE:-}}
 [ -n "$snap_file" ] || fail "usage: $0 SNAP_FILE (the .snap to refresh to; or set SNAP_FILE)"

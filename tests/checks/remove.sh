@@ -2,11 +2,10 @@
 # Check: `snap remove --purge` leaves nothing of the snap behind: no state, no sudoers
 # rule, no units, no processes running from the snap.
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
-nothing_to_restore "$@"
-require_root
-require_installed
+. "$here/lib.sh"
+check_begin remove --root --installed -- "$@"
 
 # PIDs (with their command line) of processes whose executable or command line is in /snap/ondemand.
 snap_processes() {

@@ -2,11 +2,10 @@
 # Check: snapd runs exactly the daemons and timers the snap declares, and Apache is up
 # and answering HTTP on the portal port.
 set -euo pipefail
+here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "$(dirname "$(readlink -f "$0")")/lib.sh"
-nothing_to_restore "$@"
-require_root
-require_installed
+. "$here/lib.sh"
+check_begin services --root --installed -- "$@"
 
 SNAP_YAML=$SNAP_MOUNT/meta/snap.yaml
 [ -f "$SNAP_YAML" ] || fail "$SNAP_YAML: missing"

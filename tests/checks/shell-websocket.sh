@@ -17,7 +17,6 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=pun.bash
 . "$here/pun.bash"
-require_root
 
 USER_NAME=shelluser
 USER_ID=1602
@@ -25,15 +24,11 @@ AUTH_DIR=/etc/ondemand-check-shell
 PASSWORD=shell-password-$RANDOM
 CLUSTER=checklocal
 
-cleanup() { signin_end "$USER_NAME" "$AUTH_DIR" "clusters.$CLUSTER"; }
-if [ "${1:-}" = --restore ]; then
-    cleanup
-    exit 0
-fi
-require_installed
+check_begin shell-websocket --root --installed \
+    --restore-with signin_end "$USER_NAME" "$AUTH_DIR" "clusters.$CLUSTER" -- "$@"
 require_ondemand "the shell app through the front proxy"
 [ "$(snap_option portal.auth.type)" = "<unset>" ] || fail "precondition: portal.auth.type is already set"
-trap cleanup EXIT
+defer_restore
 
 signin_begin "$USER_NAME" "$USER_ID" "$AUTH_DIR" "$PASSWORD" "clusters.$CLUSTER.login.host=localhost"
 port=$(portal_port)
@@ -44,6 +39,7 @@ say "shell-websocket: $USER_NAME opens $page and its terminal's WebSocket"
 # the handshake with the page's CSRF token, then whatever the terminal sends for a while,
 # while the process check below runs. Prints `status`, `token`, `upgrade`, `bytes` lines.
 report=$(mktemp)
+defer rm -f "$report"
 python3 - "$port" "$page" "$USER_NAME" "$PASSWORD" >"$report" 2>&1 <<'PY' &
 import base64, os, re, socket, sys, time, urllib.request
 port, page, user, password = sys.argv[1:]
@@ -109,7 +105,6 @@ grep -q '^token found$' "$report" || problem "the shell page has no CSRF token f
 grep -q '^upgrade HTTP/1.1 101' "$report" || problem "the WebSocket did not upgrade through Apache (want HTTP/1.1 101)"
 bytes=$(sed -n 's/^bytes //p' "$report")
 [ "${bytes:-0}" -gt 0 ] || problem "the WebSocket carried nothing from the terminal"
-rm -f "$report"
 
 # /nginx/stop: mod_ood_proxy has nginx_stage stop the user's PUN.
 master=$(pun_master_pid "$USER_NAME")

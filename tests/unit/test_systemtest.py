@@ -228,10 +228,17 @@ def test_spread_tasks_are_only_the_checks() -> None:
 
 
 @pytest.mark.parametrize("name", systemtest.check_names())
-def test_every_check_takes_restore(name: str) -> None:
-    # spread.yaml's restore-each runs `CHECK.sh --restore` after every task.
+def test_every_check_begins_with_check_begin_which_takes_restore(name: str) -> None:
+    # spread.yaml's restore-each runs `CHECK.sh --restore` after every task: check_begin
+    # (lib.sh; configure_begin calls it) handles it, given the check's own arguments after
+    # `--`, and owns the EXIT trap that runs what the check deferred (tests/unit/test_check_lib.py).
     text = (CHECKS / f"{name}.sh").read_text()
-    assert "--restore" in text or 'nothing_to_restore "$@"' in text, f"{name}.sh does not handle --restore"
+    statements = re.sub(r"\\\n\s*", "", text).splitlines()
+    begins = [line for line in statements if line.startswith(("check_begin ", "configure_begin "))]
+    assert len(begins) == 1, f"{name}.sh: want one check_begin or configure_begin, found {begins}"
+    assert begins[0].split()[1] == name
+    assert begins[0].endswith(' -- "$@"')
+    assert not re.search(r"^\s*trap\b", text, re.M), f"{name}.sh sets a trap; use defer (lib.sh)"
 
 
 def test_spread_yaml_suite_runs_each_checks_restore_and_installs_the_snap() -> None:

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by the wrappers: locate the snap from the script's own path, so the wrappers also
 # work under sudo (which passes no SNAP_* variables) and from an unpacked snap in tests.
 SNAP="${SNAP:-$(dirname "$(dirname "$(readlink -f "$0")")")}"
