@@ -61,7 +61,7 @@ ROOT_NOTES: dict[str, tuple[str, str]] = {
         "(`nginx_clean`, `app_reset`).",
     ),
     "install": ("root (snapd runs hooks as root)", "creates the $SNAP_COMMON tree, installs the sudoers rule (checked with visudo first)."),
-    "configure": ("root (snapd runs hooks as root)", "validates `snap set` values and rewrites the portal and nginx_stage configs; restarts Apache when they change."),
+    "configure": ("root (snapd runs hooks as root)", "validates `snap set` values, writes ood_portal.yml and nginx_stage.yml, runs upstream's `update_ood_portal` on a staged copy (only when ood_portal.yml changed), checks the result with `httpd -t`, installs it by journaled renames (vhost root:root 0600) and reloads Apache gracefully when it changed."),
     "post-refresh": ("root (snapd runs hooks as root)", "rewrites the sudoers rule and configs for the new revision; resets per-user nginx configs, as upstream's package upgrade does."),
     "remove": ("root (snapd runs hooks as root)", "stops every per-user nginx and deletes the sudoers rule; snapd removes $SNAP_COMMON itself."),
 }

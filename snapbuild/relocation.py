@@ -71,6 +71,8 @@ function handle(r)
 end
 """
 PORTAL_YML = "servername: portal.example.org\nport: 8080\n"
+# With auth, the full template (maintenance flag file, maintenance FilesMatch, Listen).
+PORTAL_AUTH_YML = PORTAL_YML + "listen_addr_port: ['8080']\nauth: ['AuthType Basic', 'Require valid-user']\n"
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,14 @@ CHECKS = [
         f"{ONDEMAND}/ood-portal-generator/sbin/update_ood_portal --detailed-exitcodes; echo \"exit $?\"; cat /tmp/portal/ood-portal.conf",
         # The no-auth template's public root, redirected into the snap at build time.
         ("exit 3", "ServerName portal.example.org", "need_auth.html", 'Alias "/public" "/var/snap/ondemand/common/var/www/ood/public"'),
+    ),
+    Check(
+        "the snap's update_ood_portal wrapper renders the full vhost (paths redirected at build time)",
+        f"mkdir -p /tmp/portal-auth && env CONFIG=/tmp/ood_portal-auth.yml APACHE=/tmp/portal-auth/ood-portal.conf "
+        f"SUM=/tmp/portal-auth/ood-portal.sha256sum {SNAP_AT}/sbin/update_ood_portal --detailed-exitcodes; "
+        "echo \"exit $?\"; cat /tmp/portal-auth/ood-portal.conf",
+        ("exit 3", "Listen 8080", "RewriteCond /var/snap/ondemand/common/etc/ood/maintenance.enable -f",
+         '<FilesMatch "/var/snap/ondemand/common/var/www/ood/public/maintenance/.*">'),
     ),
     Check(
         "mod_lua loads mod_ood_proxy's Lua with luaposix",
@@ -217,6 +227,7 @@ def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
         (root / "tmp/httpd-lua.conf").write_text(LUA_CONF.format(snap=SNAP_AT, triplet=triplet))
         (root / "tmp/check.lua").write_text(LUA_CHECK)
         (root / "tmp/ood_portal.yml").write_text(PORTAL_YML)
+        (root / "tmp/ood_portal-auth.yml").write_text(PORTAL_AUTH_YML)
         for check in checks:
             script = (
                 f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && "

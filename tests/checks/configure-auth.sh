@@ -31,7 +31,6 @@ PASSWORD=check-password-$RANDOM
 METADATA=https://idp.check.example.test/realms/hpc/.well-known/openid-configuration
 CLIENT_ID=ondemand-check
 SECRET=check-secret-$RANDOM$RANDOM
-NEED_AUTH=/public/need_auth.html
 PROTECTED=http://127.0.0.1$(protected_uri)
 
 # Apache's workers run as the portal user: the password file must be readable by it.
@@ -39,7 +38,7 @@ install -d -m 755 "$AUTH_DIR"
 printf '%s:%s\n' "$USER_NAME" "$(openssl passwd -apr1 "$PASSWORD")" >"$HTPASSWD"
 chgrp "$PORTAL_USER" "$HTPASSWD"
 chmod 640 "$HTPASSWD"
-until_answers 302 http://127.0.0.1/
+until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
 
 step "refused: unknown keys under portal.auth. and portal.oidc."
 refused portal.auth.kind=basic
@@ -83,8 +82,8 @@ set_ok portal.auth.type=none
 expect_yaml "$PORTAL_YML" 'auth=[]'
 lacks_line "$HTTPD_CONF" 'auth_basic_module|auth_openidc_module'
 lacks_line "$VHOST" '^ *Auth'
-until_answers 302 http://127.0.0.1/
-expect_hop "$PROTECTED" 302 "http://127.0.0.1$NEED_AUTH"
+until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
+expect_hop "$PROTECTED" "$NEED_AUTH_CODE" "http://127.0.0.1$NEED_AUTH"
 
 step "invalid: oidc without what it needs"
 refused portal.auth.type=oidc
@@ -117,8 +116,9 @@ expect_yaml "$PORTAL_YML" 'auth=["AuthType openid-connect", "Require valid-user"
     "oidc_provider_metadata_url=\"$METADATA\"" "oidc_client_id=\"$CLIENT_ID\"" "oidc_client_secret=\"$SECRET\"" \
     'oidc_uri="/oidc"' 'oidc_scope="openid profile email"' 'oidc_remote_user_claim="preferred_username"'
 has_line "$HTTPD_CONF" "  LoadModule auth_openidc_module \"$SNAP_MOUNT/apache/modules/mod_auth_openidc.so\""
-has_line "$VHOST" "  OIDCProviderMetadataURL \"$METADATA\"" "  OIDCClientID \"$CLIENT_ID\"" \
-    "  OIDCClientSecret \"$SECRET\"" '  OIDCRedirectURI "/oidc"'
+# Upstream's template writes these values unquoted.
+has_line "$VHOST" "  OIDCProviderMetadataURL $METADATA" "  OIDCClientID $CLIENT_ID" \
+    "  OIDCClientSecret $SECRET" '  OIDCRedirectURI /oidc'
 expect_path f root:root 0600 "$PORTAL_YML"
 expect_path f root:root 0600 "$VHOST"
 until_answers 200 "http://127.0.0.1$NEED_AUTH"
@@ -146,8 +146,8 @@ unset_ok portal.auth.type portal.auth.basic.user-file portal.oidc.provider-metad
 expect_yaml "$PORTAL_YML" 'auth=[]' oidc_client_id=absent oidc_client_secret=absent oidc_provider_metadata_url=absent
 lacks_line "$HTTPD_CONF" 'auth_basic_module|auth_openidc_module'
 lacks_line "$VHOST" '^ *(Auth|OIDC)'
-until_answers 302 http://127.0.0.1/
-expect_hop "$PROTECTED" 302 "http://127.0.0.1$NEED_AUTH"
+until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
+expect_hop "$PROTECTED" "$NEED_AUTH_CODE" "http://127.0.0.1$NEED_AUTH"
 apache_active
 
 finish configure-auth

@@ -16,7 +16,10 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-configure_begin configure-killed portal.servername portal.server-aliases -- "$@"
+SERVE_DIR=/etc/ondemand-check-configure-killed-auth
+EXTRA_PATHS=("$SERVE_DIR")
+configure_begin configure-killed portal.servername portal.server-aliases "${BASIC_KEYS[@]}" -- "$@"
+[ ! -e "$SERVE_DIR" ] || fail "precondition: $SERVE_DIR exists; run configure-killed.sh --restore first"
 
 KILLS=10
 serve_by_name killed.check.example.test

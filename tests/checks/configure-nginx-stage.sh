@@ -19,7 +19,7 @@ configure_begin configure-nginx-stage \
     nginx-stage.min-uid nginx-stage.nginx-file-upload-max nginx-stage.pun-custom-env -- "$@"
 
 TITLE="Open OnDemand check $RANDOM"
-until_answers 302 http://127.0.0.1/
+until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
 expect_yaml "$NGINX_STAGE_YML" min_uid=1000 'nginx_file_upload_max="10737420000"' pun_custom_env=absent
 
 step "allowed: min-uid, upload size, two environment variables"
@@ -35,7 +35,7 @@ expect_path f root:root 0644 "$NGINX_STAGE_YML"
     problem "the Apache config changed on a snap set of nginx-stage.* keys only"
 expect_reload no "$pid" "$reloads"
 apache_active
-until_answers 302 http://127.0.0.1/
+until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
 
 step "allowed: the lowest min-uid, upload limit off"
 set_ok nginx-stage.min-uid=1000 nginx-stage.nginx-file-upload-max=0

@@ -2,7 +2,8 @@
 # Check: the portal's address keys (portal.servername, portal.server-aliases, portal.port,
 # portal.listen-addr-port). Valid values reach ood_portal.yml and the Apache config and
 # Apache serves them: the host names it answers to, a port other than 80, one listen
-# address only. A repeated snap set changes nothing and restarts nothing. Unknown portal.*
+# address only. Basic auth is on first: upstream's need_auth vhost uses none of these keys
+# but the server name. A repeated snap set changes nothing and restarts nothing. Unknown portal.*
 # keys are refused with a hint; bad values are refused naming each key and the accepted
 # form, changing nothing; snap unset brings back port 80 on every address.
 #
@@ -15,17 +16,21 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
+AUTH_DIR=/etc/ondemand-check-portal
+EXTRA_PATHS=("$AUTH_DIR")
 configure_begin configure-portal \
-    portal.servername portal.server-aliases portal.port portal.listen-addr-port -- "$@"
+    portal.servername portal.server-aliases portal.port portal.listen-addr-port "${BASIC_KEYS[@]}" -- "$@"
+[ ! -e "$AUTH_DIR" ] || fail "precondition: $AUTH_DIR exists; run configure-portal.sh --restore first"
 
 NAME=portal.check.example.test
 ALIAS_A=alias-a.check.example.test
 ALIAS_B=alias-b.check.example.test
 PORT=8081
-NEED_AUTH=/public/need_auth.html
+PROTECTED_URI=$(protected_uri)
 
-until_answers 302 http://127.0.0.1/
+until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
 [ "$(listeners 80)" != "" ] || fail "precondition: nothing listens on port 80"
+basic_auth_on "$AUTH_DIR"
 
 step "allowed: servername and server-aliases"
 pid=$(apache_pid) reloads=$(reload_count)
@@ -33,13 +38,14 @@ set_ok "portal.servername=$NAME" "portal.server-aliases=$ALIAS_A,$ALIAS_B"
 expect_yaml "$PORTAL_YML" "servername=\"$NAME\"" "server_aliases=[\"$ALIAS_A\", \"$ALIAS_B\"]" "port=80"
 has_line "$HTTPD_CONF" "ServerName $NAME"
 has_line "$VHOST" "  ServerName $NAME" "  ServerAlias $ALIAS_A" "  ServerAlias $ALIAS_B"
-until_answers 302 http://127.0.0.1/ -H "Host: $NAME"
+until_answers 401 "http://127.0.0.1$PROTECTED_URI" -H "Host: $NAME"
 expect_reload yes "$pid" "$reloads"
 apache_active
 for host in "$NAME" "$ALIAS_B"; do
-    expect_hop http://127.0.0.1/x 302 "http://$host$NEED_AUTH" -H "Host: $host"
+    expect_hop "http://127.0.0.1$PROTECTED_URI" 401 "" -H "Host: $host"
 done
-expect_hop http://127.0.0.1/x 301 "http://$NAME/x" -H "Host: other.check.example.test"
+# Upstream's canonical-host rule names the port in its target.
+expect_hop http://127.0.0.1/x 301 "http://$NAME:80/x" -H "Host: other.check.example.test"
 
 step "the same values again: no file changes, no restart"
 pid=$(apache_pid) reloads=$(reload_count)
@@ -53,9 +59,9 @@ expect_reload no "$pid" "$reloads"
 step "allowed: portal.port=$PORT (Apache moves to it)"
 set_ok "portal.port=$PORT"
 expect_yaml "$PORTAL_YML" "port=$PORT" "listen_addr_port=[\"$PORT\"]"
-has_line "$HTTPD_CONF" "Listen $PORT"
-lacks_line "$HTTPD_CONF" '^Listen 80$'
-has_line "$VHOST" "<VirtualHost *:$PORT>"
+# Upstream's template opens the listen_addr_port ports; the main config then opens none.
+has_line "$VHOST" "Listen $PORT" "<VirtualHost *:$PORT>"
+lacks_line "$HTTPD_CONF" '^Listen '
 until_answers 200 "http://127.0.0.1:$PORT$NEED_AUTH" -H "Host: $NAME"
 apache_active
 expect_hop "http://127.0.0.1:$PORT/x" 301 "http://$NAME:$PORT/x" -H "Host: other.check.example.test"
@@ -66,7 +72,7 @@ say "    listening on $PORT: $(listeners "$PORT"); on 80: nothing"
 step "allowed: portal.listen-addr-port=127.0.0.1:$PORT (loopback only)"
 set_ok "portal.listen-addr-port=127.0.0.1:$PORT"
 expect_yaml "$PORTAL_YML" "listen_addr_port=[\"127.0.0.1:$PORT\"]"
-has_line "$HTTPD_CONF" "Listen 127.0.0.1:$PORT"
+has_line "$VHOST" "Listen 127.0.0.1:$PORT"
 until_answers 200 "http://127.0.0.1:$PORT$NEED_AUTH" -H "Host: $NAME"
 [ "$(listeners "$PORT")" = "127.0.0.1:$PORT" ] ||
     problem "port $PORT: listening on '$(listeners "$PORT")', want 127.0.0.1:$PORT only"
@@ -99,12 +105,13 @@ step "unset: back to port 80 on every address, any host name"
 pid=$(apache_pid) reloads=$(reload_count)
 unset_ok portal.servername portal.server-aliases portal.port portal.listen-addr-port
 expect_yaml "$PORTAL_YML" servername=absent server_aliases=absent port=80 'listen_addr_port=["80"]'
-has_line "$HTTPD_CONF" "Listen 80" "ServerName localhost"
-has_line "$VHOST" "<VirtualHost *:80>"
+has_line "$HTTPD_CONF" "ServerName localhost"
+has_line "$VHOST" "Listen 80" "<VirtualHost *:80>"
 lacks_line "$VHOST" '^ *Server(Name|Alias) '
 until_answers 302 http://127.0.0.1/ -H "Host: other.check.example.test"
 expect_reload yes "$pid" "$reloads"
-expect_hop http://127.0.0.1/x 302 "http://other.check.example.test$NEED_AUTH" -H "Host: other.check.example.test"
+expect_hop http://127.0.0.1/ 302 "http://other.check.example.test$PROTECTED_URI" -H "Host: other.check.example.test"
+expect_hop "http://127.0.0.1$PROTECTED_URI" 401 "" -H "Host: other.check.example.test"
 [ "$(listeners "$PORT")" = "" ] || problem "something still listens on port $PORT: $(listeners "$PORT")"
 apache_active
 

@@ -15,7 +15,10 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/portal.bash"
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
-configure_begin configure-reload-storm portal.servername portal.server-aliases -- "$@"
+SERVE_DIR=/etc/ondemand-check-configure-reload-storm-auth
+EXTRA_PATHS=("$SERVE_DIR")
+configure_begin configure-reload-storm portal.servername portal.server-aliases "${BASIC_KEYS[@]}" -- "$@"
+[ ! -e "$SERVE_DIR" ] || fail "precondition: $SERVE_DIR exists; run configure-reload-storm.sh --restore first"
 
 CHANGES=20
 serve_by_name storm.check.example.test

@@ -47,7 +47,9 @@ else
 fi
 
 GOOD=8080
-VHOST=$ETC/apache2/ood-portal.conf
+# Without authentication upstream's need_auth vhost listens on any port: the main config
+# opens portal.port.
+MAIN=$ETC/apache2/httpd.conf
 say "configure-rollback: snap set $SNAP_NAME portal.port=$GOOD right after the refusal must succeed"
 defer_restore
 if ! snap set "$SNAP_NAME" portal.port=$GOOD >"$WORK/out" 2>&1; then
@@ -55,10 +57,10 @@ if ! snap set "$SNAP_NAME" portal.port=$GOOD >"$WORK/out" 2>&1; then
 else
     now=$(snap_option portal.port)
     [ "$now" = "$GOOD" ] || problem "portal.port is $now after snap set portal.port=$GOOD"
-    if grep -q "<VirtualHost \*:$GOOD>" "$VHOST" 2>/dev/null; then
-        say "  portal.port=$now; $VHOST has <VirtualHost *:$GOOD>"
+    if grep -qx "Listen $GOOD" "$MAIN" 2>/dev/null; then
+        say "  portal.port=$now; $MAIN has Listen $GOOD"
     else
-        problem "$VHOST has no <VirtualHost *:$GOOD> after portal.port=$GOOD (its VirtualHost lines: $(grep -h '<VirtualHost' "$VHOST" 2>/dev/null | paste -sd ';' || echo none))"
+        problem "$MAIN has no Listen $GOOD after portal.port=$GOOD (its Listen lines: $(grep -h '^Listen' "$MAIN" 2>/dev/null | paste -sd ';' || echo none))"
     fi
 fi
 

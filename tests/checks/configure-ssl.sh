@@ -2,7 +2,8 @@
 # Check: HTTPS from portal.ssl.certificate, -key and -chain. Missing files, non-PEM files,
 # relative paths and a certificate without its key are refused naming the key, changing
 # nothing. A self-signed certificate and key made here with openssl are accepted: Apache
-# serves that very certificate on 443 and port 80 redirects to https. snap unset brings
+# serves that very certificate on 443 (with basic auth on: upstream renders SSL only into
+# the full vhost) and port 80 redirects to https. snap unset brings
 # back plain HTTP on port 80 and nothing on 443.
 #
 # Usage: configure-ssl.sh | --restore
@@ -15,15 +16,17 @@ here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=configure.bash
 . "$here/configure.bash"
 SSL_DIR=/etc/ondemand-check-ssl
-EXTRA_PATHS=("$SSL_DIR")
+AUTH_DIR=/etc/ondemand-check-ssl-auth
+EXTRA_PATHS=("$SSL_DIR" "$AUTH_DIR")
 configure_begin configure-ssl \
-    portal.ssl.certificate portal.ssl.certificate-key portal.ssl.certificate-chain -- "$@"
+    portal.ssl.certificate portal.ssl.certificate-key portal.ssl.certificate-chain "${BASIC_KEYS[@]}" -- "$@"
 [ ! -e "$SSL_DIR" ] || fail "precondition: $SSL_DIR exists; run configure-ssl.sh --restore first"
+[ ! -e "$AUTH_DIR" ] || fail "precondition: $AUTH_DIR exists; run configure-ssl.sh --restore first"
 
 CN=ssl.check.example.test
 CERT=$SSL_DIR/cert.pem
 KEY=$SSL_DIR/key.pem
-NEED_AUTH=/public/need_auth.html
+PROTECTED_URI=$(protected_uri)
 
 install -d -m 700 "$SSL_DIR"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -32,7 +35,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 chmod 600 "$KEY"
 want_fingerprint=$(openssl x509 -in "$CERT" -noout -fingerprint -sha256)
 say "$CHECK: self-signed $CERT for $CN, $want_fingerprint"
-until_answers 302 http://127.0.0.1/
+until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
+# Upstream's need_auth vhost has no SSL: HTTPS is for a portal with authentication.
+basic_auth_on "$AUTH_DIR"
 
 step "invalid: certificate paths"
 refused "portal.ssl.certificate=$SSL_DIR/missing.pem" "portal.ssl.certificate-key=$SSL_DIR/missing-key.pem"
@@ -56,7 +61,8 @@ pid=$(apache_pid) reloads=$(reload_count)
 set_ok "portal.ssl.certificate=$CERT" "portal.ssl.certificate-key=$KEY" "portal.ssl.certificate-chain=$CERT"
 expect_yaml "$PORTAL_YML" port=443 'listen_addr_port=["443", "80"]' \
     "ssl=[\"SSLCertificateFile \\\"$CERT\\\"\", \"SSLCertificateKeyFile \\\"$KEY\\\"\", \"SSLCertificateChainFile \\\"$CERT\\\"\"]"
-has_line "$HTTPD_CONF" "Listen 443" "Listen 80"
+has_line "$VHOST" "Listen 443" "Listen 80" "<VirtualHost *:80>"
+lacks_line "$HTTPD_CONF" '^Listen '
 has_line "$VHOST" "<VirtualHost *:443>" "  SSLEngine On" "  SSLCertificateFile \"$CERT\"" \
     "  SSLCertificateKeyFile \"$KEY\"" "  SSLCertificateChainFile \"$CERT\""
 until_answers 200 "https://127.0.0.1$NEED_AUTH" -k
@@ -69,8 +75,9 @@ if [ "$served" = "$want_fingerprint" ]; then
 else
     problem "port 443 serves '${served:-no certificate}', want $CERT's $want_fingerprint"
 fi
-expect_hop https://127.0.0.1/x 302 "https://127.0.0.1$NEED_AUTH" -k
-expect_hop http://127.0.0.1/x 301 https://127.0.0.1/x
+expect_hop "https://127.0.0.1$PROTECTED_URI" 401 "" -k
+# Upstream's port-80 vhost redirects to the request's host on the HTTPS port.
+expect_hop http://127.0.0.1/x 301 https://127.0.0.1:443/x
 if curl -s -o /dev/null --max-time 5 "https://127.0.0.1$NEED_AUTH" 2>/dev/null; then
     problem "curl without -k accepted the self-signed certificate"
 fi
@@ -85,8 +92,8 @@ unset_ok portal.ssl.certificate portal.ssl.certificate-key portal.ssl.certificat
 expect_yaml "$PORTAL_YML" ssl=absent port=80 'listen_addr_port=["80"]'
 lacks_line "$HTTPD_CONF" '^Listen 443' '^SSL'
 lacks_line "$VHOST" 'SSL'
-has_line "$VHOST" "<VirtualHost *:80>"
-until_answers 302 http://127.0.0.1/
+has_line "$VHOST" "<VirtualHost *:80>" "Listen 80"
+until_answers 401 "http://127.0.0.1$PROTECTED_URI"
 [ "$(listeners 443)" = "" ] || problem "something still listens on port 443: $(listeners 443)"
 apache_active
 

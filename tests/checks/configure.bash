@@ -21,6 +21,11 @@ HTTPD_CONF=$ETC/apache2/httpd.conf
 VHOST=$ETC/apache2/ood-portal.conf
 }
 
+# Upstream's need_auth vhost (no auth type yet) answers every URL with a permanent redirect.
+NEED_AUTH=/public/need_auth.html
+NEED_AUTH_CODE=301
+BASIC_KEYS=(portal.auth.type portal.auth.basic.user-file)
+
 GROUP_KEYS=()
 EXTRA_PATHS=()  # removed by --restore and at exit (files and directories a check made)
 
@@ -71,6 +76,20 @@ configure_begin() {
 }
 
 step() { say "$CHECK: $*"; }
+
+# basic_auth_on DIR: basic auth with an htpasswd file in DIR that the portal user can read.
+# Upstream's full vhost, where the keys about names, ports, SSL and maintenance show, is
+# rendered only once authentication is configured. The check names BASIC_KEYS among its
+# keys and DIR in EXTRA_PATHS. A change of the auth type restarts Apache.
+basic_auth_on() {
+    local dir=$1
+    install -d -m 755 "$dir"
+    printf 'checkuser:%s\n' "$(openssl passwd -apr1 "check-$RANDOM$RANDOM")" >"$dir/htpasswd"
+    chgrp "$PORTAL_USER" "$dir/htpasswd"
+    chmod 640 "$dir/htpasswd"
+    set_ok portal.auth.type=basic "portal.auth.basic.user-file=$dir/htpasswd"
+    until_answers 401 "http://127.0.0.1:$(portal_port)$(protected_uri)"
+}
 
 # The arguments as one could type them (a line break shows as $'\n').
 shown() {
@@ -219,15 +238,19 @@ expect_restart() {
     [ "$now" != "$old_pid" ] || problem "Apache was not restarted (main pid still $now) although its modules changed"
 }
 
-# serve_by_name NAME: give the portal the servername NAME (server aliases reach the vhost only
-# beside one, so changing them then rewrites it) and wait until its public page, asked for by
-# that name, answers 200. Sets NAME and PAGE_URL for the check.
+# serve_by_name NAME: basic auth on (upstream's full vhost; its htpasswd in
+# /etc/ondemand-check-<check>-auth) and the servername NAME (server aliases reach the vhost
+# only beside one, so changing them then rewrites it); waits until its public page, asked
+# for by that name, answers 200. Sets NAME and PAGE_URL. The check names BASIC_KEYS among
+# its keys and SERVE_DIR in EXTRA_PATHS.
+SERVE_DIR=
 serve_by_name() {
     NAME=$1
     local port
     port=$(portal_port)
     PAGE_URL="http://127.0.0.1:$port/public/need_auth.html"
     wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
+    basic_auth_on "$SERVE_DIR"
     set_ok "portal.servername=$NAME"
     until_answers 200 "$PAGE_URL" -H "Host: $NAME"
 }

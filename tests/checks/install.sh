@@ -33,7 +33,7 @@ f root:root 0600 var/log/hooks.log
 LAYOUT
 
 say "install: default configuration files"
-for rel in etc/ood/config/ood_portal.yml etc/ood/config/nginx_stage.yml \
+for rel in etc/ood/config/ood_portal.yml etc/ood/config/nginx_stage.yml etc/ood/config/ood_portal.sha256sum \
     etc/apache2/httpd.conf etc/apache2/ood-portal.conf; do
     path=$COMMON/$rel
     if [ ! -f "$path" ]; then
@@ -48,6 +48,18 @@ for rel in etc/ood/config/ood_portal.yml etc/ood/config/nginx_stage.yml \
         say "  $path: $(stat -c '%U:%G %04a' "$path"), $(wc -l <"$path") lines"
     fi
 done
+
+say "install: the vhost is upstream's update_ood_portal output, with its checksum"
+vhost=$COMMON/etc/apache2/ood-portal.conf
+read -r recorded recorded_path <"$COMMON/etc/ood/config/ood_portal.sha256sum" || true
+actual=$(grep -v '^[[:space:]]*#' "$vhost" | sha256sum | cut -d' ' -f1)
+if [ "${recorded:-}" = "$actual" ] && [ "${recorded_path:-}" = "$vhost" ]; then
+    say "  ood_portal.sha256sum: $recorded $recorded_path (upstream's checksum of the vhost, comments left out)"
+else
+    problem "ood_portal.sha256sum says '${recorded:-} ${recorded_path:-}', want '$actual $vhost'"
+fi
+grep -qx '  RewriteRule ^.*$ /public/need_auth.html \[R=301,L\]' "$vhost" ||
+    problem "$vhost: not upstream's need_auth vhost (no RewriteRule to /public/need_auth.html [R=301,L])"
 
 say "install: sudoers rule $SUDOERS_FILE"
 expect_path f root:root 0440 "$SUDOERS_FILE"

@@ -1,7 +1,9 @@
 #!/bin/bash
-# Check: `snap set ondemand portal.maintenance.enabled=true` puts the portal in maintenance:
-# a client outside portal.maintenance.allowlist gets 503 and the maintenance page, an
-# allowlisted one the normal portal; /public stays reachable; unsetting restores it.
+# Check: `snap set ondemand portal.maintenance.enabled=true` puts the portal in maintenance
+# through upstream's mechanism (the flag file its vhost tests on every request): a client
+# outside portal.maintenance.allowlist is redirected to the maintenance page for every URL,
+# an allowlisted one gets the normal portal; unsetting restores it. Basic auth is on
+# (upstream's need_auth vhost has no maintenance mode).
 #
 # The two clients are real: the allowlist holds 127.0.0.1 only; the other client is the
 # machine itself through its own network address (curl --interface ADDRESS to ADDRESS), and
@@ -15,9 +17,10 @@ here=$(dirname "$(readlink -f "$0")")
 # shellcheck source-path=SCRIPTDIR source=portal.bash
 . "$here/portal.bash"
 
-KEYS=(portal.maintenance.enabled portal.maintenance.allowlist)
+KEYS=(portal.maintenance.enabled portal.maintenance.allowlist portal.auth.type portal.auth.basic.user-file)
+AUTH_DIR=/etc/ondemand-check-maintenance-auth
 check_begin portal-maintenance --root --installed \
-    --restore-with snap unset "$SNAP_NAME" "${KEYS[@]}" -- "$@"
+    --restore-with sh -c "snap unset $SNAP_NAME ${KEYS[*]}; rm -rf $AUTH_DIR" -- "$@"
 
 declare -A saved
 for key in "${KEYS[@]}"; do
@@ -36,15 +39,25 @@ restore_options() {
         fi
     done
 }
-defer restore_options
 [ "${saved[portal.maintenance.enabled]}" != true ] || fail "precondition: portal.maintenance.enabled is already true"
+[ ! -e "$AUTH_DIR" ] || fail "precondition: $AUTH_DIR exists; run portal-maintenance.sh --restore first"
+defer rm -rf "$AUTH_DIR"
+defer restore_options
 
 port=$(portal_port)
 inside=127.0.0.1
 outside=$(own_address)
+protected=$(protected_uri)
 [ -n "$outside" ] || fail "no global IPv4 address on this machine to act as a client outside the allowlist"
 wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
 say "portal-maintenance: allowlisted client $inside, other client $outside, port $port"
+
+install -d -m 755 "$AUTH_DIR"
+printf 'checkuser:%s\n' "$(openssl passwd -apr1 "check-$RANDOM$RANDOM")" >"$AUTH_DIR/htpasswd"
+chgrp "$PORTAL_USER" "$AUTH_DIR/htpasswd"
+chmod 640 "$AUTH_DIR/htpasswd"
+snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$AUTH_DIR/htpasswd" ||
+    fail "snap set portal.auth.type=basic was refused"
 
 # get FROM PATH TOKEN: first hop "CODE LOCATION" from FROM; checks Apache logged FROM.
 get() {
@@ -59,62 +72,57 @@ get() {
 # A token unique to one request (get runs in a subshell: no counters).
 token() { printf 'm%s-%s' "$(date +%s%N)" "$RANDOM"; }
 
-maintenance_on() { [ "$(first_hop "$outside" "http://$outside:$port/pun/sys/dashboard" | cut -d' ' -f1)" = 503 ]; }
-maintenance_off() { [ "$(first_hop "$outside" "http://$outside:$port/pun/sys/dashboard" | cut -d' ' -f1)" = 302 ]; }
-
-say "portal-maintenance: before: $outside gets the normal portal"
-read -r code _ <<<"$(get "$outside" /pun/sys/dashboard "$(token)")"
-[ "$code" = 302 ] || fail "precondition: $outside gets HTTP $code for /pun/sys/dashboard before maintenance, want 302 (need_auth)"
+outside_code() { first_hop "$outside" "http://$outside:$port$protected" | cut -d' ' -f1; }
+maintenance_on() { [ "$(outside_code)" = 302 ]; }
+maintenance_off() { [ "$(outside_code)" = 401 ]; }
+wait_for 30 "Apache asks $outside to log in" maintenance_off ||
+    fail "precondition: $outside gets HTTP $(outside_code) for $protected with basic auth on, want 401"
 
 say "portal-maintenance: snap set $SNAP_NAME portal.maintenance.enabled=true portal.maintenance.allowlist=$inside"
 snap set "$SNAP_NAME" portal.maintenance.enabled=true "portal.maintenance.allowlist=$inside"
+[ -f "$COMMON/etc/ood/maintenance.enable" ] || problem "no $COMMON/etc/ood/maintenance.enable after enabling maintenance"
 wait_for 30 "maintenance in effect" maintenance_on ||
-    fail "still no 503 for $outside 30s after enabling maintenance ($(first_hop "$outside" "http://$outside:$port/"))"
+    fail "still no maintenance redirect for $outside 30s after enabling maintenance ($(first_hop "$outside" "http://$outside:$port$protected"))"
 
-for path in / /pun/sys/dashboard "/nginx/start?redir=%2F" /some/page.html; do
+# Upstream's rule: every URL but the maintenance page itself, public ones included.
+for path in / "$protected" "/nginx/start?redir=%2F" /some/page.html /public/need_auth.html; do
     read -r code location <<<"$(get "$outside" "$path" "$(token)")"
-    if [ "$code" != 503 ]; then
-        problem "$outside $path: HTTP $code ${location:-}, want 503"
+    if [ "$code" != 302 ] || [[ "$location" != "http://$outside"*/public/maintenance/index.html* ]]; then
+        problem "$outside $path: HTTP $code ${location:-}, want 302 to /public/maintenance/index.html"
         continue
     fi
-    curl -s --max-time 10 --interface "$outside" -o "$body" "http://$outside:$port$path" || true
-    if grep -q "$MAINTENANCE_MARKER" "$body" && cmp -s "$body" "$MAINTENANCE_PAGE"; then
-        say "  $outside $path: 503 with the maintenance page"
+    read -r final redirects _ <<<"$(follow "$outside" "http://$outside:$port$path" "$body")"
+    if [ "$final" = 200 ] && grep -q "$MAINTENANCE_MARKER" "$body" && cmp -s "$body" "$MAINTENANCE_PAGE"; then
+        say "  $outside $path: 302 -> the maintenance page ($redirects redirect)"
     else
-        problem "$outside $path: 503 but not the page $MAINTENANCE_PAGE: $(head -c 200 "$body" | oneline "$(cat)")"
+        problem "$outside $path: after $redirects redirect(s) HTTP $final, not the page $MAINTENANCE_PAGE: $(head -c 200 "$body" | oneline "$(cat)")"
     fi
 done
-read -r code _ <<<"$(get "$outside" /public/need_auth.html "$(token)")"
-if [ "$code" = 200 ]; then
-    say "  $outside /public/need_auth.html: 200 (public assets stay reachable)"
+
+read -r code _ <<<"$(get "$inside" "$protected" "$(token)")"
+if [ "$code" = 401 ]; then
+    say "  $inside $protected: 401 (allowlisted: the normal portal, which asks to log in)"
 else
-    problem "$outside /public/need_auth.html: HTTP $code during maintenance, want 200"
+    problem "$inside $protected (allowlisted): HTTP $code, want the normal portal's 401"
+fi
+read -r code location <<<"$(get "$inside" / "$(token)")"
+if [ "$code" = 302 ] && [[ "$location" == *"$protected" ]]; then
+    say "  $inside /: 302 $location"
+else
+    problem "$inside / (allowlisted): HTTP $code ${location:-}, want 302 to $protected"
 fi
 
-for path in / /pun/sys/dashboard; do
-    read -r code location <<<"$(get "$inside" "$path" "$(token)")"
-    if [ "$code" = 302 ] && [[ "$location" == *"/public/need_auth.html"* ]]; then
-        read -r final redirects _ <<<"$(follow "$inside" "http://$inside:$port$path" "$body")"
-        if [ "$final" = 200 ] && grep -q "$NEED_AUTH_MARKER" "$body"; then
-            say "  $inside $path: normal portal (302 -> need_auth.html 200)"
-        else
-            problem "$inside $path: after $redirects redirect(s) HTTP $final, want the need_auth page"
-        fi
-    else
-        problem "$inside $path (allowlisted): HTTP $code ${location:-}, want the normal 302 to need_auth.html"
-    fi
-done
-
 say "portal-maintenance: snap unset the maintenance keys"
-snap unset "$SNAP_NAME" "${KEYS[@]}"
+snap unset "$SNAP_NAME" portal.maintenance.enabled portal.maintenance.allowlist
+[ ! -e "$COMMON/etc/ood/maintenance.enable" ] || problem "$COMMON/etc/ood/maintenance.enable still exists after unset"
 wait_for 30 "maintenance lifted" maintenance_off ||
-    problem "$outside still gets $(first_hop "$outside" "http://$outside:$port/pun/sys/dashboard") 30s after unsetting maintenance"
+    problem "$outside still gets $(first_hop "$outside" "http://$outside:$port$protected") 30s after unsetting maintenance"
 for from in "$inside" "$outside"; do
     read -r code location <<<"$(get "$from" / "$(token)")"
-    if [ "$code" = 302 ]; then
+    if [ "$code" = 302 ] && [[ "$location" == *"$protected" ]]; then
         say "  $from /: 302 $location"
     else
-        problem "$from / after unset: HTTP $code ${location:-}, want 302 to need_auth.html"
+        problem "$from / after unset: HTTP $code ${location:-}, want 302 to $protected"
     fi
 done
 

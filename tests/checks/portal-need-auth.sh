@@ -35,8 +35,8 @@ for from in "${addresses[@]}"; do
     for path in "${paths[@]}"; do
         url=http://$from:$port$path
         read -r code location <<<"$(first_hop "$from" "$url")"
-        if [ "$code" != 302 ]; then
-            problem "$url: HTTP $code ${location:-}, want 302 to /public/need_auth.html"
+        if [ "$code" != 301 ]; then  # upstream's need_auth vhost: a permanent redirect
+            problem "$url: HTTP $code ${location:-}, want 301 to /public/need_auth.html"
             continue
         fi
         if ! [[ "$location" =~ ^http://$from(:$port)?/public/need_auth\.html(\?.*)?$ ]]; then
@@ -51,7 +51,7 @@ for from in "${addresses[@]}"; do
         elif ! cmp -s "$body" "$NEED_AUTH_PAGE"; then
             problem "$url: final page differs from $NEED_AUTH_PAGE"
         else
-            say "  $url: 302 $location -> 200 need_auth.html ($(stat -c %s "$body") bytes)"
+            say "  $url: 301 $location -> 200 need_auth.html ($(stat -c %s "$body") bytes)"
         fi
     done
 done

@@ -44,7 +44,8 @@ apache_answers() {
     [ "$code" = 200 ]
 }
 
-# The client address Apache logged for the request whose URL contains TOKEN.
+# The client address Apache logged for the request whose URL contains TOKEN (upstream's
+# vhost names its access log after the server name: <name>_access.log, _access_ssl.log).
 logged_client() {
-    awk -v t="$1" 'index($0, t) { ip = $1 } END { print ip }' "$COMMON/var/log/apache2/ood_access.log" 2>/dev/null
+    awk -v t="$1" 'index($0, t) { ip = $1 } END { print ip }' "$COMMON"/var/log/apache2/*_access*.log 2>/dev/null
 }
