@@ -1,5 +1,6 @@
 #!/bin/bash
-# Check: the snap's two timers are scheduled (nginx-clean, logrotate), and the logrotate job
+# Check: the snap's two timers are scheduled (nginx-clean, logrotate); the nginx-clean job
+# (upstream's `nginx_stage nginx_clean`) stops an idle PUN that nginx_stage started; the logrotate job
 # rotates a live per-user nginx's log the copytruncate way: the old lines land in
 # access.log.1.gz, access.log is emptied, and the still-running nginx keeps appending to it
 # from the start (no sparse file); a second run shifts .1.gz to .2.gz.
@@ -37,11 +38,28 @@ for app in nginx-clean logrotate; do
     fi
 done
 
-say "pun-timers: nginx-clean"
-out=$(snap run "$SNAP_NAME.nginx-clean" 2>&1) || problem "snap run $SNAP_NAME.nginx-clean failed: $(oneline "$out")"
+say "pun-timers: nginx-clean stops an idle PUN that nginx_stage started"
 if [ -d "$SNAP_MOUNT/opt/ood/nginx_stage" ]; then
-    say "  $(oneline "$out")"
+    ensure_user "$user" "${entry##*:}"
+    remove_pun "$user" >/dev/null
+    # Upstream's own start path (what mod_ood_proxy runs through sudo), as root here.
+    out=$("$NGINX_STAGE" pun -u "$user" 2>&1) || fail "nginx_stage pun -u $user failed: $(oneline "$out")"
+    pid_file=$PUN_RUN_ROOT/$user/passenger.pid
+    pun_pid=$(cat "$pid_file" 2>/dev/null || true)
+    if [ -z "$pun_pid" ] || ! kill -0 "$pun_pid" 2>/dev/null; then
+        fail "nginx_stage pun -u $user started no nginx (pid file $pid_file: '${pun_pid}')"
+    fi
+    say "  nginx_stage pun -u $user: nginx $pun_pid, socket $PUN_RUN_ROOT/$user/passenger.sock, no client connected"
+    out=$(snap run "$SNAP_NAME.nginx-clean" 2>&1) || problem "snap run $SNAP_NAME.nginx-clean failed: $(oneline "$out")"
+    pun_gone() { ! kill -0 "$pun_pid" 2>/dev/null; }
+    if wait_for 15 "$user's idle PUN stopped" pun_gone; then
+        say "  snap run $SNAP_NAME.nginx-clean: stopped it ($(oneline "$out"))"
+    else
+        problem "$user's idle PUN (nginx $pun_pid) still runs 15 s after the nginx-clean job: $(oneline "$out")"
+    fi
+    [ ! -e "$PUN_RUN_ROOT/$user/passenger.sock" ] || problem "$PUN_RUN_ROOT/$user/passenger.sock is left after nginx_clean"
 else
+    out=$(snap run "$SNAP_NAME.nginx-clean" 2>&1) || problem "snap run $SNAP_NAME.nginx-clean failed: $(oneline "$out")"
     say "SKIP: nginx-clean stopping idle PUNs needs nginx_stage, absent in this build; the job says: $(oneline "$out")"
 fi
 
