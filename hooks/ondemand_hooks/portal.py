@@ -299,6 +299,7 @@ class PortalUpdate:
     vhost_changed: bool
     generator: str  # "replaced" | "kept" | "unchanged" | "not run" | "absent"
     notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went (hooks.log)
 
     @property
     def changes_installed(self) -> bool:
@@ -366,6 +367,7 @@ def _prepare_in(
 ) -> PortalUpdate:
     moves: list[Move] = []
     notes: list[str] = []
+    seconds: dict[str, float] = {}
     if passphrase_to_write is not None:
         (stage / "oidc_crypto_passphrase").write_bytes((passphrase_to_write + "\n").encode())
         moves.append(Move("oidc_crypto_passphrase", paths.oidc_passphrase_file, 0o600))
@@ -379,7 +381,9 @@ def _prepare_in(
         outcome, final_vhost = "not run", current_vhost
         log.debug("ood_portal.yml unchanged since the vhost was generated: update_ood_portal not run")
     else:
+        started = time.monotonic()
         outcome, final_vhost, generator_moves = _run_generator(stage, yml, paths, force, runner)
+        seconds["update_ood_portal"] = time.monotonic() - started
         moves += generator_moves
         vhost_changed = outcome == "replaced"
         if outcome == "kept":
@@ -394,8 +398,10 @@ def _prepare_in(
     httpd_conf = render_httpd_conf(portal, paths, vhost_path, vhost_listens(final_vhost))
     plan = plan_file(paths.httpd_conf, httpd_conf, 0o644, force)
     moves += _httpd_conf_moves(stage, plan)
+    started = time.monotonic()
     check_with_httpd(paths, stage, plan.final, final_vhost)
-    return PortalUpdate(stage, moves, plan, vhost_changed, outcome, notes)
+    seconds["httpd -t"] = time.monotonic() - started
+    return PortalUpdate(stage, moves, plan, vhost_changed, outcome, notes, seconds)
 
 
 def _run_generator(
