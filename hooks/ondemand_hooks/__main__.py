@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from . import hooks, log
 from .env import Paths
-from .errors import HookError
+from .errors import HookError, InternalError
 from .snapctl import Snapctl
 
 COMMANDS = ("install", "configure", "post-refresh", "remove", "update-portal")
@@ -68,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.log.debug("%s: start (snap %s revision %s)", args.command, paths.name, paths.revision)
     try:
         run(args.command, hooks.Context(paths=paths, snapctl=Snapctl()), args.force)
+    except InternalError as error:
+        # A bug, not bad input: the traceback goes to the log for the report.
+        log.log.error("%s", traceback.format_exc().rstrip())
+        for line in error.lines():
+            log.log.error("%s", line)
+        return 1
     except HookError as error:
         for line in error.lines():
             log.log.error("%s", line)

@@ -18,7 +18,7 @@ import yaml
 
 from . import model
 from .env import Paths
-from .errors import ConfigError, HookError
+from .errors import ConfigError, HookError, InternalError
 from .model import PortalSettings, Settings
 
 PORTAL_HEADER = """\
@@ -221,7 +221,7 @@ def portal_yaml(portal: PortalSettings, paths: Paths, passphrase: str | None = N
         data["oidc_session_inactivity_timeout"] = o.session_inactivity_timeout
         data["oidc_session_max_duration"] = o.session_max_duration
         if passphrase is None:
-            raise HookError("internal error: OpenID Connect needs the crypto passphrase")
+            raise InternalError("OpenID Connect needs the crypto passphrase")
         data["oidc_crypto_passphrase"] = passphrase
     data["maintenance_ip_allowlist"] = list(portal.maintenance_allowlist)
     data["user_map_match"] = portal.user_map_match

@@ -67,7 +67,7 @@ class Paths:
         if missing:
             raise HookError(
                 f"not running inside the snap: {', '.join(missing)} not set",
-                "run this through the snap (`sudo snap run ondemand.update-portal`) or a snap hook",
+                resolution="run this through the snap (`sudo snap run ondemand.update-portal`) or a snap hook",
             )
         return cls(
             snap=Path(env["SNAP"]),

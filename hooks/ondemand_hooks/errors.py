@@ -1,12 +1,13 @@
-"""Errors an admin can act on."""
+"""Errors an admin can act on, and the one kind that is a bug in the snap."""
 
 from __future__ import annotations
 
 
 class HookError(Exception):
-    """Something went wrong; `resolution` says what to do about it."""
+    """Something went wrong; `resolution` says what to do about it (keyword-only, as in
+    craft-parts' errors)."""
 
-    def __init__(self, brief: str, resolution: str = "") -> None:
+    def __init__(self, brief: str, *, resolution: str = "") -> None:
         super().__init__(brief)
         self.brief = brief
         self.resolution = resolution
@@ -14,11 +15,22 @@ class HookError(Exception):
     def lines(self) -> list[str]:
         out = [self.brief]
         if self.resolution:
-            out.append(f"fix: {self.resolution}")
+            out.append(f"Resolution: {self.resolution}")
         return out
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+class InternalError(HookError):
+    """A state the code should never reach (a broken invariant, not bad input): logged with
+    its traceback and reported as a bug, never dressed up as something an admin can fix."""
+
+    def __init__(self, brief: str) -> None:
+        super().__init__(
+            f"internal error: {brief}",
+            resolution="this is a bug in the ondemand snap; report it with the traceback from hooks.log",
+        )
 
 
 class ConfigError(HookError):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import configfiles, fsutil, model, portal, processes, sudoers
 from .env import Paths
-from .errors import ConfigError, HookError
+from .errors import ConfigError, HookError, InternalError
 from .log import log
 from .snapctl import SnapctlLike
 
@@ -319,7 +319,7 @@ def apply_configuration(ctx: Context, *, restart: bool, rerun: bool = False) -> 
     # Generate from the file's content, exactly as `update-portal` would read it back.
     mapping, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, portal_yml)
     if problem:
-        raise HookError(f"internal error: generated ood_portal.yml does not load: {problem}")
+        raise InternalError(f"generated ood_portal.yml does not load: {problem}")
     portal_settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
     ns_yml, notes = configfiles.render_nginx_stage_yaml(settings, paths, ns_existing)
 
@@ -457,7 +457,7 @@ def update_portal(ctx: Context, force: bool) -> bool:
     if data is None:
         raise HookError(
             f"{paths.ood_portal_yml} does not exist",
-            "run `sudo snap set ondemand portal.port=80` (any portal key) to have the snap write it",
+            resolution="run `sudo snap set ondemand portal.port=80` (any portal key) to have the snap write it",
         )
     mapping, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, data)
     if problem:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import fsutil
 from .env import Paths
-from .errors import ConfigError, HookError
+from .errors import ConfigError, HookError, InternalError
 from .log import log
 from .model import PortalSettings
 from .validators import is_hostname, text_problem
@@ -98,7 +98,7 @@ def q(value: object, allow: str = "\\") -> str:
     text = str(value)
     problem = text_problem(text, allow=allow)
     if problem or text.endswith("\\"):
-        raise HookError(f"internal error: refusing to write {text!r} into the Apache config ({problem})")
+        raise InternalError(f"refusing to write {text!r} into the Apache config ({problem})")
     return f'"{text}"'
 
 
@@ -112,7 +112,7 @@ def bare(value: object, kind: str) -> str:
         "word": re.fullmatch(r"[A-Za-z0-9_]+", text) is not None,
     }[kind]
     if not ok:
-        raise HookError(f"internal error: refusing to write {text!r} into the Apache config (not a {kind})")
+        raise InternalError(f"refusing to write {text!r} into the Apache config (not a {kind})")
     return text
 
 
@@ -455,7 +455,7 @@ def _run_generator(
         moves.append(Move(paths.portal_source_record.name, paths.portal_source_record, 0o644))
     final = fsutil.read_or_none(apache)
     if final is None:
-        raise HookError("internal error: update_ood_portal left no vhost in its stage")
+        raise InternalError("update_ood_portal left no vhost in its stage")
     return outcome, final, moves
 
 

@@ -42,7 +42,7 @@ class Snapctl:
                 [self.executable, *args], capture_output=True, text=True, timeout=self.timeout, check=False
             )
         except FileNotFoundError as error:
-            raise HookError(f"snapctl not found ({error})", "run this from a snap hook or app") from None
+            raise HookError(f"snapctl not found ({error})", resolution="run this from a snap hook or app") from None
         except subprocess.TimeoutExpired:
             raise HookError(f"snapctl {' '.join(args)} did not finish in {self.timeout:.0f}s") from None
         if done.returncode != 0:
@@ -55,7 +55,7 @@ class Snapctl:
         snapctl has no "everything" query: a bare `get` fails, so callers name the namespaces.
         """
         if not keys:
-            raise HookError("snapctl get needs at least one key", "name the configuration namespaces to read")
+            raise HookError("snapctl get needs at least one key", resolution="name the configuration namespaces to read")
         text = self._run("get", "-d", *keys)
         try:
             value = json.loads(text) if text.strip() else {}

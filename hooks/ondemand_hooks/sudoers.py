@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import fsutil
 from .env import Paths
-from .errors import HookError
+from .errors import HookError, InternalError
 from .log import log
 
 SYSTEM_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin")
@@ -83,7 +83,7 @@ def install(paths: Paths, runner: Runner = subprocess.run, sudo: Sudo | None = N
     if sudo is None:
         raise HookError(
             "cannot install the sudoers rule: no visudo on this host to check it with",
-            "install sudo (or sudo-rs) and retry; Open OnDemand needs it to start per-user nginx",
+            resolution="install sudo (or sudo-rs) and retry; Open OnDemand needs it to start per-user nginx",
         )
     target = paths.sudoers
     content = render(paths, sudo.flavour).encode()
@@ -92,7 +92,7 @@ def install(paths: Paths, runner: Runner = subprocess.run, sudo: Sudo | None = N
         return False
     directory = target.parent
     if not directory.is_dir():
-        raise HookError(f"cannot install the sudoers rule: {directory} does not exist", "install sudo and retry")
+        raise HookError(f"cannot install the sudoers rule: {directory} does not exist", resolution="install sudo and retry")
     # A dot in the name: sudo never reads it from sudoers.d even if we die before the rename.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
@@ -110,10 +110,7 @@ def install(paths: Paths, runner: Runner = subprocess.run, sudo: Sudo | None = N
             raise HookError(f"cannot check the sudoers rule: {sudo.visudo} failed to run ({error})") from None
         if done.returncode != 0:
             detail = " ".join((done.stderr + done.stdout).split())
-            raise HookError(
-                f"{sudo.visudo} -c rejected the sudoers rule; not installed: {detail}",
-                "report this as a bug in the snap",
-            )
+            raise InternalError(f"{sudo.visudo} -c rejected the sudoers rule the snap rendered; not installed: {detail}")
         os.replace(tmp, target)
         fsutil.fsync_dir(directory)
     finally:

@@ -153,3 +153,16 @@ def test_configuration_doc_documents_every_key() -> None:
 def test_committed_configuration_doc_is_current() -> None:
     committed = (REPO / "docs" / "configuration.md").read_text()
     assert committed == docs.render_configuration_doc(), "regenerate docs/configuration.md"
+
+
+@needs_root
+def test_cli_reports_an_internal_error_as_a_bug_with_its_traceback(env: SnapEnv) -> None:
+    """A broken invariant (here: a generator that claims it wrote a vhost and left none) is
+    not something the admin can fix: logged with the traceback, reported as a bug."""
+    (env.paths.snap / "sbin" / "update_ood_portal").write_text('#!/bin/sh\nrm -f "$APACHE"\nexit 3\n')
+    done = run_cli(env, "configure", config={"portal": {"servername": "ondemand.example.edu"}})
+    assert done.returncode == 1
+    assert "internal error: update_ood_portal left no vhost in its stage" in done.stderr
+    assert "Resolution: this is a bug in the ondemand snap" in done.stderr
+    assert "Traceback (most recent call last)" in env.paths.hooks_log.read_text()
+    assert not list(env.paths.apache_conf_dir.glob(".check-*"))
