@@ -114,7 +114,8 @@ VALID: dict[str, Case] = {
                                        lambda e: e.paths.maintenance_enable.is_file()
                                        and "RewriteRule ^.*$ /public/maintenance/index.html [R=302,L]" in vhost(e)),
     "portal.maintenance.allowlist": Case({**BASIC, "portal.maintenance.enabled": "true", "portal.maintenance.allowlist": "10.0.0.5, 192.168.1.7/24"},
-                                         lambda e: "RewriteCond %{REMOTE_ADDR} !^10\\.0\\.0\\.5\n" in vhost(e)
+                                         lambda e: portal_yml(e)["maintenance_ip_allowlist"] == ["10.0.0.5", "192.168.1."]
+                                         and "RewriteCond %{REMOTE_ADDR} !^10\\.0\\.0\\.5\n" in vhost(e)
                                          and "RewriteCond %{REMOTE_ADDR} !^192\\.168\\.1\\.\n" in vhost(e)),
     "portal.user-map-match": Case({**OIDC, "portal.user-map-match": "^([^@]+)@example%.edu$"},
                                   lambda e: portal_yml(e)["user_map_match"] == "^([^@]+)@example%.edu$"),
@@ -686,3 +687,11 @@ def test_a_change_of_the_module_set_restarts_instead_of_reloading(env: SnapEnv, 
     finally:
         stand_in.kill()
         stand_in.wait()
+
+
+def test_values_ruby_would_read_as_symbols_are_quoted(env: SnapEnv, files: dict[str, str]) -> None:
+    """Upstream's generator reads ood_portal.yml with Ruby, where a plain `::1` is a Symbol."""
+    env.set(fill({**BASIC, "portal.maintenance.allowlist": "::1"}, files))
+    env.configure()
+    assert "- '::1'" in env.paths.ood_portal_yml.read_text()
+    assert "RewriteCond %{REMOTE_ADDR} !^::1\n" in vhost(env)
