@@ -14,7 +14,7 @@ from typing import Any
 from invoke import task
 
 from snapbuild.errors import ToolError
-from snapbuild.project import DEFAULT as PROJECT
+from snapbuild.recipe.project import DEFAULT as PROJECT
 
 
 def _reported(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,8 +35,8 @@ def _reported(function: Callable[..., Any]) -> Callable[..., Any]:
 @_reported
 def generate(c):
     """Write snap/snapcraft.yaml (and docs/configuration.md) from snap/metadata.yaml and parts/*.yaml."""
-    from snapbuild.check import generated_files
     from snapbuild.fileutil import write_atomic
+    from snapbuild.recipe.check import generated_files
 
     for relative, produce, _ in generated_files(PROJECT):
         changed = write_atomic(PROJECT.root / relative, produce(PROJECT))
@@ -50,8 +50,8 @@ def generate(c):
 @_reported
 def check(c, release=False, snap=""):
     """Validate parts (through craft-parts), snap metadata, pins, downloads and generated-file drift."""
-    from snapbuild.check import check_project
     from snapbuild.errors import describe
+    from snapbuild.recipe.check import check_project
 
     report = check_project(PROJECT, release=release)
     for warning in report.warnings:
@@ -66,7 +66,7 @@ def check(c, release=False, snap=""):
     if snap:
         from pathlib import Path
 
-        from snapbuild.snapcheck import check_snap_task
+        from snapbuild.review.snapcheck import check_snap_task
 
         check_snap_task(Path(snap), PROJECT)
 
@@ -92,7 +92,7 @@ def audit(c, snap=""):
     """Write docs/audit.md (the store reviewers' report) and print its diff against the committed one."""
     from pathlib import Path
 
-    from snapbuild.audit import run_audit
+    from snapbuild.review.audit import run_audit
 
     run_audit(PROJECT, Path(snap) if snap else None)
 
@@ -107,7 +107,7 @@ def bench_build(c, repeats=1, try_only=False, source_cache=""):
     """Print build times per part, a hooks-only rebuild+repack vs a bare `snap pack`, and `invoke try` vs repack+install."""
     from snapbuild.bench import bench_build as run
     from snapbuild.bench import bench_try
-    from snapbuild.sourcecache import cache_from
+    from snapbuild.build.sourcecache import cache_from
 
     if not try_only:
         run(PROJECT, repeats=int(repeats))
@@ -118,7 +118,7 @@ def bench_build(c, repeats=1, try_only=False, source_cache=""):
 @_reported
 def lint_workflows(c):
     """Run actionlint (built through the Go module proxy into build/tools/bin) on .github/workflows."""
-    from snapbuild.gotools import actionlint_workflows
+    from snapbuild.machines.gotools import actionlint_workflows
 
     actionlint_workflows(PROJECT)
 
@@ -152,11 +152,11 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
     """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, with snapcraft, or on Launchpad."""
     from pathlib import Path
 
-    from snapbuild import build as backends
-    from snapbuild.sourcecache import cache_from
+    from snapbuild.build import backends
+    from snapbuild.build.sourcecache import cache_from
 
     if remote:
-        from snapbuild.remote import build_remote
+        from snapbuild.build.remote import build_remote
 
         others = [flag for flag, used in (("--source", source != "upstream"), ("--without", without), ("--destructive", destructive),
                                           ("--snapcraft", snapcraft), ("--clean", clean), ("--compression", compression != "lzo"),
@@ -203,9 +203,9 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
 @_reported
 def try_(c, container="", copy=False, source="", without="", source_cache=""):
     """Build what changed and `snap try` the prime dir in a test container's real snapd: hooks and services, no .snap."""
-    from snapbuild.build import LOCAL_BUILD
-    from snapbuild.devtry import try_snap
-    from snapbuild.sourcecache import cache_from
+    from snapbuild.build.backends import LOCAL_BUILD
+    from snapbuild.build.devtry import try_snap
+    from snapbuild.build.sourcecache import cache_from
 
     mode = source or LOCAL_BUILD[0]
     if mode not in ("upstream", "archive"):
@@ -225,7 +225,7 @@ def test(c, unit_only=False, snap="", source_cache=""):
     """Unit tests; then on the built snap: relocation, store-review checks, the spread suite in real snapd (LXD)."""
     from pathlib import Path
 
-    from snapbuild import systemtest
+    from snapbuild.machines import systemtest
     from snapbuild.progress import step
 
     c.run(f"{sys.executable} -m pytest tests/unit -q", pty=False)
@@ -233,16 +233,16 @@ def test(c, unit_only=False, snap="", source_cache=""):
         return
     path = systemtest.find_snap(PROJECT.root, {systemtest.ENV_SNAP: snap} if snap else None)
     if path is None:
-        from snapbuild.build import LOCAL_BUILD, build_lxd, local_cache_dir
-        from snapbuild.sourcecache import cache_from, open_cache
+        from snapbuild.build.backends import LOCAL_BUILD, build_lxd, local_cache_dir
+        from snapbuild.build.sourcecache import cache_from, open_cache
 
         mode, left_out = LOCAL_BUILD
         cache = cache_from(source_cache)
         if cache is None and local_cache_dir(PROJECT).is_dir():
             cache = open_cache(local_cache_dir(PROJECT))
         path = build_lxd(PROJECT, mode, left_out, cache=cache)
-    from snapbuild.relocation import relocation_test
-    from snapbuild.snapcheck import check_snap_task
+    from snapbuild.build.relocation import relocation_test
+    from snapbuild.review.snapcheck import check_snap_task
 
     with step(f"relocation test of {Path(path).name}"):
         relocation_test(Path(path))

@@ -13,9 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from snapbuild import build as backends
+from snapbuild.build import backends
 from snapbuild.progress import say
-from snapbuild.project import Project
+from snapbuild.recipe.project import Project
 
 MODE = "archive"
 WITHOUT = frozenset({"ondemand"})
@@ -24,14 +24,14 @@ HOOK_FILE = "hooks/ondemand_hooks/__init__.py"
 
 
 def _container_json(name: str, path: str) -> dict:
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     done = lxd.exec_(name, ["cat", path], check=False, capture=True)
     return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else {"steps": {}, "last": {}}
 
 
 def bench_build(project: Project, repeats: int = 1) -> None:
-    from snapbuild import images, lxd
+    from snapbuild.machines import images, lxd
 
     say("bench-build: a full build first, if the build container has none")
     backends.build_lxd(project, MODE, WITHOUT)
@@ -83,7 +83,8 @@ def bench_try(project: Project, repeats: int = 1, cache=None) -> None:
     the unchanged prime, and a bare `snap pack` + `snap install` of it."""
     import tempfile
 
-    from snapbuild import devtry, images, lxd, systemtest
+    from snapbuild.build import devtry
+    from snapbuild.machines import images, lxd, systemtest
 
     mode, without = backends.LOCAL_BUILD
     container = systemtest.container_name(f"{devtry.TRY_PREFIX}-bench")

@@ -25,7 +25,7 @@ import yaml
 
 from snapbuild.errors import ToolError, describe
 from snapbuild.fileutil import sha256_file
-from snapbuild.project import Project
+from snapbuild.recipe.project import Project
 
 CHANNELS = ("edge", "beta", "candidate", "stable")
 TRACK = "latest"
@@ -105,7 +105,7 @@ def upload_command(snap_file: Path, channel: str) -> list[str]:
 
 def refusals(project: Project, facts: SnapFacts) -> list[str]:
     """Why this snap must not be published (empty: it may)."""
-    from snapbuild.check import check_project
+    from snapbuild.recipe.check import check_project
 
     problems = []
     if facts.left_out:

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild import partfile
+from snapbuild.build.lifecycle import make_plan
 from snapbuild.errors import ToolError
-from snapbuild.generate import generate_text
-from snapbuild.lifecycle import make_plan
-from snapbuild.partfile import checksum_script, parse_part_file
-from snapbuild.project import DEFAULT
+from snapbuild.recipe import partfile
+from snapbuild.recipe.generate import generate_text
+from snapbuild.recipe.partfile import checksum_script, parse_part_file
+from snapbuild.recipe.project import DEFAULT
 from tests.unit.test_recipe import METADATA, make_project, only, problems_of
 
 AMD, ARM = "a" * 64, "c" * 64

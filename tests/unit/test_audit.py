@@ -1,4 +1,4 @@
-"""snapbuild.audit: the reviewer's report (docs/audit.md), the built snap's facts, and the diff."""
+"""snapbuild.review.audit: the reviewer's report (docs/audit.md), the built snap's facts, and the diff."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from snapbuild import audit, check
-from snapbuild.project import DEFAULT, Project
+from snapbuild.recipe import auditdoc, check
+from snapbuild.recipe.project import DEFAULT, Project
+from snapbuild.review import audit
 
 needs_squashfs = pytest.mark.skipif(not (shutil.which("mksquashfs") and shutil.which("unsquashfs")), reason="needs squashfs-tools")
 
@@ -30,13 +31,13 @@ def project(tmp_path: Path) -> Project:
 
 
 def test_audit_is_deterministic(project: Project) -> None:
-    first = audit.audit_doc(project)
-    assert first == audit.audit_doc(project)
+    first = auditdoc.audit_doc(project)
+    assert first == auditdoc.audit_doc(project)
     assert audit.audit_report(project, None) == first
 
 
 def test_audit_sections(project: Project) -> None:
-    text = audit.audit_doc(project)
+    text = auditdoc.audit_doc(project)
     for heading in ("## The snap", "## Why classic confinement", "## What runs as root, and why", "## The sudoers rule",
                     "## Sources", "### Release build", "### Archive build", "### Unverified sources"):
         assert f"\n{heading}" in text, heading
@@ -53,7 +54,7 @@ def test_sudoers_text_is_the_hooks_renderer_output(project: Project) -> None:
 
     paths = Paths(snap=Path("/snap/ondemand/9"), snap_common=Path("/var/snap/ondemand/common"),
                   snap_data=Path("/var/snap/ondemand/9"), revision="9", name="ondemand")
-    text = audit.audit_doc(project)
+    text = auditdoc.audit_doc(project)
     for flavour in ("sudo", "sudo-rs"):
         assert "```\n" + sudoers.render(paths, flavour) + "```" in text
     assert "`/etc/sudoers.d/snap-ondemand`, mode 0440" in text
@@ -63,18 +64,18 @@ def test_sudoers_text_is_the_hooks_renderer_output(project: Project) -> None:
 def test_every_app_and_hook_is_explained() -> None:
     metadata = DEFAULT.load_metadata()
     for name in list(metadata.get("apps") or {}) + list(metadata.get("hooks") or {}):
-        assert name in audit.ROOT_NOTES, f"{name}: add a ROOT_NOTES entry in snapbuild/audit.py"
-    assert "**not documented**" not in audit.audit_doc(DEFAULT)
+        assert name in auditdoc.ROOT_NOTES, f"{name}: add a ROOT_NOTES entry in snapbuild/recipe/auditdoc.py"
+    assert "**not documented**" not in auditdoc.audit_doc(DEFAULT)
 
 
 def test_undocumented_app_is_flagged(project: Project) -> None:
     metadata = project.metadata_file.read_text().replace("apps:\n", "apps:\n  newcomer:\n    command: bin/update-portal\n", 1)
     project.metadata_file.write_text(metadata)
-    assert "| app `newcomer` | command | `bin/update-portal` | **not documented** |" in audit.audit_doc(project)
+    assert "| app `newcomer` | command | `bin/update-portal` | **not documented** |" in auditdoc.audit_doc(project)
 
 
 def test_every_part_is_listed_in_both_variants(project: Project) -> None:
-    text = audit.audit_doc(project)
+    text = auditdoc.audit_doc(project)
     release = text.split("### Release build")[1].split("### Archive build")[0]
     archive = text.split("### Archive build")[1].split("### Unverified sources")[0]
     parts, _ = project.load_parts()
@@ -94,7 +95,7 @@ def test_unverified_source_is_called_out(project: Project) -> None:
     text = nginx.read_text()
     sha = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.strip().startswith("sha256:"))
     nginx.write_text(text.replace(sha, "unverified", 1))
-    report = audit.audit_doc(project)
+    report = auditdoc.audit_doc(project)
     assert "| **NO** |" in report.split("### Release build")[1].split("### Archive build")[0]
     unverified = report.split("### Unverified sources")[1].split("###")[0]
     assert "`parts/nginx.yaml` upstream.source: https://nginx.org/download/" in unverified
@@ -106,22 +107,22 @@ def test_plugin_fetched_inputs_are_listed(project: Project) -> None:
         "summary: hooks via pip\nlicense: MIT\nupstream:\n  version: '1'\n"
         "  source: {type: local, path: hooks}\npart:\n  plugin: python\n"
     )
-    text = audit.audit_doc(project).split("### Inputs the build tools fetch themselves")[1]
+    text = auditdoc.audit_doc(project).split("### Inputs the build tools fetch themselves")[1]
     assert "`parts/pyhooks.yaml`: pip installs `PyYAML>=6` from PyPI" in text
 
 
 def test_the_snaps_python_takes_nothing_from_pypi(project: Project) -> None:
-    text = audit.audit_doc(project).split("### Inputs the build tools fetch themselves")[1]
+    text = auditdoc.audit_doc(project).split("### Inputs the build tools fetch themselves")[1]
     assert "PyPI" not in text.split("###")[0]
 
 
 def test_registered_for_drift_checking() -> None:
-    assert ("docs/audit.md", audit.audit_doc, "invoke audit") in check.generated_files(DEFAULT)
+    assert ("docs/audit.md", auditdoc.audit_doc, "invoke audit") in check.generated_files(DEFAULT)
 
 
 def test_stale_audit_is_a_drift_problem(project: Project) -> None:
     (project.root / "docs").mkdir()
-    (project.root / "docs" / "audit.md").write_text(audit.audit_doc(project))
+    (project.root / "docs" / "audit.md").write_text(auditdoc.audit_doc(project))
     assert not [p for p in check.drift_problems(project) if p.startswith("docs/audit.md")]
     (project.parts_dir / "node.yaml").write_text((project.parts_dir / "node.yaml").read_text().replace("license: MIT", "license: ISC"))
     stale = [p for p in check.drift_problems(project) if p.startswith("docs/audit.md")]
@@ -135,7 +136,7 @@ def git(root: Path, *args: str) -> None:
 
 def test_run_audit_writes_and_prints_the_diff_against_the_committed_audit(
         project: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    current = audit.audit_doc(project)
+    current = auditdoc.audit_doc(project)
     (project.root / "docs").mkdir()
     (project.root / "docs" / "audit.md").write_text(current.replace("| grade | stable |", "| grade | devel |"))
     git(project.root, "init", "-q")
@@ -186,7 +187,7 @@ def test_snap_facts(tmp_path: Path, project: Project, capsys: pytest.CaptureFixt
     assert "- 5 files, 0 symlinks, 3 directories, 0 other" in text
     assert "| `share` | 100 |" in text and "| `bin` | 30 |" in text
     report = audit.audit_report(project, snap)
-    assert report.startswith(audit.audit_doc(project)) and "# Audit of `ondemand_4.2.3_amd64.snap`" in report
+    assert report.startswith(auditdoc.audit_doc(project)) and "# Audit of `ondemand_4.2.3_amd64.snap`" in report
     audit.run_audit(project, snap)
     assert (project.root / "build" / "audit-snap.md").read_text() == text
     assert "build/audit-snap.md: written" in capsys.readouterr().out
@@ -207,7 +208,7 @@ def test_clean_snap_says_none(tmp_path: Path) -> None:
 @needs_squashfs
 def test_module_entry_point(tmp_path: Path) -> None:
     snap = make_snap(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "snapbuild.audit", str(snap)], cwd=DEFAULT.root,
+    done = subprocess.run([sys.executable, "-m", "snapbuild.review.audit", str(snap)], cwd=DEFAULT.root,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == audit.snap_audit(snap)

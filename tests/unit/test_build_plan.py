@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from snapbuild.build import snap_name, work_dir
-from snapbuild.buildfacts import Distribution
+from snapbuild.build.backends import snap_name, work_dir
+from snapbuild.build.lifecycle import load_timings, make_plan, record_timings
 from snapbuild.errors import ToolError
-from snapbuild.generate import snap_version
-from snapbuild.lifecycle import load_timings, make_plan, record_timings
-from snapbuild.project import DEFAULT
+from snapbuild.recipe.generate import snap_version
+from snapbuild.recipe.project import DEFAULT
+from snapbuild.recipe.userland import Distribution
 
 
 STACKS_ONLY = frozenset({"ondemand", "rails-apps"})
@@ -78,7 +78,7 @@ def test_timings_merge_per_part_and_keep_the_last_totals(tmp_path):
 
 
 def test_a_stage_conflict_says_how_to_start_from_a_fresh_work_dir(tmp_path):
-    from snapbuild.lifecycle import STAGE_CONFLICT, _step_failed
+    from snapbuild.build.lifecycle import STAGE_CONFLICT, _step_failed
 
     log = tmp_path / "wrappers.log"
     log.write_text("===== STAGE wrappers =====\n")

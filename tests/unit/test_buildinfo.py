@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild.generate import snap_version
-from snapbuild import audit, buildfacts, snapcheck
-from snapbuild.buildfacts import Distribution
+from snapbuild.build import buildfacts
+from snapbuild.build.lifecycle import make_plan
+from snapbuild.build.pack import build_info
 from snapbuild.errors import ToolError
-from snapbuild.lifecycle import make_plan
-from snapbuild.pack import build_info
-from snapbuild.project import DEFAULT
+from snapbuild.recipe.generate import snap_version
+from snapbuild.recipe.project import DEFAULT
+from snapbuild.recipe.userland import Distribution
+from snapbuild.review import audit, snapcheck
 from tests.unit.test_snapcheck import good_prime, needs_squashfs, pack, write
 
 BOOKWORM = Distribution("debian", "12", "bookworm")
@@ -141,7 +142,7 @@ def test_debian_versions() -> None:
 def test_every_part_has_a_probe_or_says_why_not() -> None:
     for name in DEFAULT.load_parts()[0]:
         assert name in buildfacts.PROBES or name in buildfacts.NOT_PROBED, \
-            f"{name}: add a probe to PROBES (or a reason to NOT_PROBED) in snapbuild/buildfacts.py"
+            f"{name}: add a probe to PROBES (or a reason to NOT_PROBED) in snapbuild/build/buildfacts.py"
 
 
 # --- build-info at pack time ---------------------------------------------------------------------
@@ -237,7 +238,7 @@ def test_check_snap_fails_on_build_info_edited_to_disagree(built: tuple[Path, di
     prime, info = built
     snap = snap_with(prime, _edit(info, change), tmp_path / f"{change}.snap")
     problems = snapcheck.inspect_snap(snap, DEFAULT, libraries=False).problems
-    fix = "; fix the build that wrote it (snapbuild/buildfacts.py) and rebuild; never edit build-info by hand"
+    fix = "; fix the build that wrote it (snapbuild/build/buildfacts.py) and rebuild; never edit build-info by hand"
     expected = [(text if text.startswith("usr/") else f"meta/build-info.yaml: {text}") + fix for text in EDITS[change]]
     assert problems == expected
 
@@ -258,10 +259,10 @@ def test_an_older_build_info_with_series_versions_still_agrees(tmp_path: Path) -
 @needs_squashfs
 @pytest.mark.skipif(os.geteuid() != 0 and not shutil.which("unshare"), reason="the snap check's library chroot needs root or unshare")
 def test_the_snap_check_command_exits_nonzero_on_an_edited_build_info(built: tuple[Path, dict], tmp_path: Path) -> None:
-    """`python -m snapbuild.snapcheck` is `invoke check --snap`'s snap half (check_snap_task)."""
+    """`python -m snapbuild.review.snapcheck` is `invoke check --snap`'s snap half (check_snap_task)."""
     prime, info = built
     snap = snap_with(prime, _edit(info, "python-3.12"), tmp_path / "edited.snap")
-    done = subprocess.run([sys.executable, "-m", "snapbuild.snapcheck", str(snap)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "snapbuild.review.snapcheck", str(snap)], capture_output=True, text=True,
                           cwd=DEFAULT.root)
     assert done.returncode == 1
     assert "parts.python.version is '3.12', but the snap has no usr/lib/python3.12" in done.stderr

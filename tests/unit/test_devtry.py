@@ -1,4 +1,4 @@
-"""Pure parts of `invoke try` (snapbuild.devtry): names, command lines, argument checks, and
+"""Pure parts of `invoke try` (snapbuild.build.devtry): names, command lines, argument checks, and
 the container bookkeeping against a fake lxc."""
 
 from __future__ import annotations
@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from snapbuild import build as backends
-from snapbuild import devtry, lxd
+from snapbuild.build import backends
+from snapbuild.build import devtry
+from snapbuild.build.lifecycle import BuildPlan
+from snapbuild.build.sourcecache import SUMS_FILE, SourceCache
 from snapbuild.errors import ToolError
-from snapbuild.lifecycle import BuildPlan
-from snapbuild.project import DEFAULT
-from snapbuild.sourcecache import SUMS_FILE, SourceCache
+from snapbuild.machines import lxd
+from snapbuild.recipe.project import DEFAULT
 
 
 def test_builder_name_is_not_the_build_container() -> None:
@@ -85,7 +86,7 @@ def _plan(cached: dict[str, Path] | None = None, root: Path | None = None) -> Bu
 def test_prime_argv_runs_the_module_with_the_build_options(tmp_path: Path) -> None:
     plan = _plan({"nginx": tmp_path / "nginx.tar.gz"}, tmp_path)
     argv = devtry.prime_argv(backends.inner_options(DEFAULT, plan))
-    assert argv == ["/root/venv/bin/python", "-m", "snapbuild.devtry", "prime", "--source", "archive",
+    assert argv == ["/root/venv/bin/python", "-m", "snapbuild.build.devtry", "prime", "--source", "archive",
                     "--work-dir", "/root/work/archive-without-ondemand-rails-apps",
                     "--without", "ondemand,rails-apps", "--source-cache", backends.CONTAINER_CACHE]
 
@@ -229,7 +230,7 @@ def test_a_second_try_waits_for_the_builder_and_says_so(monkeypatch: pytest.Monk
     import fcntl
     import threading
 
-    from snapbuild import images
+    from snapbuild.machines import images
 
     monkeypatch.setattr(images, "cache_dir", lambda: tmp_path)
     entered = threading.Event()

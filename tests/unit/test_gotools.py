@@ -1,4 +1,4 @@
-"""snapbuild.gotools: cached `go install` into build/tools/bin, and actionlint on the workflows.
+"""snapbuild.machines.gotools: cached `go install` into build/tools/bin, and actionlint on the workflows.
 
 `go` and the tools are fake executables written by the tests (they record their argv and
 environment); one test runs the real actionlint on the committed workflows when it is built.
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from snapbuild import gotools
 from snapbuild.errors import ToolError
-from snapbuild.project import DEFAULT, Project
+from snapbuild.machines import gotools
+from snapbuild.recipe.project import DEFAULT, Project
 
 MODULE = "example.com/tools/cmd/thing"
 VERSION = "v1.2.3"
@@ -263,7 +263,7 @@ def test_no_workflows_is_an_error(tmp_path: Path) -> None:
 def test_committed_workflows_pass_the_real_actionlint() -> None:
     binary = gotools.tools_bin(DEFAULT) / "actionlint"
     if not gotools.built_from(binary, gotools.ACTIONLINT_MODULE, gotools.ACTIONLINT_VERSION):
-        pytest.skip("actionlint not built here (python -m snapbuild.gotools lint-workflows builds it)")
+        pytest.skip("actionlint not built here (python -m snapbuild.machines.gotools lint-workflows builds it)")
     gotools.actionlint_workflows(DEFAULT)
 
 

@@ -1,4 +1,4 @@
-"""Pure parts of snapbuild.images: recipes, cache keys, placeholder snaps, parsing."""
+"""Pure parts of snapbuild.machines.images: recipes, cache keys, placeholder snaps, parsing."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild import images
 from snapbuild.errors import ToolError
+from snapbuild.machines import images
 
 CERTS = {"custom-ca.crt": b"-----BEGIN CERTIFICATE-----\nAAA\n"}
 INFO = "VERSION=2.57.6-1+deb12u1+b2\nSNAPD_APPARMOR_REEXEC=1\n"

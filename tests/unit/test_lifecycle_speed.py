@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild import lifecycle
+from snapbuild.build import lifecycle
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Pure parts of snapbuild.lxd: subnet choice, preseed, command lines, state parsing."""
+"""Pure parts of snapbuild.machines.lxd: subnet choice, preseed, command lines, state parsing."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import ipaddress
 import pytest
 import yaml
 
-from snapbuild import lxd
 from snapbuild.errors import ToolError
+from snapbuild.machines import lxd
 
 
 def net(text: str) -> ipaddress.IPv4Network:

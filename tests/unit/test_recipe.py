@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild.check import check_project
 from snapbuild.errors import ToolError
-from snapbuild.generate import generate_text, write_recipe
-from snapbuild.partfile import deep_merge, parse_part_file
-from snapbuild.project import DEFAULT, Project
+from snapbuild.recipe.check import check_project
+from snapbuild.recipe.generate import generate_text, write_recipe
+from snapbuild.recipe.partfile import deep_merge, parse_part_file
+from snapbuild.recipe.project import DEFAULT, Project
 
 SHA = "a" * 64
 COMMIT = "b" * 40

@@ -1,4 +1,4 @@
-"""snapbuild.remote: the remote-build plan, its refusals, and the run through a Launchpad test double.
+"""snapbuild.build.remote: the remote-build plan, its refusals, and the run through a Launchpad test double.
 
 The double is FakeSnapcraft: a `snapcraft` executable the test writes onto PATH. It answers
 `--version`, records each remote-build's argv, working directory and the Launchpad
@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from snapbuild import check, remote
+from snapbuild.build import remote
 from snapbuild.errors import ToolError
-from snapbuild.project import DEFAULT, Project
+from snapbuild.recipe import check
+from snapbuild.recipe.project import DEFAULT, Project
 
 RECIPE = """\
 name: ondemand

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from snapbuild.project import DEFAULT
+from snapbuild.recipe.project import DEFAULT
 
 WORKFLOW = DEFAULT.root / ".github" / "workflows" / "scale-out.yml"
 

@@ -1,4 +1,4 @@
-"""snapbuild.snapcheck: review-style checks of a built snap.
+"""snapbuild.review.snapcheck: review-style checks of a built snap.
 
 Snaps here are tiny squashfs images packed by the tests (mksquashfs, what `snap pack` uses)
 from a few files and ELF programs copied from the host. The library checks need root (the
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild import snapcheck
-from snapbuild.project import DEFAULT, Project
+from snapbuild.recipe.project import DEFAULT, Project
+from snapbuild.review import snapcheck
 
 MKSQUASHFS = shutil.which("mksquashfs")
 needs_squashfs = pytest.mark.skipif(not (MKSQUASHFS and shutil.which("unsquashfs")), reason="needs squashfs-tools")

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from snapbuild.build.lifecycle import make_plan
+from snapbuild.build.pack import part_info
+from snapbuild.build.sourcecache import cache_from, open_cache, parse_sums
 from snapbuild.errors import ToolError
-from snapbuild.lifecycle import make_plan
-from snapbuild.pack import part_info
-from snapbuild.partfile import parse_part_file
-from snapbuild.project import DEFAULT, Project
-from snapbuild.sourcecache import cache_from, open_cache, parse_sums
+from snapbuild.recipe.partfile import parse_part_file
+from snapbuild.recipe.project import DEFAULT, Project
 from tests.unit.test_recipe import COMMIT, make_project, only, problems_of
 
 CONTENT = b"a tree of the pinned commit, packed\n"

@@ -1,4 +1,4 @@
-"""The pure parts of snapbuild.sources: spec checks, private apt config, commands, parsing."""
+"""The pure parts of snapbuild.build.sources: spec checks, private apt config, commands, parsing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from snapbuild import sources
+from snapbuild.build import sources
 from snapbuild.errors import ToolError
 
 SPEC = {"type": "apt-source", "package": "nginx", "suite": "bookworm", "version": "1.22.1-9+deb12u9"}

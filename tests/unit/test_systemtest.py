@@ -1,4 +1,4 @@
-"""Pure parts of snapbuild.systemtest and the consistency of checks, spread tasks and tests."""
+"""Pure parts of snapbuild.machines.systemtest and the consistency of checks, spread tasks and tests."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild import gotools, systemtest
 from snapbuild.errors import ToolError
-from snapbuild.project import DEFAULT, Project
+from snapbuild.machines import gotools, systemtest
+from snapbuild.recipe.project import DEFAULT, Project
 
 CHECKS = DEFAULT.root / "tests" / "checks"
 SPREAD_SUITE = DEFAULT.root / "tests" / "spread" / "main"
@@ -210,8 +210,8 @@ def test_spread_yaml_is_valid_and_names_both_backends() -> None:
     assert config["backends"]["lxd-ubuntu"]["type"] == "lxd"
     local = config["backends"]["lxd-local"]
     assert local["type"] == "adhoc"
-    assert "ADDRESS" in local["allocate"] and "snapbuild.systemtest allocate" in local["allocate"]
-    assert "snapbuild.systemtest discard" in local["discard"]
+    assert "ADDRESS" in local["allocate"] and "snapbuild.machines.systemtest allocate" in local["allocate"]
+    assert "snapbuild.machines.systemtest discard" in local["discard"]
     assert "tests/spread/main/" in config["suites"]
 
 

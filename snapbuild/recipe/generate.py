@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from snapbuild.errors import ToolError, describe
-from snapbuild.partfile import Mode, PartFile, arch_problems, platform_arches
-from snapbuild.project import VERSION_PART, Project
+from snapbuild.recipe.partfile import Mode, PartFile, arch_problems, platform_arches
+from snapbuild.recipe.project import VERSION_PART, Project
 
 # snapcraft.yaml's conventional order; anything else in metadata follows, sorted.
 TOP_LEVEL_ORDER = [

@@ -40,10 +40,10 @@ from typing import Any
 
 import yaml
 
-from snapbuild import buildfacts
+from snapbuild.build import buildfacts
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
-from snapbuild.project import DEFAULT, Project
+from snapbuild.recipe.project import DEFAULT, Project
 
 SNAP_AT = "/relocated/ondemand"  # where the snap sits inside the check root (as relocation.py)
 
@@ -561,7 +561,7 @@ class SnapReport:
 
 def expected_versions(project: Project, left_out: frozenset[str] = frozenset()) -> set[str]:
     """The version a build that left out `left_out` (build-info's `left-out`) must carry."""
-    from snapbuild.generate import snap_version
+    from snapbuild.recipe.generate import snap_version
 
     parts, _ = project.load_parts()
     try:
@@ -613,7 +613,7 @@ def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = 
     for entry in vcs_dirs(entries):
         report.problems.append(f"{entry.path}: version-control data in the snap; exclude it in the part that ships it")
     if libraries:
-        from snapbuild.relocation import make_root
+        from snapbuild.build.relocation import make_root
 
         with tempfile.TemporaryDirectory(prefix="ondemand-snapcheck-") as scratch:
             root = Path(scratch) / "root"
@@ -661,9 +661,9 @@ def check_snap_task(snap_file: Path, project: Project = DEFAULT) -> None:
     say(f"{Path(snap_file).name}: no problems")
 
 
-if __name__ == "__main__":  # `python -m snapbuild.snapcheck FILE`: needs only PyYAML (arm64 CI)
+if __name__ == "__main__":  # `python -m snapbuild.review.snapcheck FILE`: needs only PyYAML (arm64 CI)
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m snapbuild.snapcheck SNAP_FILE")
+        sys.exit("usage: python -m snapbuild.review.snapcheck SNAP_FILE")
     try:
         check_snap_task(Path(sys.argv[1]))
     except ToolError as failure:

@@ -15,12 +15,13 @@ from typing import Any
 
 import yaml
 
-from snapbuild.buildfacts import base_userland, part_facts, userland_note
+from snapbuild.build.buildfacts import part_facts, userland_note
+from snapbuild.build.lifecycle import BuildPlan
 from snapbuild.errors import ToolError, describe
 from snapbuild.fileutil import write_atomic
-from snapbuild.lifecycle import BuildPlan
 from snapbuild.progress import say
-from snapbuild.project import Project
+from snapbuild.recipe.project import Project
+from snapbuild.recipe.userland import base_userland
 
 # Keys of snap/metadata.yaml that snapcraft consumes itself and that snap.yaml does not take.
 SNAPCRAFT_ONLY = {"platforms", "parts", "build-base", "adopt-info"}

@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 
 from snapbuild.errors import ToolError
-from snapbuild.partfile import PartFile, load_parts
+from snapbuild.recipe.partfile import PartFile, load_parts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # snapbuild/recipe/project.py -> the repository
 
 # The part whose upstream version is the snap's version.
 VERSION_PART = "ondemand"

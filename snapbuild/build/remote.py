@@ -46,7 +46,7 @@ import yaml
 
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
-from snapbuild.project import Project
+from snapbuild.recipe.project import Project
 
 # CI convention of this project (not snapcraft's): the credentials file's content in a
 # secret; written to the file snapcraft reads just before the build.
@@ -177,7 +177,7 @@ def prerequisites(project: Project, environ: Mapping[str, str], runner: Runner) 
 
 def refusals(project: Project) -> list[str]:
     """`invoke check --release` and the drift check: what keeps this recipe from a release build."""
-    from snapbuild.check import check_project, drift_problems
+    from snapbuild.recipe.check import check_project, drift_problems
 
     problems = [f"invoke check --release: {problem}" for problem in check_project(project, release=True).problems]
     problems += [f"drift: {problem}" for problem in drift_problems(project) if f"invoke check --release: {problem}" not in problems]

@@ -1,29 +1,24 @@
-"""`invoke audit`: the report a store reviewer reads (docs/audit.md), and facts from a built snap.
+"""docs/audit.md: the report a store reviewer reads, generated from the repository alone.
 
-docs/audit.md depends only on the repository (snap/metadata.yaml, parts/*.yaml, the hooks
-package), so `invoke check` can tell when it is stale without a built snap. It is
-deterministic: no dates, parts in name order. What can only be read from a .snap file
-(setuid/setgid and world-writable files, sizes, file count) goes to build/audit-snap.md.
+It depends only on snap/metadata.yaml, parts/*.yaml and the hooks package, so `invoke check`
+can tell when it is stale without a built snap (check.generated_files registers it). It is
+deterministic: no dates, parts in name order. What only a built .snap can say is
+review/audit.py's.
 """
 
 from __future__ import annotations
 
-import difflib
-import stat
 import importlib
-import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-
-from snapbuild.buildfacts import base_userland
 from snapbuild.errors import ToolError
-from snapbuild.fileutil import write_atomic
-from snapbuild.partfile import ARCHITECTURES, PartFile, Source, deep_merge
-from snapbuild.project import Project
+from snapbuild.recipe.generate import snap_version
+from snapbuild.recipe.partfile import ARCHITECTURES, PartFile, Source, declared_sources, deep_merge
+from snapbuild.recipe.project import Project
+from snapbuild.recipe.userland import LXD_BUILD_HOST, base_userland
 
 AUDIT_DOC = "docs/audit.md"
 SNAP_AUDIT = "build/audit-snap.md"
@@ -92,7 +87,7 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines
@@ -126,9 +121,7 @@ def _packages(body: dict[str, Any]) -> str:
 
 def archive_host() -> str:
     """Whose archive an archive build's stage-packages come from: the LXD build image's."""
-    from snapbuild.build import lxd_build_host
-
-    return lxd_build_host().describe()
+    return LXD_BUILD_HOST.describe()
 
 
 def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
@@ -258,9 +251,6 @@ def portal_user(project: Project) -> str:
 
 def audit_doc(project: Project) -> str:
     """docs/audit.md: everything that does not need a built snap."""
-    from snapbuild.check import declared_sources
-    from snapbuild.generate import snap_version
-
     metadata = project.load_metadata()
     parts, problems = project.load_parts()
     if problems:
@@ -281,7 +271,7 @@ def audit_doc(project: Project) -> str:
         "## The snap",
         "",
     ]
-    lines += _table(["key", "value"], [
+    lines += markdown_table(["key", "value"], [
         ["name", name],
         ["version", f"{snap_version(parts)} (Open OnDemand's; local builds without it say `+stacks-only` and are never published)"],
         ["base", str(metadata.get("base", ""))],
@@ -299,12 +289,12 @@ def audit_doc(project: Project) -> str:
         kind = f"daemon ({spec.get('daemon')})" if spec.get("daemon") else "command"
         if spec.get("timer"):
             kind += f", timer `{spec['timer']}`"
-        runs_as, why = ROOT_NOTES.get(app, ("**not documented**", "add an entry to ROOT_NOTES in snapbuild/audit.py"))
+        runs_as, why = ROOT_NOTES.get(app, ("**not documented**", "add an entry to ROOT_NOTES in snapbuild/recipe/auditdoc.py"))
         rows.append([f"app `{app}`", kind, f"`{spec.get('command', '')}`", runs_as.format(user=user), why.format(user=user)])
     for hook in sorted(metadata.get("hooks") or {}):
-        runs_as, why = ROOT_NOTES.get(hook, ("**not documented**", "add an entry to ROOT_NOTES in snapbuild/audit.py"))
+        runs_as, why = ROOT_NOTES.get(hook, ("**not documented**", "add an entry to ROOT_NOTES in snapbuild/recipe/auditdoc.py"))
         rows.append([f"hook `{hook}`", "hook", f"`meta/hooks/{hook}`", runs_as.format(user=user), why.format(user=user)])
-    lines += _table(["what", "kind", "runs", "as", "why"], rows)
+    lines += markdown_table(["what", "kind", "runs", "as", "why"], rows)
     lines += [
         "",
         "Privilege drops, in order:",
@@ -359,7 +349,7 @@ def audit_doc(project: Project) -> str:
     base = str(metadata.get("base", ""))
     userland = base_userland(base)
     header = ["part", "declared", "source", "pin", "licence", "verified", "checksum provenance"]
-    lines += _table(header + [f"stage-packages ({base}'s archive{': ' + userland.describe() if userland else ''})"],
+    lines += markdown_table(header + [f"stage-packages ({base}'s archive{': ' + userland.describe() if userland else ''})"],
                     source_rows(parts, "upstream"))
     lines += [
         "",
@@ -369,7 +359,7 @@ def audit_doc(project: Project) -> str:
         "of another userland than the snap's base, which is why these builds are never published.",
         "",
     ]
-    lines += _table(header + [f"stage-packages (the build host's archive: {archive_host()})"], source_rows(parts, "archive"))
+    lines += markdown_table(header + [f"stage-packages (the build host's archive: {archive_host()})"], source_rows(parts, "archive"))
     unverified = [
         f"- `parts/{n}.yaml` {key}: {s.describe()}"
         for n, p in sorted(parts.items())
@@ -386,7 +376,7 @@ def audit_doc(project: Project) -> str:
         "built snap records, per part, whether the upstream source, a cache file or the archive was used.",
         "",
     ]
-    lines += _table(["part", "cache file", "pin", "tree of", "stands in for", "note"], cache_rows(parts))
+    lines += markdown_table(["part", "cache file", "pin", "tree of", "stands in for", "note"], cache_rows(parts))
     lines += [
         "",
         "### Build-time substitutions in OnDemand's tree",
@@ -395,7 +385,7 @@ def audit_doc(project: Project) -> str:
         f"`{project.relative(project.root / SUBSTITUTIONS)}`; a line whose upstream text is missing fails the build.",
         "",
     ]
-    lines += _table(["file", "upstream", "in the snap"], substitution_rows(project))
+    lines += markdown_table(["file", "upstream", "in the snap"], substitution_rows(project))
     lines += ["", "### Unverified sources", ""] + (unverified or ["None."])
     lines += ["", "### Inputs the build tools fetch themselves", ""]
     lines += plugin_inputs(project, parts) or ["None."]
@@ -403,108 +393,3 @@ def audit_doc(project: Project) -> str:
     return "\n".join(lines)
 
 
-def snap_audit(snap_file: Path) -> str:
-    """build/audit-snap.md: what only the built snap can say."""
-    from snapbuild import snapcheck
-    from snapbuild.fileutil import sha256_file
-
-    entries = snapcheck.list_snap(snap_file)
-    count = snapcheck.counts(entries)
-    setid = snapcheck.setid(entries)
-    writable = snapcheck.world_writable(entries)
-    total = snapcheck.sizes(entries)
-    lines = [
-        f"# Audit of `{snap_file.name}`",
-        "",
-        "<!-- GENERATED by `invoke audit --snap FILE` from the snap file. -->",
-        "",
-        f"- sha256: `{sha256_file(snap_file)}`",
-        f"- size: {snap_file.stat().st_size} bytes",
-        f"- {count['files']} files, {count['symlinks']} symlinks, {count['directories']} directories, {count['other']} other",
-        f"- {snapcheck.human(sum(total.values()))} of file data",
-        "",
-        "## setuid / setgid files (expected: none)",
-        "",
-    ]
-    lines += [f"- `{e.path}` {stat.filemode(e.mode)}" for e in setid] or ["None."]
-    lines += ["", "## World-writable files (expected: none)", ""]
-    lines += [f"- `{e.path}` {stat.filemode(e.mode)}" for e in writable] or ["None."]
-    lines += ["", "## Size per top-level directory", ""]
-    lines += _table(["directory", "bytes", "size"], [[f"`{top}`", str(size), snapcheck.human(size)] for top, size in total.items()])
-    lines += ["", *built_versions(snap_file, entries)]
-    return "\n".join(lines) + "\n"
-
-
-def built_versions(snap_file: Path, entries: list[Any]) -> list[str]:
-    """What was built, from the snap's meta/build-info.yaml, and whether the snap's files agree."""
-    from snapbuild import buildfacts, snapcheck
-
-    lines = ["## What was built (`meta/build-info.yaml`)", ""]
-    info, problems = buildfacts.parse_build_info(snapcheck.read_member(snap_file, buildfacts.BUILD_INFO))
-    if info is None:
-        return lines + (problems or ["None in this snap: a snapcraft build of the committed recipe (its versions are "
-                                     "the release build's above)."])
-    lines += [f"- sources: {info.get('sources', '?')}; left out: {', '.join(info.get('left-out') or []) or 'nothing'}",
-              f"- base: {info.get('base', '(not recorded)')} ({info.get('base-userland', 'userland not recorded')}); "
-              f"build host: {info.get('build-host', '(not recorded)')}"]
-    if info.get("userland"):
-        lines.append(f"- **{info['userland']}**")
-    lines += [""]
-    lines += _table(["part", "built", "declared", "from", "its package", "archive: suites", "libraries from", "differs"],
-                    buildfacts.summary_rows(info))
-    snap_yaml = yaml.safe_load(snapcheck.read_member(snap_file, "meta/snap.yaml") or "") or {}
-    problems += buildfacts.build_info_problems(info, buildfacts.SnapTree(snap_file, entries), snap_yaml)
-    lines += ["", "Checked against the snap's contents (`invoke check --snap` fails on any of these):", ""]
-    lines += [f"- {problem}" for problem in problems] or ["- agrees: every version above matches what the snap's files show."]
-    packages = {(package, str(version)) for part in (info.get("parts") or {}).values() if isinstance(part, dict)
-                for package, version in (part.get("stage-packages") or {}).items()}
-    if packages:
-        lines += ["", f"{len(packages)} Debian packages staged (name=version, per part in `meta/build-info.yaml`)."]
-    return lines
-
-
-def audit_report(project: Project, snap_file: Path | None = None) -> str:
-    """The audit in Markdown: docs/audit.md's text, plus the built snap's facts when given one."""
-    text = audit_doc(project)
-    if snap_file is not None:
-        text += "\n" + snap_audit(Path(snap_file))
-    return text
-
-
-def previous_audit(project: Project) -> str:
-    """The committed docs/audit.md (git HEAD), else the file on disk, else ''."""
-    done = subprocess.run(["git", "show", f"HEAD:{AUDIT_DOC}"], cwd=project.root, capture_output=True, text=True)
-    if done.returncode == 0:
-        return done.stdout
-    path = project.root / AUDIT_DOC
-    return path.read_text() if path.exists() else ""
-
-
-def audit_diff(old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{AUDIT_DOC} (committed)", f"{AUDIT_DOC} (new)"))
-
-
-def run_audit(project: Project, snap_file: Path | None = None) -> str:
-    """`invoke audit`: write docs/audit.md, print its diff against the committed one, and with a
-    snap write build/audit-snap.md and print it. Returns the diff."""
-    new = audit_doc(project)
-    old = previous_audit(project)
-    changed = write_atomic(project.root / AUDIT_DOC, new)
-    diff = audit_diff(old, new)
-    print(f"{AUDIT_DOC}: {'written' if changed else 'unchanged'}")
-    print(diff if diff else f"{AUDIT_DOC}: no change against the committed audit")
-    if snap_file is not None:
-        text = snap_audit(Path(snap_file))
-        write_atomic(project.root / SNAP_AUDIT, text)
-        print(text)
-        print(f"{SNAP_AUDIT}: written")
-    return diff
-
-
-if __name__ == "__main__":  # `python -m snapbuild.audit SNAP_FILE`: the snap's facts (needs only PyYAML)
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m snapbuild.audit SNAP_FILE")
-    try:
-        sys.stdout.write(snap_audit(Path(sys.argv[1])))
-    except ToolError as failure:
-        sys.exit(f"error: {failure}")

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snapbuild.buildfacts import Distribution, base_userland, host_distribution, userland_note
+from snapbuild.build.buildfacts import host_distribution, userland_note
+from snapbuild.build.sourcecache import SourceCache
 from snapbuild.errors import ToolError, describe
 from snapbuild.fileutil import write_atomic
-from snapbuild.partfile import Mode, PartFile, Source, host_arch
 from snapbuild.progress import say
-from snapbuild.project import Project
-from snapbuild.sourcecache import SourceCache
+from snapbuild.recipe.partfile import Mode, PartFile, Source, host_arch
+from snapbuild.recipe.project import Project
+from snapbuild.recipe.userland import Distribution, base_userland
 
 @dataclass
 class BuildPlan:
@@ -148,7 +149,7 @@ def unreachable_sources(plan: BuildPlan, timeout: float = 8.0) -> list[str]:
     their sources, and the registries their build tools fetch lock-pinned packages from."""
     import requests
 
-    from snapbuild.net import ca_bundle
+    from snapbuild.build.net import ca_bundle
 
     failures = []
     probed: dict[str, str | None] = {}
@@ -181,7 +182,7 @@ def resolved_parts(plan: BuildPlan, fetched: dict[str, Path]) -> dict[str, dict[
 
 def fetch_archive_sources(plan: BuildPlan, work: Path) -> dict[str, Path]:
     """apt-get source every apt-source part (cached), before the lifecycle runs."""
-    from snapbuild.sources import fetch_archive_source
+    from snapbuild.build.sources import fetch_archive_source
 
     fetched = {}
     for name in plan.included:
@@ -199,7 +200,7 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
     from craft_parts import LifecycleManager, PartsError, Step
     from craft_parts.actions import ActionType
 
-    from snapbuild.net import use_system_trust
+    from snapbuild.build.net import use_system_trust
 
     use_system_trust()
     # Part scripts call `craftctl`, which lives next to the interpreter running craft-parts.

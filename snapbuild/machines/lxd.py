@@ -535,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] != ["ensure"]:
-        print("usage: python -m snapbuild.lxd ensure", file=sys.stderr)
+        print("usage: python -m snapbuild.machines.lxd ensure", file=sys.stderr)
         return 2
     try:
         ensure_lxd()

@@ -3,7 +3,7 @@
 The behaviour checks are bash scripts in tests/checks/ (one behaviour each, run as root
 where the snap is installed). spread is their one driver (spread.yaml, tests/spread/: a
 thin task per check); its `lxd-local` adhoc backend allocates and discards containers
-through `python -m snapbuild.systemtest`. `run_tests` finds spread, runs the suite and
+through `python -m snapbuild.machines.systemtest`. `run_tests` finds spread, runs the suite and
 prints spread's summary; a failed or aborted task fails it.
 
 `SystemContainer`, `start` and `run_on_installed_snap` give the benchmark scripts
@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from snapbuild import lxd
 from snapbuild.errors import ToolError
+from snapbuild.machines import lxd
 from snapbuild.progress import say, step
-from snapbuild.project import DEFAULT, Project
+from snapbuild.recipe.project import DEFAULT, Project
 
 SNAP_NAME = "ondemand"
 CHECKS_DIR = Path("tests") / "checks"
@@ -146,7 +146,7 @@ def push_checks(name: str, project: Project = DEFAULT) -> None:
 
 def launch_test_container(name: str) -> str:
     """Launch `name` from the test image, wait for it, install the placeholder snaps."""
-    from snapbuild import images
+    from snapbuild.machines import images
 
     with step("LXD and the test image"):
         lxd.ensure_lxd()
@@ -311,7 +311,7 @@ def ensure_spread(project: Project = DEFAULT, runner: Runner = subprocess.run) -
     shared = project.root / SHARED_SPREAD
     if shared.is_file() and os.access(shared, os.X_OK):
         return shared.resolve()
-    from snapbuild import gotools
+    from snapbuild.machines import gotools
 
     binary = gotools.tools_bin(project) / "spread"
     if binary.is_file():
@@ -488,9 +488,9 @@ def run_tests(snap: Path, project: Project = DEFAULT) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = ("usage: python -m snapbuild.systemtest allocate [SYSTEM]   (spread adhoc; "
+    usage = ("usage: python -m snapbuild.machines.systemtest allocate [SYSTEM]   (spread adhoc; "
              "prints the address, uses $SPREAD_PASSWORD)\n"
-             "       python -m snapbuild.systemtest discard ADDRESS")
+             "       python -m snapbuild.machines.systemtest discard ADDRESS")
     try:
         if args[:1] == ["allocate"] and len(args) <= 2:
             system = args[1] if len(args) == 2 else os.environ.get("SPREAD_SYSTEM", "debian-12")

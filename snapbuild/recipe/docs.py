@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from snapbuild.project import Project
+from snapbuild.recipe.project import Project
 
 
 def configuration_doc(project: Project) -> str:

@@ -11,8 +11,8 @@ from the base's archive"). This module reads the facts instead:
   `apache2 -v`, ...) or, where nothing can be run, from files (PROBES).
 
 The same file probes read a packed .snap, so `invoke check --snap` can tell when build-info
-and the snap's contents disagree. Only the standard library and PyYAML are imported here:
-snapcheck.py runs on arm64 CI with nothing else.
+and the snap's contents disagree. Only the standard library, PyYAML and recipe/userland.py are
+imported here: review/snapcheck.py runs on arm64 CI with nothing else.
 """
 
 from __future__ import annotations
@@ -29,32 +29,12 @@ from typing import Any, Protocol
 
 import yaml
 
+from snapbuild.recipe.userland import Distribution, base_userland
+
 BUILD_INFO = "meta/build-info.yaml"
 
 
-# --- distributions -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Distribution:
-    id: str  # os-release ID: debian, ubuntu
-    version: str  # VERSION_ID: 12, 24.04
-    codename: str = ""  # VERSION_CODENAME: bookworm, noble
-
-    def describe(self) -> str:
-        name = {"debian": "Debian", "ubuntu": "Ubuntu"}.get(self.id, self.id or "unknown")
-        return f"{name} {self.version}" + (f" ({self.codename})" if self.codename else "")
-
-    def same_userland(self, other: Distribution) -> bool:
-        return (self.id, self.version) == (other.id, other.version)
-
-
-# The userland each snap base is built from (what a store build stages packages from).
-BASES = {
-    "core20": Distribution("ubuntu", "20.04", "focal"),
-    "core22": Distribution("ubuntu", "22.04", "jammy"),
-    "core24": Distribution("ubuntu", "24.04", "noble"),
-}
+# --- the build host's distribution -------------------------------------------------------------------------------
 
 
 def parse_os_release(text: str) -> Distribution:
@@ -72,10 +52,6 @@ def host_distribution(path: Path = Path("/etc/os-release")) -> Distribution:
         return parse_os_release(path.read_text())
     except OSError:
         return Distribution("", "")
-
-
-def base_userland(base: str) -> Distribution | None:
-    return BASES.get(base)
 
 
 def userland_note(base: str, host: Distribution) -> str:
@@ -409,7 +385,7 @@ def part_facts(name: str, *, mode: str, declared: str, upstream_declared: str, o
     if found is not None:
         facts["version"], facts["version-read-from"] = found.version, found.evidence
     else:
-        reason = NOT_PROBED.get(name, "no probe for this part in snapbuild/buildfacts.py PROBES")
+        reason = NOT_PROBED.get(name, "no probe for this part in snapbuild/build/buildfacts.py PROBES")
         facts["version"], facts["version-read-from"] = declared, f"parts/{name}.yaml {where} ({reason})"
     facts["declared"] = declared
     differs = []
@@ -476,7 +452,7 @@ def _doc_changelog(tree: Tree, package: str, arch: str) -> tuple[str, str, str] 
 def build_info_problems(info: dict[str, Any], tree: Tree, snap_yaml: dict[str, Any]) -> list[str]:
     """Every way meta/build-info.yaml disagrees with the snap it is in."""
     problems = []
-    fix = "fix the build that wrote it (snapbuild/buildfacts.py) and rebuild; never edit build-info by hand"
+    fix = "fix the build that wrote it (snapbuild/build/buildfacts.py) and rebuild; never edit build-info by hand"
     arches = snap_yaml.get("architectures") or [""]
     arch = str(arches[0])
     if "base" in info and snap_yaml.get("base") is not None and info["base"] != snap_yaml.get("base"):

@@ -35,11 +35,12 @@ from typing import IO
 
 import yaml
 
-from snapbuild import lxd
 from snapbuild.errors import ToolError
+from snapbuild.machines import lxd
 from snapbuild.progress import say, step
+from snapbuild.recipe.userland import LXD_BUILD_HOST
 
-SUITE = "bookworm"
+SUITE = LXD_BUILD_HOST.codename
 MIRROR = "http://deb.debian.org/debian"
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 # Bump when the build steps change in a way the Recipe fields do not capture.
@@ -583,7 +584,7 @@ def prepare_test_container(name: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m snapbuild.images build|test|placeholders|prepare CONTAINER"
+    usage = "usage: python -m snapbuild.machines.images build|test|placeholders|prepare CONTAINER"
     try:
         if len(args) == 1 and args[0] in KINDS:
             print(ensure_image(args[0]))

@@ -16,17 +16,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from snapbuild.buildfacts import Distribution
-from snapbuild.errors import ToolError, describe
-from snapbuild.generate import snap_version
-from snapbuild.lifecycle import (
+from snapbuild.build.lifecycle import (
     BuildPlan, host_arch, load_timings, make_plan, record_timings, run_lifecycle, unreachable_sources,
 )
-from snapbuild.pack import snap_pack, write_meta
-from snapbuild.partfile import Mode
+from snapbuild.build.pack import snap_pack, write_meta
+from snapbuild.build.sourcecache import SourceCache
+from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
-from snapbuild.project import Project
-from snapbuild.sourcecache import SourceCache
+from snapbuild.recipe.generate import snap_version
+from snapbuild.recipe.partfile import Mode
+from snapbuild.recipe.project import Project
+from snapbuild.recipe.userland import LXD_BUILD_HOST, Distribution
 
 CONTAINER_PROJECT = "/root/project"
 CONTAINER_WORK = "/root/work"
@@ -53,13 +53,6 @@ def work_dir(project: Project, mode: Mode, without: frozenset[str]) -> Path:
     """One work dir per source mode and set of left-out parts, so switching never mixes primes."""
     suffix = f"-without-{'-'.join(sorted(without))}" if without else ""
     return project.build_dir / f"{mode}{suffix}"
-
-
-def lxd_build_host() -> Distribution:
-    """What the LXD build container runs (images.py builds it from Debian 12's archive)."""
-    from snapbuild.images import SUITE
-
-    return Distribution("debian", "12", SUITE)
 
 
 def prepare(project: Project, mode: Mode, without: frozenset[str],
@@ -113,7 +106,7 @@ def _project_files(project: Project) -> list[str]:
 def _sync_project(name: str, project: Project) -> None:
     """Replace the container's copy of the project; tar keeps mtimes, so unchanged files stay unchanged
     for craft-parts' outdated-source detection."""
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "project"
@@ -146,8 +139,8 @@ def build_container_name(image_alias: str) -> str:
 def _cache_in_place(name: str, plan: BuildPlan) -> bool:
     """The container already holds this plan's cache files under the same SHA256SUMS (sizes
     compared too): pushing them again would cost seconds per build for nothing."""
-    from snapbuild import lxd
-    from snapbuild.sourcecache import SUMS_FILE
+    from snapbuild.build.sourcecache import SUMS_FILE
+    from snapbuild.machines import lxd
 
     assert plan.cache is not None
     files = sorted(plan.cached.values())
@@ -161,8 +154,8 @@ def _cache_in_place(name: str, plan: BuildPlan) -> bool:
 def _push_cache(name: str, plan: BuildPlan) -> None:
     """Only the cache files this build takes, with the cache's SHA256SUMS, into the container
     (the container verifies them again against the part files' pins)."""
-    from snapbuild import lxd
-    from snapbuild.sourcecache import SUMS_FILE
+    from snapbuild.build.sourcecache import SUMS_FILE
+    from snapbuild.machines import lxd
 
     assert plan.cache is not None
     with tempfile.TemporaryDirectory() as scratch:
@@ -178,7 +171,7 @@ def _push_cache(name: str, plan: BuildPlan) -> None:
 def prepare_builder(project: Project, plan: BuildPlan, name: str, alias: str, clean: bool = False) -> None:
     """Container `name` (from build image `alias`) running, with the tooling, the project and
     the source cache files this plan takes in place; launched when missing."""
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     if clean and lxd.exists(name):
         with step(f"--clean: delete {name}"):
@@ -224,10 +217,10 @@ def inner_options(project: Project, plan: BuildPlan) -> list[str]:
 def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo",
               cache: SourceCache | None = None) -> Path:
     """The destructive build inside an LXD container from the local build image."""
-    from snapbuild import images, lxd
+    from snapbuild.machines import images, lxd
 
     # Fail fast, before any container work; the container's Debian 12 is the build host.
-    plan, version = prepare(project, mode, without, cache, host=lxd_build_host())
+    plan, version = prepare(project, mode, without, cache, host=LXD_BUILD_HOST)
     with step("LXD and the build image"):
         lxd.ensure_lxd()
         alias = images.ensure_image("build")
@@ -262,7 +255,7 @@ def build_snapcraft(project: Project, destructive: bool = False) -> Path:
             "install it with `snap install snapcraft --classic` (needs the snap store), or use "
             "`invoke build` (LXD) / `invoke build --destructive`",
         )
-    from snapbuild.check import drift_problems
+    from snapbuild.recipe.check import drift_problems
 
     drift = drift_problems(project)
     if drift:

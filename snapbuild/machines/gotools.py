@@ -23,7 +23,7 @@ from pathlib import Path
 
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
-from snapbuild.project import DEFAULT, Project
+from snapbuild.recipe.project import DEFAULT, Project
 
 # The workflow linter; a version the Go module proxy serves (go list -m -versions).
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint/cmd/actionlint"
@@ -242,7 +242,7 @@ def actionlint_workflows(project: Project = DEFAULT, runner: Runner = subprocess
 
 
 def main(argv: list[str]) -> int:
-    """`python -m snapbuild.gotools lint-workflows | path TOOL` (CI uses it before tasks exist)."""
+    """`python -m snapbuild.machines.gotools lint-workflows | path TOOL` (CI uses it before tasks exist)."""
     import sys
 
     try:
@@ -256,7 +256,7 @@ def main(argv: list[str]) -> int:
     except ToolError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"usage: python -m snapbuild.gotools lint-workflows | path {{{','.join(sorted(TOOLS))}}}", file=sys.stderr)
+    print(f"usage: python -m snapbuild.machines.gotools lint-workflows | path {{{','.join(sorted(TOOLS))}}}", file=sys.stderr)
     return 2
 
 

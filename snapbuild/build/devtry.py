@@ -5,7 +5,7 @@ squashfs at all:
 
 - the build runs in a build container of its own (`<build image>-try-builder`, kept running
   between tries), through the same incremental lifecycle as `invoke build`, and stops after
-  prime + meta/ (`python -m snapbuild.devtry prime`, run inside it);
+  prime + meta/ (`python -m snapbuild.build.devtry prime`, run inside it);
 - the prime dir reaches the test container without a copy: on a `dir` (or btrfs) storage pool
   the builder's work dir is a host directory, shared read-only into the test container as an
   LXD disk device. Both containers are unprivileged with LXD's one default id map, so the
@@ -29,11 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from snapbuild import build as backends
+from snapbuild.build import backends
+from snapbuild.build.sourcecache import SourceCache
 from snapbuild.errors import ToolError
 from snapbuild.progress import say, step
-from snapbuild.project import DEFAULT, Project
-from snapbuild.sourcecache import SourceCache
+from snapbuild.recipe.project import DEFAULT, Project
+from snapbuild.recipe.userland import LXD_BUILD_HOST
 
 TRY_PREFIX = "ondemand-try"
 MARK = "user.ondemand-try"  # config key on the test containers `invoke try` launched
@@ -98,7 +99,7 @@ def snap_try_argv(directory: str) -> list[str]:
 
 def prime_argv(plan_options: Sequence[str]) -> list[str]:
     """The command, inside the build container, that builds what changed and writes meta/."""
-    return [f"{backends.CONTAINER_VENV}/bin/python", "-m", "snapbuild.devtry", "prime", *plan_options]
+    return [f"{backends.CONTAINER_VENV}/bin/python", "-m", "snapbuild.build.devtry", "prime", *plan_options]
 
 
 @dataclass(frozen=True)
@@ -136,10 +137,10 @@ def build_prime(project: Project, mode: str, without: frozenset[str], work: Path
     """Lifecycle up to prime and meta/ (snap.yaml, hooks, build-info), without packing.
 
     The caller probed the sources already; this side does not probe them again."""
-    from snapbuild.generate import snap_version
-    from snapbuild.lifecycle import host_arch, make_plan, run_lifecycle
-    from snapbuild.pack import write_meta
-    from snapbuild.sourcecache import cache_from
+    from snapbuild.build.lifecycle import host_arch, make_plan, run_lifecycle
+    from snapbuild.build.pack import write_meta
+    from snapbuild.build.sourcecache import cache_from
+    from snapbuild.recipe.generate import snap_version
 
     plan = make_plan(project, mode, without, cache_from(cache_dir))  # type: ignore[arg-type]
     version = snap_version(plan.parts, mode, without)  # type: ignore[arg-type]
@@ -150,7 +151,7 @@ def build_prime(project: Project, mode: str, without: frozenset[str], work: Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m snapbuild.devtry",
+    parser = argparse.ArgumentParser(prog="python -m snapbuild.build.devtry",
                                      description="inside the try build container: build prime and meta/, no pack")
     sub = parser.add_subparsers(dest="command", required=True)
     prime = sub.add_parser("prime")
@@ -176,7 +177,7 @@ def _locked_builder(builder: str) -> Iterator[None]:
     """Hold the try builder for this process; says so when another `invoke try` has it."""
     import fcntl
 
-    from snapbuild.images import cache_dir
+    from snapbuild.machines.images import cache_dir
 
     with open(cache_dir() / f"{builder}.lock", "a") as handle:
         try:
@@ -192,7 +193,7 @@ def _locked_builder(builder: str) -> Iterator[None]:
 
 def _pool_source() -> tuple[str, str]:
     """(driver, source) of the default storage pool."""
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     pool = lxd.query(f"/1.0/storage-pools/{lxd.POOL}") or {}
     return str(pool.get("driver", "")), str((pool.get("config") or {}).get("source", ""))
@@ -204,7 +205,7 @@ def choose_method(copy: bool, driver: str) -> str:
 
 def refuse_foreign(name: str) -> None:
     """Stop unless container `name` (which exists) is one `invoke try` made."""
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     if lxd.lxc("config", "get", name, MARK, check=False).stdout.strip() != "1":
         raise ToolError(f"container {name} exists but was not made by `invoke try` (no {MARK}=1); nothing was done",
@@ -215,7 +216,7 @@ def refuse_foreign(name: str) -> None:
 def ensure_test_container(name: str) -> bool:
     """Test container `name` running with snapd ready; launched (and marked) when missing.
     Returns whether it was launched now. A container `invoke try` did not make is refused."""
-    from snapbuild import lxd, systemtest
+    from snapbuild.machines import lxd, systemtest
 
     if lxd.exists(name):
         refuse_foreign(name)
@@ -232,7 +233,7 @@ def _share_work_dir(container: str, source: Path) -> None:
     another directory (the builder was recreated) or is missing."""
     import os
 
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     inode = str(os.stat(source).st_ino)
     seen = lxd.exec_(container, ["stat", "-c", "%i", MOUNT_POINT], check=False, capture=True).stdout.strip()
@@ -248,14 +249,14 @@ def _share_work_dir(container: str, source: Path) -> None:
 def _copy_prime(builder: str, container: str, prime: str) -> None:
     """tar from the builder straight into the test container (symlinks intact); the target
     dir itself stays, so the revision snapd mounted from it sees the new files."""
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     lxd.exec_(container, ["sh", "-c", 'mkdir -p "$1" && find "$1" -mindepth 1 -delete', "sh", COPY_DIR])
     lxd.copy_tree_between(builder, prime, container, COPY_DIR)
 
 
 def revision(container: str) -> str:
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     done = lxd.exec_(container, ["snap", "list", "ondemand"], check=False, capture=True)
     lines = done.stdout.strip().splitlines()
@@ -265,12 +266,12 @@ def revision(container: str) -> str:
 def try_snap(project: Project, mode: str, without: frozenset[str], container: str = "", copy: bool = False,
              cache: SourceCache | None = None) -> Tried:
     """Build what changed in the try builder, then `snap try` its prime dir in a test container."""
-    from snapbuild import images, lxd, systemtest
+    from snapbuild.machines import images, lxd, systemtest
 
     started = time.monotonic()
     if container:
         check_container_name(container)
-    plan, _version = backends.prepare(project, mode, without, cache, host=backends.lxd_build_host())  # type: ignore[arg-type]
+    plan, _version = backends.prepare(project, mode, without, cache, host=LXD_BUILD_HOST)  # type: ignore[arg-type]
     with step("LXD and the build image"):
         lxd.ensure_lxd()
         alias = images.ensure_image("build")

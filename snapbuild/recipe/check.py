@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from snapbuild.errors import ToolError
-from snapbuild.partfile import Mode, PartFile, Source, arch_problems, platform_arches
-from snapbuild.project import Project
+from snapbuild.recipe.partfile import Mode, PartFile, arch_problems, declared_sources, platform_arches
+from snapbuild.recipe.project import Project
 
 # Commands that fetch something from the network: every input must be a declared source.
 DOWNLOADERS = [
@@ -158,15 +158,6 @@ def _download_in(line: str, network: list[str]) -> str | None:
     return found
 
 
-def declared_sources(part: PartFile) -> list[tuple[str, Source | None]]:
-    """(key, source) of every source the part file declares, each architecture's included."""
-    found: list[tuple[str, Source | None]] = []
-    for key, single, by_arch in (("upstream.source", part.upstream_source, part.upstream_by_arch),
-                                 ("archive.source", part.archive_source, part.archive_by_arch)):
-        found += [(f"{key}.{arch}", source) for arch, source in by_arch.items()] if by_arch else [(key, single)]
-    return found
-
-
 def pin_problems(parts: dict[str, PartFile], release: bool) -> tuple[list[str], list[str]]:
     """Unverified sources: warnings normally, errors for a release."""
     problems, warnings = [], []
@@ -267,12 +258,12 @@ GeneratedFile = tuple[str, Callable[[Project], str], str]
 
 
 def generated_files(project: Project) -> list[GeneratedFile]:
-    from snapbuild.docs import configuration_doc
-    from snapbuild.generate import generate_text
+    from snapbuild.recipe.docs import configuration_doc
+    from snapbuild.recipe.generate import generate_text
 
     files: list[GeneratedFile] = [("snap/snapcraft.yaml", generate_text, "invoke generate")]
     if (project.root / "hooks" / "ondemand_hooks").is_dir():  # projects without hooks: test fixtures
-        from snapbuild.audit import audit_doc
+        from snapbuild.recipe.auditdoc import audit_doc
 
         files.append(("docs/configuration.md", configuration_doc, "invoke generate"))
         files.append(("docs/audit.md", audit_doc, "invoke audit"))
@@ -297,7 +288,7 @@ def drift_problems(project: Project) -> list[str]:
 
 def check_project(project: Project, release: bool = False) -> Report:
     """Every check; the report lists all problems and warnings."""
-    from snapbuild.generate import snap_version
+    from snapbuild.recipe.generate import snap_version
 
     report = Report()
     parts, report.problems = project.load_parts()

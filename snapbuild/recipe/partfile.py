@@ -210,6 +210,15 @@ class PartFile:
         return body
 
 
+def declared_sources(part: PartFile) -> list[tuple[str, Source | None]]:
+    """(key, source) of every source the part file declares, each architecture's included."""
+    found: list[tuple[str, Source | None]] = []
+    for key, single, by_arch in (("upstream.source", part.upstream_source, part.upstream_by_arch),
+                                 ("archive.source", part.archive_source, part.archive_by_arch)):
+        found += [(f"{key}.{arch}", source) for arch, source in by_arch.items()] if by_arch else [(key, single)]
+    return found
+
+
 def download_name(url: str) -> str:
     """The file name a `file` source downloads `url` to (craft-parts: the URL path's basename)."""
     return posixpath.basename(urlparse(url).path)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from snapbuild.errors import ToolError
 from snapbuild.fileutil import sha256_file
-from snapbuild.partfile import CacheEntry
+from snapbuild.recipe.partfile import CacheEntry
 
 SUMS_FILE = "SHA256SUMS"
 # CI and air-gapped sites can name the cache once instead of on every command line.
