@@ -68,10 +68,10 @@ def prepare(project: Project, mode: Mode, without: frozenset[str],
         parts = ",".join(sorted({line.split(":")[0] for line in unreachable}))
         raise ToolError(
             f"{len(unreachable)} input(s) cannot be reached from this machine; nothing was built",
-            f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
-            f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
-            "are reachable",
-            describe(unreachable),
+            resolution=f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
+                       f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
+                       "are reachable",
+            details=describe(unreachable),
         )
     return plan, version
 
@@ -236,7 +236,7 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
     if done.returncode != 0:
         raise ToolError(
             f"the build inside container {name} failed (exit {done.returncode}); {target.name} was left as it was",
-            f"the error is printed above; look inside with `lxc exec {name} -- bash` (work dir {CONTAINER_WORK})",
+            resolution=f"the error is printed above; look inside with `lxc exec {name} -- bash` (work dir {CONTAINER_WORK})",
         )
     with step(f"copy {target.name} out"), tempfile.TemporaryDirectory(dir=project.root, prefix=".pull-") as scratch:
         pulled = Path(scratch) / target.name
@@ -252,18 +252,18 @@ def build_snapcraft(project: Project, destructive: bool = False) -> Path:
     if shutil.which("snapcraft") is None:
         raise ToolError(
             "snapcraft is not installed",
-            "install it with `snap install snapcraft --classic` (needs the snap store), or use "
-            "`invoke build` (LXD) / `invoke build --destructive`",
+            resolution="install it with `snap install snapcraft --classic` (needs the snap store), or use "
+                       "`invoke build` (LXD) / `invoke build --destructive`",
         )
     from snapbuild.recipe.check import drift_problems
 
     drift = drift_problems(project)
     if drift:
-        raise ToolError("snap/snapcraft.yaml is out of date", "run `invoke generate` first", describe(drift))
+        raise ToolError("snap/snapcraft.yaml is out of date", resolution="run `invoke generate` first", details=describe(drift))
     argv = ["snapcraft", "pack"] + (["--destructive-mode"] if destructive else ["--use-lxd"])
     with step(" ".join(argv)):
         subprocess.run(argv, cwd=project.root, check=True)
     built = sorted(project.root.glob("ondemand_*.snap"), key=lambda p: p.stat().st_mtime)
     if not built:
-        raise ToolError("snapcraft finished but no ondemand_*.snap appeared", "read snapcraft's log above")
+        raise ToolError("snapcraft finished but no ondemand_*.snap appeared", resolution="read snapcraft's log above")
     return built[-1]

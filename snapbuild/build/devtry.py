@@ -20,15 +20,14 @@ Test containers are `ondemand-try-*` from the test image, or the one `--containe
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from snapbuild import cli
 from snapbuild.build import backends
 from snapbuild.build.sourcecache import SourceCache
 from snapbuild.errors import ToolError
@@ -59,11 +58,12 @@ def check_container_name(name: str) -> str:
     """`name` if LXD accepts it as a container name; a build container is refused."""
     if not LXD_NAME.match(name) or name.endswith("-") or "--" in name:
         raise ToolError(f"--container {name!r}: not a valid LXD container name",
-                        "use letters, digits and single hyphens, starting with a letter, at most 63 characters "
-                        f"(e.g. {TRY_PREFIX}-dev)")
+                        resolution="use letters, digits and single hyphens, starting with a letter, at most 63 characters "
+                                   f"(e.g. {TRY_PREFIX}-dev)")
     if name.endswith("-builder"):
         raise ToolError(f"--container {name}: that is a build container, not a test container",
-                        f"name a test container, e.g. --container {TRY_PREFIX}-dev (made from the test image if missing)")
+                        resolution=f"name a test container, e.g. --container {TRY_PREFIX}-dev "
+                                   "(made from the test image if missing)")
     return name
 
 
@@ -83,7 +83,7 @@ def tried_dir(method: str) -> str:
         return f"{MOUNT_POINT}/prime"
     if method == "copy":
         return COPY_DIR
-    raise ToolError(f"unknown transfer method {method!r}", f"use one of: {', '.join(METHODS)}")
+    raise ToolError(f"unknown transfer method {method!r}", resolution=f"use one of: {', '.join(METHODS)}")
 
 
 def device_add_argv(container: str, source: Path) -> list[str]:
@@ -150,23 +150,26 @@ def build_prime(project: Project, mode: str, without: frozenset[str], work: Path
     return prime
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m snapbuild.build.devtry",
-                                     description="inside the try build container: build prime and meta/, no pack")
+def _parser() -> cli.ArgumentParser:
+    parser = cli.ArgumentParser(prog="python -m snapbuild.build.devtry",
+                                description="inside the try build container: build prime and meta/, no pack")
     sub = parser.add_subparsers(dest="command", required=True)
     prime = sub.add_parser("prime")
     prime.add_argument("--source", required=True, choices=("upstream", "archive"))
     prime.add_argument("--work-dir", required=True)
     prime.add_argument("--without", default="")
     prime.add_argument("--source-cache", default="")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _command(argv: list[str]) -> None:
+    args = _parser().parse_args(argv)
     without = frozenset(p.strip() for p in args.without.split(",") if p.strip())
-    try:
-        build_prime(DEFAULT, args.source, without, Path(args.work_dir), args.source_cache)
-    except ToolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    build_prime(DEFAULT, args.source, without, Path(args.work_dir), args.source_cache)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run(_command, argv)
 
 
 # --------------------------------------------------------------------------- on the host
@@ -209,8 +212,8 @@ def refuse_foreign(name: str) -> None:
 
     if lxd.lxc("config", "get", name, MARK, check=False).stdout.strip() != "1":
         raise ToolError(f"container {name} exists but was not made by `invoke try` (no {MARK}=1); nothing was done",
-                        f"name another one (e.g. --container {TRY_PREFIX}-NAME, made from the test image), or leave --container out "
-                        "for a fresh one")
+                        resolution=f"name another one (e.g. --container {TRY_PREFIX}-NAME, made from the test image), "
+                                   "or leave --container out for a fresh one")
 
 
 def ensure_test_container(name: str) -> bool:
@@ -287,7 +290,8 @@ def try_snap(project: Project, mode: str, without: frozenset[str], container: st
             done = lxd.exec_(builder, argv, cwd=backends.CONTAINER_PROJECT, check=False)
             if done.returncode != 0:
                 raise ToolError(f"the build inside {builder} failed (exit {done.returncode}); the tried snap was left as it was",
-                                f"the error is printed above; look inside with `lxc exec {builder} -- bash` (work dir {work})")
+                                resolution=f"the error is printed above; look inside with `lxc exec {builder} -- bash` "
+                                           f"(work dir {work})")
     name = container or systemtest.container_name(TRY_PREFIX)
     fresh = ensure_test_container(name)
     driver, pool = _pool_source()
@@ -303,9 +307,9 @@ def try_snap(project: Project, mode: str, without: frozenset[str], container: st
         done = lxd.exec_(name, snap_try_argv(directory), check=False, capture=True)
         if done.returncode != 0:
             raise ToolError(f"`snap try` refused {directory} in {name}: {done.stderr.strip() or done.stdout.strip()}",
-                            f"the hooks' log: lxc exec {name} -- cat /var/snap/ondemand/common/var/log/hooks.log; "
-                            f"snapd's: lxc exec {name} -- snap changes",
-                            done.stdout + done.stderr)
+                            resolution=f"the hooks' log: lxc exec {name} -- cat /var/snap/ondemand/common/var/log/hooks.log; "
+                                       f"snapd's: lxc exec {name} -- snap changes",
+                            details=done.stdout + done.stderr)
     tried = Tried(name, directory, revision(name), builder, fresh)
     say(f"==> try ready in {time.monotonic() - started:.1f}s")
     print(next_steps(tried, systemtest.check_names(project), systemtest.REMOTE_CHECKS))

@@ -73,16 +73,18 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
     """
     parts, problems = project.load_parts()
     if problems:
-        raise ToolError("the part files have problems; nothing was built", "run `invoke check` and fix what it lists", describe(problems))
+        raise ToolError("the part files have problems; nothing was built",
+                        resolution="run `invoke check` and fix what it lists",
+                        details=describe(problems))
     unknown = sorted(without - set(parts))
     if unknown:
-        raise ToolError(f"--without {', '.join(unknown)}: no such part", f"parts are: {', '.join(sorted(parts))}")
+        raise ToolError(f"--without {', '.join(unknown)}: no such part", resolution=f"parts are: {', '.join(sorted(parts))}")
     needed = {dep: name for name, part in parts.items() if name not in without for dep in part.body.get("after", [])}
     still_needed = sorted(p for p in without if p in needed)
     if still_needed:
         raise ToolError(
             f"--without {', '.join(still_needed)}: needed by part {needed[still_needed[0]]} (its `after:`)",
-            "leave that part out too, or keep this one",
+            resolution="leave that part out too, or keep this one",
         )
     plan = BuildPlan(mode=mode, parts=parts, without=without, cache=cache, host=host or host_distribution(),
                      base=str(project.load_metadata().get("base", "")))
@@ -117,9 +119,9 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
     if missing:
         raise ToolError(
             f"cannot build from the {mode} sources: {len(missing)} part(s) cannot be sourced; nothing was built",
-            f"build without them: `invoke build --without {','.join(m.split(':')[0] for m in missing)}` "
-            "(the snap's version then says so), or build where the upstream sources are reachable",
-            describe(missing),
+            resolution=f"build without them: `invoke build --without {','.join(m.split(':')[0] for m in missing)}` "
+                       "(the snap's version then says so), or build where the upstream sources are reachable",
+            details=describe(missing),
         )
     return plan
 
@@ -221,7 +223,9 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
             )
             actions = manager.plan(Step.PRIME)
     except PartsError as error:
-        raise ToolError(f"craft-parts refused the parts: {error.brief}", error.resolution or "run `invoke check`", error.details or "") from None
+        raise ToolError(f"craft-parts refused the parts: {error.brief}",
+                        resolution=error.resolution or "run `invoke check`",
+                        details=error.details or "") from None
     todo = [a for a in actions if a.action_type != ActionType.SKIP]
     listings = StageListings(work / STAGE_LISTINGS)
     say(f"lifecycle: {len(todo)} of {len(actions)} step(s) to run (the rest are up to date)")
@@ -382,13 +386,13 @@ def _step_failed(part: str, step: str, log: Path, brief: str) -> ToolError:
     if STAGE_CONFLICT in brief:
         return ToolError(
             f"part {part}: {step} failed: {brief}",
-            "if a file moved between parts since the last build, the work dir still has the old part's "
-            "copy: rebuild from a fresh one (`invoke build --clean`, or delete the work dir for "
-            "--destructive); otherwise two part files ship the same path: give it to one part",
-            tail,
+            resolution="if a file moved between parts since the last build, the work dir still has the old part's "
+                       "copy: rebuild from a fresh one (`invoke build --clean`, or delete the work dir for "
+                       "--destructive); otherwise two part files ship the same path: give it to one part",
+            details=tail,
         )
     return ToolError(
         f"part {part}: {step} failed: {brief}",
-        f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)",
-        tail,
+        resolution=f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)",
+        details=tail,
     )

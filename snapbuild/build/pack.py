@@ -52,7 +52,9 @@ def write_meta(project: Project, plan: BuildPlan, prime: Path, version: str, arc
     work dir, the versions read from what was staged, not the part files' intentions)."""
     problems = missing_provides(plan, prime)
     if problems:
-        raise ToolError("the primed snap lacks files its apps need; nothing was packed", "fix the parts named below", describe(problems))
+        raise ToolError("the primed snap lacks files its apps need; nothing was packed",
+                        resolution="fix the parts named below",
+                        details=describe(problems))
     meta = prime / "meta"
     hooks = meta / "hooks"
     if hooks.exists():
@@ -109,7 +111,7 @@ def snap_pack(prime: Path, target: Path, compression: str = "lzo") -> Path:
     if shutil.which("snap") is None:
         raise ToolError(
             "`snap` is not installed; it packs and validates the snap",
-            "install snapd's command (`apt-get install snapd`; no running snapd is needed)",
+            resolution="install snapd's command (`apt-get install snapd`; no running snapd is needed)",
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pack-") as scratch:
@@ -120,9 +122,9 @@ def snap_pack(prime: Path, target: Path, compression: str = "lzo") -> Path:
         if result.returncode != 0:
             raise ToolError(
                 f"snap pack refused {prime}: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no output'}",
-                "fix snap/metadata.yaml (or the part that primed the offending file), then `invoke build` again; "
-                f"{target.name if target.exists() else 'no snap'} was left as it was",
-                result.stderr + result.stdout,
+                resolution="fix snap/metadata.yaml (or the part that primed the offending file), then `invoke build` again; "
+                           f"{target.name if target.exists() else 'no snap'} was left as it was",
+                details=result.stderr + result.stdout,
             )
         os.replace(Path(scratch) / target.name, target)
     return target

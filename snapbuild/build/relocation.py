@@ -153,7 +153,7 @@ def _host_files() -> set[Path]:
     for tool in HOST_TOOLS:
         found = shutil.which(tool, path="/usr/bin:/bin")
         if not found:
-            raise ToolError(f"relocation test: host tool {tool!r} not found", "install coreutils/sed/dash")
+            raise ToolError(f"relocation test: host tool {tool!r} not found", resolution="install coreutils/sed/dash")
         files.add(Path(found))
         for line in _run(["ldd", found]).stdout.splitlines():
             parts = line.split("=>")
@@ -194,10 +194,11 @@ def make_root(root: Path) -> None:
 def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
     """Unpack snap_file into a fresh minimal root and run each check; return the failures."""
     if os.geteuid() != 0:
-        raise ToolError("the relocation test needs root (chroot and mounts)", "run it as root, as CI does")
+        raise ToolError("the relocation test needs root (chroot and mounts)", resolution="run it as root, as CI does")
     for tool in ("unsquashfs", "unshare", "chroot"):
         if shutil.which(tool) is None:
-            raise ToolError(f"relocation test: {tool} is missing", "apt-get install squashfs-tools util-linux coreutils")
+            raise ToolError(f"relocation test: {tool} is missing",
+                            resolution="apt-get install squashfs-tools util-linux coreutils")
     failures = []
     with tempfile.TemporaryDirectory(prefix="ondemand-relocation-") as scratch:
         root = Path(scratch) / "root"
@@ -209,7 +210,7 @@ def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
             unpacked.parent.mkdir(parents=True)
             done = _run(["unsquashfs", "-no-progress", "-d", str(unpacked), str(snap_file)])
             if done.returncode != 0:
-                raise ToolError(f"cannot unpack {snap_file}", "rebuild the snap", done.stderr)
+                raise ToolError(f"cannot unpack {snap_file}", resolution="rebuild the snap", details=done.stderr)
         (root / "tmp/httpd.conf").write_text(HTTPD_CONF.format(snap=SNAP_AT))
         # luaposix's library dir as the snap has it (the build's triplet; no compiler needed here).
         found = sorted(unpacked.glob("usr/lib/*/lua/5.3"))
@@ -240,7 +241,8 @@ def relocation_test(snap_file: Path) -> None:
     if failures:
         raise ToolError(
             f"relocation test: {len(failures)} stack(s) do not run from {SNAP_AT} with only the host's C library",
-            "make the failing part find its libraries inside the snap (rpath $ORIGIN/... or its wrapper's environment)",
-            describe(failures),
+            resolution="make the failing part find its libraries inside the snap (rpath $ORIGIN/... or its "
+                       "wrapper's environment)",
+            details=describe(failures),
         )
     say(f"relocation test: all {len(CHECKS)} stacks run from {SNAP_AT}")

@@ -66,14 +66,15 @@ def _recipe(project: Project) -> dict:
     try:
         return yaml.safe_load(project.recipe_file.read_text()) or {}
     except FileNotFoundError:
-        raise ToolError("snap/snapcraft.yaml: missing", "run `invoke generate`") from None
+        raise ToolError("snap/snapcraft.yaml: missing", resolution="run `invoke generate`") from None
 
 
 def platforms(project: Project) -> list[Platform]:
     """The recipe's platforms; the shorthand `amd64: null` builds on and for amd64."""
     declared = _recipe(project).get("platforms") or {}
     if not isinstance(declared, dict) or not declared:
-        raise ToolError("snap/snapcraft.yaml: no `platforms`", "declare them in snap/metadata.yaml and run `invoke generate`")
+        raise ToolError("snap/snapcraft.yaml: no `platforms`",
+                        resolution="declare them in snap/metadata.yaml and run `invoke generate`")
     result = []
     for name, spec in declared.items():
         targets = (spec or {}).get("build-for") or [name]
@@ -87,7 +88,8 @@ def select(available: list[Platform], platform: str) -> list[Platform]:
     chosen = [p for p in available if p.name == platform]
     if not chosen:
         raise ToolError(f"--platform {platform}: not a platform of snap/snapcraft.yaml",
-                        f"use one of: {', '.join(p.name for p in available)}, or leave --platform out to build them all")
+                        resolution=f"use one of: {', '.join(p.name for p in available)}, "
+                                   "or leave --platform out to build them all")
     return chosen
 
 
@@ -208,7 +210,8 @@ def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run
     """Build the recipe's platforms on Launchpad; returns the snaps snapcraft brought back (none on a dry run)."""
     env = dict(os.environ if environ is None else environ)
     if timeout < 0:
-        raise ToolError(f"--launchpad-timeout {timeout}: negative", "give seconds, or 0 to wait until Launchpad is done")
+        raise ToolError(f"--launchpad-timeout {timeout}: negative",
+                        resolution="give seconds, or 0 to wait until Launchpad is done")
     every = platforms(project)
     chosen = select(every, platform)
     command = remote_build_command(chosen, every, timeout)
@@ -225,7 +228,8 @@ def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run
     problems = refusals(project)
     if problems:
         raise ToolError(f"refusing to build remotely: {len(problems)} problem(s)",
-                        "fix the recipe until `invoke check --release` passes, then run again", describe(problems))
+                        resolution="fix the recipe until `invoke check --release` passes, then run again",
+                        details=describe(problems))
     missing = prerequisites(project, env, runner)
     if dry_run:
         print("prerequisites:")
@@ -237,8 +241,8 @@ def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run
     listed = [problem for found in missing.values() for problem in found]
     if listed:
         raise ToolError(f"cannot build remotely: {len(listed)} thing(s) missing; nothing was uploaded",
-                        "provide what is listed, then run again (`--dry-run` shows the plan and each prerequisite)",
-                        describe(listed))
+                        resolution="provide what is listed, then run again (`--dry-run` shows the plan and each prerequisite)",
+                        details=describe(listed))
     if env.get(CREDENTIALS_ENV):
         _write_credentials(env)
     started = time.time()
@@ -247,15 +251,15 @@ def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run
     if done.returncode != 0:
         raise ToolError(
             f"`{' '.join(command)}` failed (exit {done.returncode})",
-            "read snapcraft's message above; the build logs (*.txt) are in the project root, and "
-            "`snapcraft remote-build --recover` picks up builds that are still running on Launchpad",
+            resolution="read snapcraft's message above; the build logs (*.txt) are in the project root, and "
+                       "`snapcraft remote-build --recover` picks up builds that are still running on Launchpad",
         )
     built = sorted(p for p in project.root.glob("ondemand_*.snap") if p.stat().st_mtime >= started - 1)
     wanted = {t for p in chosen for t in p.build_for}
     arrived = {p.stem.rsplit("_", 1)[-1] for p in built}
     if wanted - arrived:
         raise ToolError(f"snapcraft finished but no snap for {', '.join(sorted(wanted - arrived))} arrived",
-                        "read snapcraft's log above and the build logs (*.txt) in the project root")
+                        resolution="read snapcraft's log above and the build logs (*.txt) in the project root")
     for snap in built:
         say(f"built {snap} ({snap.stat().st_size / 1e6:.1f} MB) on Launchpad")
     return built

@@ -49,8 +49,8 @@ def validate_spec(part: str, spec: dict) -> tuple[str, str, str]:
     if problems:
         raise ToolError(
             f"{where}: invalid apt-source spec: " + "; ".join(problems),
-            f"Set archive.source to {{type: apt-source, package: NAME, suite: "
-            f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml.",
+            resolution=f"Set archive.source to {{type: apt-source, package: NAME, suite: "
+                       f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml.",
         )
     return package, suite, version
 
@@ -178,29 +178,29 @@ def explain_apt_failure(part: str, package: str, suite: str, version: str, outpu
         return ToolError(
             f"part {part}: source package {package} {version} is not in Debian {suite}'s "
             f"source index.{have}",
-            f"Pick a version the suite carries and {fix}.",
-            output,
+            resolution=f"Pick a version the suite carries and {fix}.",
+            details=output,
         )
     if re.search(r"404\s+Not Found", output):
         return ToolError(
             f"part {part}: Debian {suite} lists {package} {version} but the mirror "
             f"({MIRROR}) answered 404 for its files.",
-            f"The mirror is partial or the version was just removed; use another "
-            f"suite/version and {fix}.",
-            output,
+            resolution=f"The mirror is partial or the version was just removed; use another "
+                       f"suite/version and {fix}.",
+            details=output,
         )
     if re.search(r"cannot be authenticated|not signed|NO_PUBKEY|BADSIG|Hash Sum mismatch",
                  output, re.I):
         return ToolError(
             f"part {part}: apt could not verify {package} {version} from Debian {suite}.",
-            f"Check {KEYRING} (package debian-archive-keyring) carries {suite}'s key, "
-            f"or retry if the mirror was mid-sync.",
-            output,
+            resolution=f"Check {KEYRING} (package debian-archive-keyring) carries {suite}'s key, "
+                       f"or retry if the mirror was mid-sync.",
+            details=output,
         )
     return ToolError(
         f"part {part}: apt-get source {package}={version} from Debian {suite} failed.",
-        f"Read apt's output below; if the version is gone, {fix}.",
-        output,
+        resolution=f"Read apt's output below; if the version is gone, {fix}.",
+        details=output,
     )
 
 
@@ -214,7 +214,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subpro
     except FileNotFoundError as exc:
         raise ToolError(
             f"{cmd[0]} is not installed (needed to fetch apt-source parts).",
-            "Install apt and dpkg-dev (apt-get install dpkg-dev).",
+            resolution="Install apt and dpkg-dev (apt-get install dpkg-dev).",
         ) from exc
 
 
@@ -264,12 +264,12 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
             else:
                 fix = f"Check that {MIRROR} is reachable and {KEYRING} has {suite}'s key."
             raise ToolError(f"part {part}: could not read Debian {suite}'s signed source index.",
-                            fix, res.stdout)
+                            resolution=fix, details=res.stdout)
         if not _signed_index_present(root, suite):
             raise ToolError(
                 f"part {part}: apt fetched no signed InRelease for Debian {suite}.",
-                "Refusing an unsigned source index; check the mirror.",
-                res.stdout,
+                resolution="Refusing an unsigned source index; check the mirror.",
+                details=res.stdout,
             )
 
     res = _run(showsrc_command(package), env)
@@ -296,8 +296,8 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
         raise ToolError(
             f"part {part}: {dsc.name} does not match Debian {suite}'s signed index "
             f"(index {expected}, file {actual}).",
-            "Delete the work dir's downloads and retry; if it persists the mirror is "
-            "serving a stale or tampered file.",
+            resolution="Delete the work dir's downloads and retry; if it persists the mirror is "
+                       "serving a stale or tampered file.",
         )
 
     tmp = dest.parent / (dest.name + ".partial")
@@ -311,9 +311,9 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
         if res.returncode != 0:
             raise ToolError(
                 f"part {part}: dpkg-source could not extract {dsc.name}.",
-                "A tarball may not match the .dsc or a Debian patch failed to apply; "
-                "delete the work dir's downloads and retry.",
-                res.stdout,
+                resolution="A tarball may not match the .dsc or a Debian patch failed to apply; "
+                           "delete the work dir's downloads and retry.",
+                details=res.stdout,
             )
     tmp.rename(dest)
     stamp.write_text(json.dumps({**wanted, "dsc-sha256": actual}, indent=1) + "\n")

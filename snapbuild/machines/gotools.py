@@ -18,9 +18,10 @@ import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from snapbuild import cli
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
 from snapbuild.recipe.project import DEFAULT, Project
@@ -88,7 +89,7 @@ def _apt_install(package: str, runner: Runner) -> None:
     if (os.geteuid() != 0 and not prefix) or shutil.which("apt-get") is None:
         raise ToolError(
             f"`go` is not installed, and installing {package} needs apt-get as root (or passwordless sudo)",
-            "install Go (`sudo apt-get install golang`, or a release from go.dev) and run again",
+            resolution="install Go (`sudo apt-get install golang`, or a release from go.dev) and run again",
         )
     with step(f"apt-get install {package} (Go is needed to build the project's tools)"):
         done = runner(
@@ -99,8 +100,8 @@ def _apt_install(package: str, runner: Runner) -> None:
     if done.returncode != 0:
         raise ToolError(
             f"apt-get install {package} failed (exit {done.returncode})",
-            "run `apt-get update` (or install Go from go.dev) and try again",
-            "\n".join((done.stderr or done.stdout).strip().splitlines()[-10:]),
+            resolution="run `apt-get update` (or install Go from go.dev) and try again",
+            details="\n".join((done.stderr or done.stdout).strip().splitlines()[-10:]),
         )
 
 
@@ -112,7 +113,8 @@ def find_go(runner: Runner = subprocess.run) -> str:
     _apt_install("golang", runner)
     found = shutil.which("go") or shutil.which("go", path="/usr/lib/go/bin")
     if not found:
-        raise ToolError("apt-get installed golang but no `go` command appeared", "install Go from go.dev and run again")
+        raise ToolError("apt-get installed golang but no `go` command appeared",
+                        resolution="install Go from go.dev and run again")
     return found
 
 
@@ -122,9 +124,9 @@ def _run_go(go: str, args: list[str], env: Mapping[str, str], runner: Runner, wh
         output = (done.stderr + done.stdout).strip()
         raise ToolError(
             f"{what} failed (exit {done.returncode})",
-            "check that the Go module proxy is reachable (`go env GOPROXY`; proxy.golang.org by default) "
-            "and that the module path and version exist (`go list -m -versions MODULE`)",
-            "\n".join(output.splitlines()[-15:]),
+            resolution="check that the Go module proxy is reachable (`go env GOPROXY`; proxy.golang.org by default) "
+                       "and that the module path and version exist (`go list -m -versions MODULE`)",
+            details="\n".join(output.splitlines()[-15:]),
         )
     return done.stdout
 
@@ -200,7 +202,7 @@ def go_install(module_path: str, version: str, name: str, *, project: Project = 
     if not binary.is_file():
         raise ToolError(
             f"go install {module_path}@{version} succeeded but left no {project.relative(binary) if binary.is_relative_to(project.root) else binary}",
-            f"check that the package's command is named {name!r} (the last element of its import path)",
+            resolution=f"check that the package's command is named {name!r} (the last element of its import path)",
         )
     return binary
 
@@ -218,7 +220,8 @@ def actionlint_workflows(project: Project = DEFAULT, runner: Runner = subprocess
     """Run actionlint on .github/workflows; ToolError listing every finding."""
     files = workflow_files(project)
     if not files:
-        raise ToolError(".github/workflows: no workflow files to lint", "add the CI workflows (.github/workflows/*.yml)")
+        raise ToolError(".github/workflows: no workflow files to lint",
+                        resolution="add the CI workflows (.github/workflows/*.yml)")
     binary = actionlint(project, runner)
     if shutil.which("shellcheck") is None:
         say("note: shellcheck is not installed, so actionlint skips the shell in `run:` steps "
@@ -233,34 +236,33 @@ def actionlint_workflows(project: Project = DEFAULT, runner: Runner = subprocess
         say(f"actionlint {ACTIONLINT_VERSION}: {len(files)} workflow file(s), no findings")
         return
     if done.returncode not in (0, 1):  # 2: bad invocation, 3: actionlint itself failed
-        raise ToolError(f"actionlint could not run (exit {done.returncode})", "see its message below", done.stderr.strip())
+        raise ToolError(f"actionlint could not run (exit {done.returncode})",
+                        resolution="see its message below",
+                        details=done.stderr.strip())
     raise ToolError(
         f"actionlint: {len(findings)} finding(s) in .github/workflows",
-        "fix each finding at the file:line:column shown, then run the lint again",
-        describe(findings),
+        resolution="fix each finding at the file:line:column shown, then run the lint again",
+        details=describe(findings),
     )
 
 
-def main(argv: list[str]) -> int:
-    """`python -m snapbuild.machines.gotools lint-workflows | path TOOL` (CI uses it before tasks exist)."""
-    import sys
+USAGE = f"usage: python -m snapbuild.machines.gotools lint-workflows | path {{{','.join(sorted(TOOLS))}}}"
 
-    try:
-        if argv == ["lint-workflows"]:
-            actionlint_workflows()
-            return 0
-        if len(argv) == 2 and argv[0] == "path" and argv[1] in TOOLS:
-            module, version = TOOLS[argv[1]]
-            print(go_install(module, version, argv[1]))
-            return 0
-    except ToolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"usage: python -m snapbuild.machines.gotools lint-workflows | path {{{','.join(sorted(TOOLS))}}}", file=sys.stderr)
-    return 2
+
+def _command(args: list[str]) -> None:
+    if args == ["lint-workflows"]:
+        actionlint_workflows()
+    elif len(args) == 2 and args[0] == "path" and args[1] in TOOLS:
+        module, version = TOOLS[args[1]]
+        print(go_install(module, version, args[1]))
+    else:
+        raise cli.wrong_arguments(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m snapbuild.machines.gotools lint-workflows | path TOOL` (CI uses it before tasks exist)."""
+    return cli.run(_command, argv, usage=USAGE)
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.exit(main(sys.argv[1:]))
+    raise SystemExit(main())

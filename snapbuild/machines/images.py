@@ -24,7 +24,6 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ from typing import IO
 
 import yaml
 
+from snapbuild import cli
 from snapbuild.errors import ToolError
 from snapbuild.machines import lxd
 from snapbuild.progress import say, step
@@ -582,23 +582,22 @@ def prepare_test_container(name: str) -> None:
 # --------------------------------------------------------------------------- command line
 
 
+USAGE = "usage: python -m snapbuild.machines.images build|test|placeholders|prepare CONTAINER"
+
+
+def _command(args: list[str]) -> None:
+    if len(args) == 1 and args[0] in KINDS:
+        print(ensure_image(args[0]))
+    elif args == ["placeholders"]:
+        print("\n".join(map(str, placeholder_snaps())))
+    elif len(args) == 2 and args[0] == "prepare":
+        prepare_test_container(args[1])
+    else:
+        raise cli.wrong_arguments(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m snapbuild.machines.images build|test|placeholders|prepare CONTAINER"
-    try:
-        if len(args) == 1 and args[0] in KINDS:
-            print(ensure_image(args[0]))
-        elif args == ["placeholders"]:
-            print("\n".join(map(str, placeholder_snaps())))
-        elif len(args) == 2 and args[0] == "prepare":
-            prepare_test_container(args[1])
-        else:
-            print(usage, file=sys.stderr)
-            return 2
-    except ToolError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return cli.run(_command, argv, usage=USAGE)
 
 
 if __name__ == "__main__":

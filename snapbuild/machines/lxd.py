@@ -25,6 +25,7 @@ from typing import Any, IO
 
 import yaml
 
+from snapbuild import cli
 from snapbuild.errors import ToolError
 from snapbuild.progress import say, step
 
@@ -530,20 +531,18 @@ def container(name: str, image_alias: str, *, nesting: bool = True, fuse: bool =
             delete(name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    import sys
+USAGE = "usage: python -m snapbuild.machines.lxd ensure   (LXD running with its bridge; prints the bridge's address)"
 
-    args = list(sys.argv[1:] if argv is None else argv)
+
+def _command(args: list[str]) -> None:
     if args[:1] != ["ensure"]:
-        print("usage: python -m snapbuild.machines.lxd ensure", file=sys.stderr)
-        return 2
-    try:
-        ensure_lxd()
-        print(bridge_address())
-    except ToolError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+        raise cli.wrong_arguments(args)
+    ensure_lxd()
+    print(bridge_address())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli.run(_command, argv, usage=USAGE)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from snapbuild import cli
 from snapbuild.errors import ToolError
 from snapbuild.machines import lxd
 from snapbuild.progress import say, step
@@ -486,28 +487,27 @@ def run_tests(snap: Path, project: Project = DEFAULT) -> None:
 # --------------------------------------------------------------------------- command line
 
 
+USAGE = ("usage: python -m snapbuild.machines.systemtest allocate [SYSTEM]   (spread adhoc; "
+         "prints the address, uses $SPREAD_PASSWORD)\n"
+         "       python -m snapbuild.machines.systemtest discard ADDRESS")
+
+
+def _command(args: list[str]) -> None:
+    if args[:1] == ["allocate"] and len(args) <= 2:
+        system = args[1] if len(args) == 2 else os.environ.get("SPREAD_SYSTEM", "debian-12")
+        print(allocate(system, os.environ.get("SPREAD_PASSWORD", "")))
+    elif args[:1] == ["discard"] and len(args) <= 2:
+        address = args[1] if len(args) == 2 else os.environ.get("SPREAD_SYSTEM_ADDRESS", "")
+        if not address:
+            raise cli.UsageError("discard: no ADDRESS, and $SPREAD_SYSTEM_ADDRESS is empty",
+                                 resolution="give the address `allocate` printed")
+        discard(address)
+    else:
+        raise cli.wrong_arguments(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    usage = ("usage: python -m snapbuild.machines.systemtest allocate [SYSTEM]   (spread adhoc; "
-             "prints the address, uses $SPREAD_PASSWORD)\n"
-             "       python -m snapbuild.machines.systemtest discard ADDRESS")
-    try:
-        if args[:1] == ["allocate"] and len(args) <= 2:
-            system = args[1] if len(args) == 2 else os.environ.get("SPREAD_SYSTEM", "debian-12")
-            print(allocate(system, os.environ.get("SPREAD_PASSWORD", "")))
-        elif args[:1] == ["discard"] and len(args) <= 2:
-            address = args[1] if len(args) == 2 else os.environ.get("SPREAD_SYSTEM_ADDRESS", "")
-            if not address:
-                print(usage, file=sys.stderr)
-                return 2
-            discard(address)
-        else:
-            print(usage, file=sys.stderr)
-            return 2
-    except ToolError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return cli.run(_command, argv, usage=USAGE)
 
 
 if __name__ == "__main__":

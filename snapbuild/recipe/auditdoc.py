@@ -230,7 +230,7 @@ def hooks_module(project: Project, name: str) -> ModuleType:
     except ImportError as error:
         raise ToolError(
             f"hooks/ondemand_hooks/{name}.py cannot be imported ({error}); the audit takes the sudoers rule from it",
-            "fix the hooks package (its unit tests say how)",
+            resolution="fix the hooks package (its unit tests say how)",
         ) from None
 
 
@@ -254,7 +254,8 @@ def audit_doc(project: Project) -> str:
     metadata = project.load_metadata()
     parts, problems = project.load_parts()
     if problems:
-        raise ToolError("the part files have problems; the audit needs them valid", "run `invoke check` and fix what it lists")
+        raise ToolError("the part files have problems; the audit needs them valid",
+                        resolution="run `invoke check` and fix what it lists")
     name = str(metadata.get("name", ""))
     user = portal_user(project)
     lines = [

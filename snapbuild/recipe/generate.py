@@ -50,7 +50,7 @@ def snap_version(parts: dict[str, PartFile], mode: Mode = "upstream", without: f
     if part is None or not part.upstream_version:
         raise ToolError(
             f"parts/{VERSION_PART}.yaml: upstream.version is needed for the snap's version",
-            f"add parts/{VERSION_PART}.yaml with upstream.version",
+            resolution=f"add parts/{VERSION_PART}.yaml with upstream.version",
         )
     if VERSION_PART in without:
         return f"{part.upstream_version}+stacks-only"
@@ -91,8 +91,8 @@ def generate_text(project: Project) -> str:
     if problems:
         raise ToolError(
             f"cannot generate {project.relative(project.recipe_file)}: {len(problems)} problem(s) in the part files",
-            "fix each problem named above; `invoke check` lists them too",
-            describe(problems),
+            resolution="fix each problem named above; `invoke check` lists them too",
+            details=describe(problems),
         )
     # Per-architecture sources become `on <arch>` grammar for every platform, whatever this machine is.
     resolved = {name: part.recipe_part(arches) for name, part in parts.items()}

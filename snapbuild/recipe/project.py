@@ -48,15 +48,16 @@ class Project:
         try:
             data = yaml.safe_load(self.metadata_file.read_text())
         except FileNotFoundError:
-            raise ToolError(f"{self.relative(self.metadata_file)}: missing", "restore it from git") from None
+            raise ToolError(f"{self.relative(self.metadata_file)}: missing", resolution="restore it from git") from None
         except yaml.YAMLError as error:
             raise ToolError(
                 f"{self.relative(self.metadata_file)}: not valid YAML",
-                "fix the syntax at the position shown",
-                str(error),
+                resolution="fix the syntax at the position shown",
+                details=str(error),
             ) from None
         if not isinstance(data, dict):
-            raise ToolError(f"{self.relative(self.metadata_file)}: must be a mapping of snap keys", "see snapcraft.yaml's top-level keys")
+            raise ToolError(f"{self.relative(self.metadata_file)}: must be a mapping of snap keys",
+                            resolution="see snapcraft.yaml's top-level keys")
         return data
 
     def load_parts(self, arch: str | None = None) -> tuple[dict[str, PartFile], list[str]]:

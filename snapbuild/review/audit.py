@@ -11,12 +11,13 @@ import difflib
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from snapbuild.errors import ToolError
+from snapbuild import cli
 from snapbuild.fileutil import write_atomic
 from snapbuild.recipe.auditdoc import AUDIT_DOC, SNAP_AUDIT, audit_doc, markdown_table
 from snapbuild.recipe.project import Project
@@ -121,10 +122,19 @@ def run_audit(project: Project, snap_file: Path | None = None) -> str:
     return diff
 
 
-if __name__ == "__main__":  # `python -m snapbuild.review.audit SNAP_FILE`: the snap's facts (needs only PyYAML)
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m snapbuild.review.audit SNAP_FILE")
-    try:
-        sys.stdout.write(snap_audit(Path(sys.argv[1])))
-    except ToolError as failure:
-        sys.exit(f"error: {failure}")
+USAGE = "usage: python -m snapbuild.review.audit SNAP_FILE   (the snap's facts, as build/audit-snap.md has them)"
+
+
+def _command(args: list[str]) -> None:
+    if len(args) != 1:
+        raise cli.wrong_arguments(args)
+    sys.stdout.write(snap_audit(Path(args[0])))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m snapbuild.review.audit SNAP_FILE` (needs only PyYAML: the arm64 CI job runs it)."""
+    return cli.run(_command, argv, usage=USAGE)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

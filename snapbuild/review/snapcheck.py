@@ -33,13 +33,14 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from snapbuild import cli
 from snapbuild.build import buildfacts
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
@@ -116,16 +117,16 @@ def parse_listing(text: str) -> list[Entry]:
 
 def _need_unsquashfs() -> None:
     if shutil.which("unsquashfs") is None:
-        raise ToolError("unsquashfs is missing; it reads the snap", "apt-get install squashfs-tools")
+        raise ToolError("unsquashfs is missing; it reads the snap", resolution="apt-get install squashfs-tools")
 
 
 def list_snap(snap_file: Path) -> list[Entry]:
     _need_unsquashfs()
     if not snap_file.is_file():
-        raise ToolError(f"{snap_file}: no such snap", "build it first (`invoke build`) or give the right path")
+        raise ToolError(f"{snap_file}: no such snap", resolution="build it first (`invoke build`) or give the right path")
     done = subprocess.run(["unsquashfs", "-lln", str(snap_file)], capture_output=True, text=True, errors="replace")
     if done.returncode != 0:
-        raise ToolError(f"{snap_file}: not a readable snap (squashfs)", "rebuild it", done.stderr.strip())
+        raise ToolError(f"{snap_file}: not a readable snap (squashfs)", resolution="rebuild it", details=done.stderr.strip())
     return parse_listing(done.stdout)
 
 
@@ -288,7 +289,8 @@ def host_loader() -> tuple[str, int]:
         elf = read_elf(Path(candidate).resolve())
         if elf and elf.interp:
             return elf.interp, elf.machine
-    raise ToolError("cannot find the host's dynamic loader (no dynamically linked /bin/sh)", "run this on a glibc Linux host")
+    raise ToolError("cannot find the host's dynamic loader (no dynamically linked /bin/sh)",
+                    resolution="run this on a glibc Linux host")
 
 
 def library_dirs(unpacked: Path, triplet: str) -> list[str]:
@@ -365,12 +367,14 @@ def _run_in_root(root: Path, script: str, timeout: int = 1800) -> str:
     argv = ["chroot", str(root), "/bin/sh", "-c", script]
     if os.geteuid() != 0:
         if shutil.which("unshare") is None:
-            raise ToolError("the library check needs root or `unshare` (user namespaces) for its chroot", "run it as root, as CI does")
+            raise ToolError("the library check needs root or `unshare` (user namespaces) for its chroot",
+                            resolution="run it as root, as CI does")
         argv = ["unshare", "--user", "--map-root-user", *argv]
     done = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout)
     if done.returncode != 0:
-        raise ToolError("the library check could not run in its chroot", "run it as root (or where user namespaces are allowed)",
-                        done.stderr.strip())
+        raise ToolError("the library check could not run in its chroot",
+                        resolution="run it as root (or where user namespaces are allowed)",
+                        details=done.stderr.strip())
     return done.stdout
 
 
@@ -627,7 +631,7 @@ def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = 
                 done = subprocess.run(["unsquashfs", "-no-progress", "-q", "-d", str(target), str(snap_file)],
                                       capture_output=True, text=True)
                 if done.returncode != 0:
-                    raise ToolError(f"cannot unpack {snap_file}", "rebuild the snap", done.stderr.strip())
+                    raise ToolError(f"cannot unpack {snap_file}", resolution="rebuild the snap", details=done.stderr.strip())
             with step("snap check: resolve every ELF file's libraries"):
                 report.libraries = check_libraries(root, entries)
         report.problems += report.libraries.problems
@@ -655,17 +659,25 @@ def check_snap_task(snap_file: Path, project: Project = DEFAULT) -> None:
     if report.problems:
         raise ToolError(
             f"{Path(snap_file).name}: {len(report.problems)} problem(s) a store reviewer would raise",
-            "fix each as it says, rebuild, and check again",
-            describe(report.problems),
+            resolution="fix each as it says, rebuild, and check again",
+            details=describe(report.problems),
         )
     say(f"{Path(snap_file).name}: no problems")
 
 
-if __name__ == "__main__":  # `python -m snapbuild.review.snapcheck FILE`: needs only PyYAML (arm64 CI)
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m snapbuild.review.snapcheck SNAP_FILE")
-    try:
-        check_snap_task(Path(sys.argv[1]))
-    except ToolError as failure:
-        print(f"error: {failure}", file=sys.stderr)
-        sys.exit(1)
+USAGE = "usage: python -m snapbuild.review.snapcheck SNAP_FILE   (`invoke check --snap`'s checks of a built snap)"
+
+
+def _command(args: list[str]) -> None:
+    if len(args) != 1:
+        raise cli.wrong_arguments(args)
+    check_snap_task(Path(args[0]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m snapbuild.review.snapcheck SNAP_FILE` (needs only PyYAML: the arm64 CI job runs it)."""
+    return cli.run(_command, argv, usage=USAGE)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

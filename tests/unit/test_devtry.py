@@ -106,7 +106,7 @@ def test_main_parses_the_inner_command(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_main_reports_a_tool_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     def fails(*args: object) -> Path:
-        raise ToolError("part python: build failed", "read its log")
+        raise ToolError("part python: build failed", resolution="read its log")
 
     monkeypatch.setattr(devtry, "build_prime", fails)
     assert devtry.main(["prime", "--source", "archive", "--work-dir", "/w"]) == 1
@@ -212,7 +212,7 @@ def test_try_task_refuses_an_unknown_source(capsys: pytest.CaptureFixture[str]) 
 
     with pytest.raises(SystemExit) as exit_:
         tasks.try_.body(None, source="debian")
-    assert exit_.value.code == 1
+    assert exit_.value.code == 2  # a usage error: nothing was tried
     assert "--source debian: unknown" in capsys.readouterr().err
 
 

@@ -15,6 +15,7 @@ PACKAGE = DEFAULT.root / "snapbuild"
 # lower layers only; units of one layer do not import each other.
 LAYERS: list[set[str]] = [
     {"snapbuild.errors", "snapbuild.fileutil", "snapbuild.progress"},
+    {"snapbuild.cli"},
     {"snapbuild.recipe"},
     {"snapbuild.machines"},
     {"snapbuild.build"},
