@@ -243,18 +243,39 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
     package, suite, version = validate_spec(part, spec)
     workdir = Path(workdir).resolve()
     dest = workdir / "src" / part / f"{package}-{upstream_version(version)}"
-    stamp = dest.parent / (dest.name + ".fetched.json")
     wanted = {"package": package, "suite": suite, "version": version}
-    if dest.is_dir() and stamp.is_file():
-        try:
-            if {k: v for k, v in json.loads(stamp.read_text()).items() if k in wanted} == wanted:
-                say(f"==> {part}: {package} {version} ({suite}) already extracted at {dest}")
-                return dest
-        except ValueError:
-            pass
-
+    if _already_extracted(dest, wanted):
+        say(f"==> {part}: {package} {version} ({suite}) already extracted at {dest}")
+        return dest
     root = prepare_apt(workdir, suite)
     env = apt_env(root)
+    _update_signed_index(part, suite, root, env)
+    downloads = workdir / "downloads" / part
+    stanzas = _download_source(part, package, suite, version, env, downloads)
+    dsc = downloads / dsc_name(package, version)
+    actual = _verify_dsc(part, suite, dsc, index_sha256(stanzas, version, dsc.name))
+    _extract(part, dsc, dest, env)
+    _stamp(dest).write_text(json.dumps({**wanted, "dsc-sha256": actual}, indent=1) + "\n")
+    return dest
+
+
+def _stamp(dest: Path) -> Path:
+    """What was extracted at `dest` (package, suite, version and the .dsc's sha256)."""
+    return dest.parent / (dest.name + ".fetched.json")
+
+
+def _already_extracted(dest: Path, wanted: dict[str, str]) -> bool:
+    stamp = _stamp(dest)
+    if not (dest.is_dir() and stamp.is_file()):
+        return False
+    try:
+        return {k: v for k, v in json.loads(stamp.read_text()).items() if k in wanted} == wanted
+    except ValueError:
+        return False
+
+
+def _update_signed_index(part: str, suite: str, root: Path, env: dict[str, str]) -> None:
+    """`apt-get update` of the private config; refuses a failed, stale or unsigned index."""
     with step(f"{part}: apt-get update (Debian {suite} sources, private config)"):
         res = _run(update_command(), env)
         if res.returncode != 0 or re.search(r"^(W|E): ", res.stdout, re.M):
@@ -272,11 +293,14 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
                 details=res.stdout,
             )
 
+
+def _download_source(part: str, package: str, suite: str, version: str, env: dict[str, str],
+                     downloads: Path) -> list[dict[str, str]]:
+    """`apt-get source --download-only` into a fresh `downloads`; returns the index's stanzas of
+    `package` (they give the .dsc's sha256)."""
     res = _run(showsrc_command(package), env)
     stanzas = parse_showsrc(res.stdout) if res.returncode == 0 else []
     available = sorted({s["Version"] for s in stanzas if "Version" in s})
-
-    downloads = workdir / "downloads" / part
     if downloads.exists():
         shutil.rmtree(downloads)
     downloads.mkdir(parents=True)
@@ -288,9 +312,11 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
         res = _run(download_command(package, version), env, cwd=downloads)
         if res.returncode != 0 or re.search(r"^E: |cannot be authenticated", res.stdout, re.M):
             raise explain_apt_failure(part, package, suite, version, res.stdout, available)
+    return stanzas
 
-    dsc = downloads / dsc_name(package, version)
-    expected = index_sha256(stanzas, version, dsc.name)
+
+def _verify_dsc(part: str, suite: str, dsc: Path, expected: str | None) -> str:
+    """The downloaded .dsc's sha256, which must be the one the signed index gives."""
     actual = hashlib.sha256(dsc.read_bytes()).hexdigest() if dsc.is_file() else None
     if expected is None or actual != expected:
         raise ToolError(
@@ -299,7 +325,12 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
             resolution="Delete the work dir's downloads and retry; if it persists the mirror is "
                        "serving a stale or tampered file.",
         )
+    return actual
 
+
+def _extract(part: str, dsc: Path, dest: Path, env: dict[str, str]) -> None:
+    """`dpkg-source -x` (which checks the tarballs against the .dsc) into `dest`, renamed into
+    place only when complete."""
     tmp = dest.parent / (dest.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -307,7 +338,7 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with step(f"{part}: dpkg-source -x {dsc.name} (applies Debian's patches)"):
-        res = _run(extract_command(dsc, tmp), env, cwd=downloads)
+        res = _run(extract_command(dsc, tmp), env, cwd=dsc.parent)
         if res.returncode != 0:
             raise ToolError(
                 f"part {part}: dpkg-source could not extract {dsc.name}.",
@@ -316,5 +347,3 @@ def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
                 details=res.stdout,
             )
     tmp.rename(dest)
-    stamp.write_text(json.dumps({**wanted, "dsc-sha256": actual}, indent=1) + "\n")
-    return dest

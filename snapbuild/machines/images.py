@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import IO
 
@@ -145,71 +146,25 @@ def common_files(bridge_ip: str, ca_certs: Mapping[str, bytes], *, deb_src: bool
     return files
 
 
-STORE_STUB = f'''\
-"""Stands in for the snap store: 404 to everything, so snapd gives up at once.
-
-(5xx answers are retried and an unreachable store stalls every snapd start by ~30 s.)
-"""
-import http.server
-import os
-import socket
-
-
-class NotFound(http.server.BaseHTTPRequestHandler):
-    def answer(self):
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = answer
-
-    def log_message(self, *args):
-        pass
+# Files only the test image has, kept in snapbuild/machines/data/ (package data): image path ->
+# data file. `.in` files are templates: @STORE_STUB_PORT@ in them is STORE_STUB_PORT.
+TEST_IMAGE_FILES = {
+    # The snap store's stand-in (404 to everything, so snapd gives up at once), its unit, and
+    # the snapd drop-in that points snapd at it.
+    "/usr/local/lib/ondemand-snap/store-stub.py": "store-stub.py.in",
+    "/etc/systemd/system/store-stub.service": "store-stub.service",
+    "/etc/systemd/system/snapd.service.d/10-store-stub.conf": "snapd-store-stub.conf.in",
+    # Host keys are made per container at first start, not baked into the image.
+    "/etc/systemd/system/ssh.service.d/10-host-keys.conf": "ssh-host-keys.conf",
+    # spread's adhoc backend sets root's password with chpasswd and logs in with it.
+    "/etc/ssh/sshd_config.d/50-root-login.conf": "sshd-root-login.conf",
+}
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", {STORE_STUB_PORT}), NotFound)
-if os.environ.get("NOTIFY_SOCKET"):  # Type=notify: ready only once the port is bound
-    path = os.environ["NOTIFY_SOCKET"]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.connect("\\0" + path[1:] if path.startswith("@") else path)
-        sock.sendall(b"READY=1")
-server.serve_forever()
-'''
-
-STORE_STUB_UNIT = """\
-[Unit]
-Description=Local stand-in for the snap store (404 to everything)
-Before=snapd.service
-
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart=/usr/bin/python3 /usr/local/lib/ondemand-snap/store-stub.py
-Restart=on-failure
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-SNAPD_DROPIN = f"""\
-[Unit]
-Wants=store-stub.service
-After=store-stub.service
-
-[Service]
-Environment=SNAPPY_FORCE_API_URL=http://127.0.0.1:{STORE_STUB_PORT}/
-"""
-
-# Host keys are made per container at first start, not baked into the image.
-SSH_DROPIN = """\
-[Service]
-ExecStartPre=
-ExecStartPre=/usr/bin/ssh-keygen -A
-ExecStartPre=/usr/sbin/sshd -t
-"""
-
-# spread's adhoc backend sets root's password with chpasswd and logs in with it.
-SSHD_CONFIG = "PermitRootLogin yes\nPasswordAuthentication yes\n"
+def data_file(name: str) -> str:
+    """A file of snapbuild/machines/data, its placeholders filled in."""
+    text = resources.files("snapbuild.machines").joinpath("data", name).read_text(encoding="utf-8")
+    return text.replace("@STORE_STUB_PORT@", str(STORE_STUB_PORT))
 
 
 def recipe(kind: str, *, bridge_ip: str, ca_certs: Mapping[str, bytes]) -> Recipe:
@@ -227,13 +182,7 @@ def recipe(kind: str, *, bridge_ip: str, ca_certs: Mapping[str, bytes]) -> Recip
         files = common_files(bridge_ip, ca_certs, deb_src=False)
         # Lists go (another ~140 MB per launch): tests that need apt run `apt-get update`.
         remove += ["/var/lib/apt/lists/*_*", "/etc/ssh/ssh_host_*"]
-        files += [
-            _text("/usr/local/lib/ondemand-snap/store-stub.py", STORE_STUB),
-            _text("/etc/systemd/system/store-stub.service", STORE_STUB_UNIT),
-            _text("/etc/systemd/system/snapd.service.d/10-store-stub.conf", SNAPD_DROPIN),
-            _text("/etc/systemd/system/ssh.service.d/10-host-keys.conf", SSH_DROPIN),
-            _text("/etc/ssh/sshd_config.d/50-root-login.conf", SSHD_CONFIG),
-        ]
+        files += [_text(path, data_file(name)) for path, name in TEST_IMAGE_FILES.items()]
         return Recipe(kind, BASE_PACKAGES, TEST_PACKAGES, tuple(files),
                       tuple(enable + ["store-stub.service"]), tuple(mask), tuple(remove))
     raise ToolError(f"unknown image kind {kind!r}", resolution=f"use one of: {', '.join(KINDS)}")

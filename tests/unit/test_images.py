@@ -9,6 +9,7 @@ import yaml
 
 from snapbuild.errors import ToolError
 from snapbuild.machines import images
+from snapbuild.recipe.project import DEFAULT
 
 CERTS = {"custom-ca.crt": b"-----BEGIN CERTIFICATE-----\nAAA\n"}
 INFO = "VERSION=2.57.6-1+deb12u1+b2\nSNAPD_APPARMOR_REEXEC=1\n"
@@ -182,3 +183,47 @@ def test_mounts_under() -> None:
     assert images.mounts_under(Path("/c/work/x"), info) == [
         "/c/work/x/rootfs/proc", "/c/work/x/rootfs/var/cache/apt/archives"]
     assert images.mounts_under(Path("/c/other"), info) == []
+
+
+def test_the_test_images_own_files_are_package_data_with_the_port_filled_in() -> None:
+    data = DEFAULT.root / "snapbuild" / "machines" / "data"
+    assert sorted(images.TEST_IMAGE_FILES.values()) == sorted(p.name for p in data.iterdir())
+    files = files_of(make("test"))
+    for path, name in images.TEST_IMAGE_FILES.items():
+        text = files[path].decode()
+        assert "@STORE_STUB_PORT@" not in text and text == images.data_file(name)
+        assert text.replace(str(images.STORE_STUB_PORT), "@STORE_STUB_PORT@") == (data / name).read_text()
+    assert f'("127.0.0.1", {images.STORE_STUB_PORT})' in images.data_file("store-stub.py.in")
+    # The unit runs the stub where the image has it, ready only once the port is bound.
+    unit = images.data_file("store-stub.service")
+    stub = next(path for path, name in images.TEST_IMAGE_FILES.items() if name == "store-stub.py.in")
+    assert f"ExecStart=/usr/bin/python3 {stub}\n" in unit and "Type=notify" in unit
+    assert "store-stub.py" not in "".join(files_of(make("build")))  # the build image has none of them
+
+
+def test_the_store_stub_answers_404_and_notifies_systemd(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stub = tmp_path / "store-stub.py"
+    stub.write_text(images.data_file("store-stub.py.in").replace(str(images.STORE_STUB_PORT), str(port)))
+    notify = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(notify))
+        listener.settimeout(20)
+        server = subprocess.Popen([sys.executable, str(stub)], env={"NOTIFY_SOCKET": str(notify)})
+        try:
+            assert listener.recv(64) == b"READY=1"
+            direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+            with pytest.raises(urllib.error.HTTPError) as answer:
+                direct.open(f"http://127.0.0.1:{port}/v2/snaps/info/core24", timeout=10)
+            assert answer.value.code == 404
+        finally:
+            server.kill()
+            server.wait()

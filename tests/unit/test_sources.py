@@ -200,3 +200,75 @@ def test_an_expired_release_file_says_to_pick_another_suite(tmp_path: Path, monk
         sources.fetch_archive_source("nginx", spec, tmp_path)
     assert "Debian sid" in caught.value.brief
     assert "another suite" in caught.value.resolution and "parts/nginx.yaml" in caught.value.resolution
+
+
+class FakeApt:
+    """apt-get update, apt-cache showsrc, apt-get source and dpkg-source -x, as their effects."""
+
+    def __init__(self, dsc: bytes = b"Format: 3.0 (quilt)\n", indexed: bytes | None = None) -> None:
+        import hashlib
+
+        self.dsc = dsc
+        self.sha = hashlib.sha256(dsc if indexed is None else indexed).hexdigest()
+        self.calls: list[str] = []
+
+    def __call__(self, cmd: list[str], env: dict[str, str], cwd: Path | None = None):
+        import subprocess
+
+        self.calls.append(" ".join(cmd[:2]))
+        root = Path(env["APT_CONFIG"]).parent.parent
+        if cmd == sources.update_command():
+            (root / "state" / "lists" / "deb.debian.org_debian_dists_bookworm_InRelease").write_text("signed")
+        elif cmd == sources.showsrc_command("nginx"):
+            return subprocess.CompletedProcess(cmd, 0, SHOWSRC.replace("aaaa", self.sha))
+        elif cmd == sources.download_command("nginx", SPEC["version"]):
+            (cwd / "nginx_1.22.1-9+deb12u9.dsc").write_bytes(self.dsc)
+        elif cmd[0] == "dpkg-source":
+            (Path(cmd[-1]) / "debian").mkdir(parents=True)
+        return subprocess.CompletedProcess(cmd, 0, "")
+
+
+def test_fetch_verifies_the_dsc_extracts_and_stamps_then_reuses_the_tree(tmp_path: Path, monkeypatch):
+    import json
+
+    apt = FakeApt()
+    monkeypatch.setattr(sources, "_run", apt)
+    dest = sources.fetch_archive_source("nginx", SPEC, tmp_path)
+    assert dest == (tmp_path / "src" / "nginx" / "nginx-1.22.1").resolve() and (dest / "debian").is_dir()
+    assert apt.calls == ["apt-get -q", "apt-cache --only-source", "apt-get -q", "dpkg-source --no-copy"]
+    assert not dest.with_name(dest.name + ".partial").exists()
+    stamp = json.loads(dest.with_name(dest.name + ".fetched.json").read_text())
+    assert stamp == {**{k: SPEC[k] for k in ("package", "suite", "version")}, "dsc-sha256": apt.sha}
+    assert sources.fetch_archive_source("nginx", SPEC, tmp_path) == dest and len(apt.calls) == 4  # cached
+
+
+def test_a_dsc_the_signed_index_does_not_name_is_refused_before_extraction(tmp_path: Path, monkeypatch):
+    apt = FakeApt(indexed=b"another dsc")
+    monkeypatch.setattr(sources, "_run", apt)
+    with pytest.raises(ToolError) as caught:
+        sources.fetch_archive_source("nginx", SPEC, tmp_path)
+    assert "does not match Debian bookworm's signed index" in caught.value.brief and apt.sha in caught.value.brief
+    assert "dpkg-source --no-copy" not in apt.calls
+    assert not (tmp_path / "src" / "nginx" / "nginx-1.22.1").exists()
+
+
+def test_an_index_without_inrelease_is_refused(tmp_path: Path, monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(sources, "_run", lambda cmd, env, cwd=None: subprocess.CompletedProcess(cmd, 0, "Hit:1 ..."))
+    with pytest.raises(ToolError) as caught:
+        sources.fetch_archive_source("nginx", SPEC, tmp_path)
+    assert caught.value.brief == "part nginx: apt fetched no signed InRelease for Debian bookworm."
+    assert caught.value.details == "Hit:1 ..."
+
+
+def test_a_broken_stamp_means_fetch_again(tmp_path: Path):
+    dest = tmp_path / "nginx-1.22.1"
+    wanted = {"package": "nginx", "suite": "bookworm", "version": "1.22.1-9"}
+    assert not sources._already_extracted(dest, wanted)  # nothing there
+    dest.mkdir()
+    dest.with_name(dest.name + ".fetched.json").write_text("{not json")
+    assert not sources._already_extracted(dest, wanted)
+    dest.with_name(dest.name + ".fetched.json").write_text('{"package": "nginx", "suite": "bookworm", '
+                                                           '"version": "1.22.1-9", "dsc-sha256": "x"}')
+    assert sources._already_extracted(dest, wanted)
