@@ -16,7 +16,7 @@ import pytest
 from snapbuild import cli
 from snapbuild.errors import ToolError
 from snapbuild.recipe.project import DEFAULT
-from tests.unit.test_layers import MODULES
+from tests.unit.modules import MODULES
 
 
 def fails(error: ToolError):

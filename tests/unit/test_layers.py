@@ -3,13 +3,12 @@ order below, so the package-level import graph has no cycle (docs/layout.md, "Th
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterable
-from pathlib import Path
+import fnmatch
+
+import pytest
 
 from snapbuild.recipe.project import DEFAULT
-
-PACKAGE = DEFAULT.root / "snapbuild"
+from tests.unit.modules import MODULES, PACKAGE, imports, unit
 
 # Lowest first. A unit (a top-level module or a subpackage) may import itself and the units of
 # lower layers only; units of one layer do not import each other.
@@ -23,52 +22,6 @@ LAYERS: list[set[str]] = [
     {"snapbuild.release", "snapbuild.bench"},
 ]
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}
-
-
-def module_files() -> dict[str, Path]:
-    """Dotted name -> file of every module in the package (directories without an __init__.py,
-    such as package data, are not packages)."""
-    found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        relative = path.relative_to(PACKAGE.parent)
-        if not all((PACKAGE.parent / parent / "__init__.py").is_file() for parent in relative.parents if parent != Path(".")):
-            continue
-        parts = list(relative.with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        found[".".join(parts)] = path
-    return found
-
-
-MODULES = module_files()
-
-
-def _resolve(module: str, node: ast.ImportFrom) -> str:
-    if not node.level:
-        return node.module or ""
-    package = module.split(".") if MODULES[module].name == "__init__.py" else module.split(".")[:-1]
-    base = package[: len(package) - node.level + 1]
-    return ".".join(base + ([node.module] if node.module else []))
-
-
-def imports(module: str) -> set[str]:
-    """The snapbuild modules `module` imports, anywhere in its file."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(MODULES[module].read_text())):
-        if isinstance(node, ast.Import):
-            names: Iterable[str] = (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            source = _resolve(module, node)
-            # `from snapbuild.build import backends` imports the module snapbuild.build.backends.
-            names = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in MODULES else source for alias in node.names]
-        else:
-            continue
-        found.update(name for name in names if name.split(".")[0] == "snapbuild")
-    return found - {module}
-
-
-def unit(module: str) -> str:
-    return ".".join(module.split(".")[:2])
 
 
 def graph(units: bool) -> dict[str, set[str]]:
@@ -145,3 +98,23 @@ def test_no_module_import_cycle_either() -> None:
 def test_the_cycle_finder_finds_one() -> None:
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_every_module_has_a_test_module() -> None:
+    """tests/unit mirrors snapbuild: snapbuild/build/pack.py is tested in tests/unit/build/test_pack.py."""
+    tests = DEFAULT.root / "tests" / "unit"
+    missing = [f"{name}: add {path.relative_to(DEFAULT.root)}" for name, module in MODULES.items()
+               if module.name != "__init__.py"
+               for path in [tests / module.parent.relative_to(PACKAGE) / f"test_{module.stem}.py"]
+               if not path.is_file()]
+    assert missing == []
+
+
+def test_every_test_directory_is_collected(pytestconfig: pytest.Config) -> None:
+    """pytest skips directories its norecursedirs names (by default `build`, which would skip
+    tests/unit/build without a word)."""
+    patterns = pytestconfig.getini("norecursedirs")
+    directories = [p for p in (DEFAULT.root / "tests" / "unit").rglob("*") if p.is_dir() and p.name != "__pycache__"]
+    skipped = [str(d.relative_to(DEFAULT.root)) for d in directories if any(fnmatch.fnmatch(d.name, pat) for pat in patterns)]
+    assert skipped == []
+    assert {d.name for d in directories} >= {"recipe", "machines", "build", "review", "hooks"}

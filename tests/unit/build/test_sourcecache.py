@@ -1,9 +1,8 @@
-"""The offline source cache: cache entries in part files, verification, and build planning."""
+"""snapbuild.build.sourcecache: the offline source cache, its verification, and build planning with it."""
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -11,43 +10,8 @@ from snapbuild.build.lifecycle import make_plan
 from snapbuild.build.pack import part_info
 from snapbuild.build.sourcecache import cache_from, open_cache, parse_sums
 from snapbuild.errors import ToolError
-from snapbuild.recipe.partfile import parse_part_file
-from snapbuild.recipe.project import DEFAULT, Project
-from tests.unit.test_recipe import COMMIT, make_project, only, problems_of
-
-CONTENT = b"a tree of the pinned commit, packed\n"
-CONTENT_SHA = hashlib.sha256(CONTENT).hexdigest()
-
-CACHED_TOOL = f"""\
-summary: a tool
-license: MIT
-provides: [bin/hello]
-upstream:
-  version: "1.0"
-  source:
-    type: git
-    url: https://example.invalid/tool.git
-    tag: v1.0
-    commit: {COMMIT}
-    cache: {{file: tool-1.0.tar.gz, sha256: {CONTENT_SHA}, repository: https://example.invalid/tool, commit: {COMMIT}}}
-archive:
-  source: {{type: same}}
-part:
-  plugin: nil
-"""
-
-
-def make_cache(tmp_path: Path, content: bytes = CONTENT, listed: str | None = CONTENT_SHA) -> Path:
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "tool-1.0.tar.gz").write_bytes(content)
-    sums = f"{listed}  tool-1.0.tar.gz\n" if listed else ""
-    (cache / "SHA256SUMS").write_text(sums + f"{'0' * 64}  unrelated.tar.gz\n")
-    return cache
-
-
-def cached_project(tmp_path: Path) -> Project:
-    return make_project(tmp_path / "project", tool=CACHED_TOOL)
+from snapbuild.recipe.project import DEFAULT
+from tests.unit.recipe.projects import COMMIT, CONTENT, CONTENT_SHA, cached_project, make_cache
 
 
 def test_parse_sums_reads_both_sha256sum_forms():
@@ -105,31 +69,6 @@ def test_the_environment_names_the_cache_when_the_option_does_not(tmp_path):
     cache = make_cache(tmp_path)
     assert cache_from("", {"ONDEMAND_SOURCE_CACHE": str(cache)}).root == cache.resolve()
     assert cache_from("", {}) is None
-
-
-def test_cache_entries_are_checked_in_the_part_file(tmp_path):
-    broken = CACHED_TOOL.replace(f"commit: {COMMIT}}}", f"commit: {'c' * 40}}}").replace(
-        "file: tool-1.0.tar.gz", "file: ../tool.tar.gz")
-    path = tmp_path / "tool.yaml"
-    path.write_text(broken)
-    _, problems = parse_part_file(path)
-    assert any("upstream.source.cache.file: '../tool.tar.gz' must be a plain file name" in p for p in problems)
-    assert any("upstream.source.cache.commit: " + "c" * 40 + " differs from the source's commit" in p for p in problems)
-
-
-def test_same_on_a_remote_source_needs_a_cache_entry(tmp_path):
-    no_cache = "\n".join(line for line in CACHED_TOOL.splitlines() if "cache:" not in line) + "\n"
-    problem = only(problems_of(make_project(tmp_path, tool=no_cache)))
-    assert "archive.source.type: `same` only fits parts whose upstream source is local, absent, or has a `cache` entry" in problem
-
-
-def test_network_registries_allow_lock_pinned_fetches_only_where_declared(tmp_path):
-    script = "  override-build: |\n    yarnpkg install --frozen-lockfile --registry https://registry.npmjs.org\n"
-    undeclared = make_project(tmp_path / "a", tool=CACHED_TOOL + script)
-    problem = only(problems_of(undeclared))
-    assert "downloads with a URL" in problem and "`network:`" in problem
-    declared = CACHED_TOOL.replace("provides:", "network: [https://registry.npmjs.org]\nprovides:") + script
-    assert problems_of(make_project(tmp_path / "b", tool=declared)) == []
 
 
 def test_the_release_parts_name_the_shared_cache_files():

@@ -206,7 +206,7 @@ def test_ensure_spread_uses_a_binary_already_built(no_spread: Project) -> None:
 
 def test_spread_yaml_is_valid_and_names_both_backends() -> None:
     config = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())
-    assert {"lxd-ubuntu", "lxd-local"} <= set(config["backends"])  # google: tests/unit/test_scale_out.py
+    assert {"lxd-ubuntu", "lxd-local"} <= set(config["backends"])  # google: the scale-out tests below
     assert config["backends"]["lxd-ubuntu"]["type"] == "lxd"
     local = config["backends"]["lxd-local"]
     assert local["type"] == "adhoc"
@@ -403,3 +403,46 @@ def test_a_benchmark_script_runs_itself_inside_the_named_container(monkeypatch, 
     script.write_text("")
     assert systemtest.run_script_inside(script, "/var/tmp/bench_x.py", ["--users", "3"], "box", "bench-x") == 0
     assert calls == [("push", "box", "bench_x.py", "/var/tmp/bench_x.py")]
+
+
+# --- the scale-out wiring: spread's google backend and the workflow that runs both paths -------------
+
+WORKFLOW = DEFAULT.root / ".github" / "workflows" / "scale-out.yml"
+
+
+def google() -> dict:
+    return yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())["backends"]["google"]
+
+
+def test_google_backend_runs_ubuntu_24_04_on_amd64_and_arm64() -> None:
+    backend = google()
+    assert backend.get("type", "google") == "google"
+    assert backend["key"] == '$(HOST: echo "$SPREAD_GOOGLE_KEY")'
+    project, zone = backend["location"].split("/")  # spread wants <google project>/<compute zone>
+    assert project and zone
+    systems = {name: spec for entry in backend["systems"] for name, spec in entry.items()}
+    assert systems["ubuntu-24.04-64"]["image"] == "ubuntu-os-cloud/ubuntu-2404-lts-amd64"
+    assert systems["ubuntu-24.04-arm-64"]["image"] == "ubuntu-os-cloud/ubuntu-2404-lts-arm64"
+    assert systems["ubuntu-24.04-arm-64"]["plan"].startswith("t2a-")  # an Arm machine type
+    assert systems["ubuntu-24.04-64"]["plan"].startswith("n2-")
+
+
+def test_each_google_machine_installs_its_own_architectures_snap() -> None:
+    assert 'ondemand_*_"$(dpkg --print-architecture)".snap' in google()["environment"]["SNAP_FILE"]
+
+
+def test_the_lxd_backends_stay() -> None:
+    backends = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())["backends"]
+    assert {"lxd-ubuntu", "lxd-local", "google"} <= set(backends)
+
+
+def test_workflow_runs_the_tasks_not_copies_of_them() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    runs = {name: "\n".join(step.get("run", "") for step in job["steps"]) for name, job in workflow["jobs"].items()}
+    assert ".venv/bin/invoke build --remote" in runs["remote-build"]
+    assert "snapcraft remote-build" not in runs["remote-build"]  # the task holds the command line
+    assert '"$SPREAD" -v google:' in runs["spread-google"]
+    checkout = next(s for s in workflow["jobs"]["remote-build"]["steps"] if str(s.get("uses", "")).startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0  # remote-build refuses shallow clones
+    env = {k: v for s in workflow["jobs"]["remote-build"]["steps"] for k, v in (s.get("env") or {}).items()}
+    assert env["LAUNCHPAD_CREDENTIALS"] == "${{ secrets.LAUNCHPAD_CREDENTIALS }}"

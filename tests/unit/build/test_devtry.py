@@ -11,11 +11,10 @@ import pytest
 
 from snapbuild.build import backends
 from snapbuild.build import devtry
-from snapbuild.build.lifecycle import BuildPlan
-from snapbuild.build.sourcecache import SUMS_FILE, SourceCache
 from snapbuild.errors import ToolError
 from snapbuild.machines import lxd
 from snapbuild.recipe.project import DEFAULT
+from tests.unit.build.test_backends import _plan
 
 
 def test_builder_name_is_not_the_build_container() -> None:
@@ -78,22 +77,12 @@ def test_choose_method_shares_only_host_directory_pools() -> None:
     assert devtry.choose_method(True, "dir") == "copy"
 
 
-def _plan(cached: dict[str, Path] | None = None, root: Path | None = None) -> BuildPlan:
-    cache = SourceCache(root, {}) if root is not None else None
-    return BuildPlan("archive", {}, frozenset({"rails-apps", "ondemand"}), cached=cached or {}, cache=cache)
-
-
 def test_prime_argv_runs_the_module_with_the_build_options(tmp_path: Path) -> None:
     plan = _plan({"nginx": tmp_path / "nginx.tar.gz"}, tmp_path)
     argv = devtry.prime_argv(backends.inner_options(DEFAULT, plan))
     assert argv == ["/root/venv/bin/python", "-m", "snapbuild.build.devtry", "prime", "--source", "archive",
                     "--work-dir", "/root/work/archive-without-ondemand-rails-apps",
                     "--without", "ondemand,rails-apps", "--source-cache", backends.CONTAINER_CACHE]
-
-
-def test_inner_options_without_a_cache_or_left_out_parts() -> None:
-    plan = BuildPlan("upstream", {}, frozenset())
-    assert backends.inner_options(DEFAULT, plan) == ["--source", "upstream", "--work-dir", "/root/work/upstream"]
 
 
 def test_main_parses_the_inner_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,19 +181,6 @@ def test_share_work_dir_adds_a_missing_device(fake: FakeLxc, tmp_path: Path) -> 
     devtry._share_work_dir("mine", tmp_path)
     devices = [c for c in fake.calls if c[:2] == ("config", "device")]
     assert devices == [tuple(devtry.device_add_argv("mine", tmp_path))]
-
-
-def test_cache_in_place_compares_sums_and_sizes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / SUMS_FILE).write_text("abc  nginx.tar.gz\n")
-    (tmp_path / "nginx.tar.gz").write_bytes(b"12345")
-    plan = _plan({"nginx": tmp_path / "nginx.tar.gz"}, tmp_path)
-    answers = {"in": "abc  nginx.tar.gz\nnginx.tar.gz 5\n", "stale": "abc  nginx.tar.gz\nnginx.tar.gz 4\n"}
-    for state, expected in (("in", True), ("stale", False)):
-        monkeypatch.setattr(lxd, "exec_", lambda name, argv, state=state, **kw:
-                            subprocess.CompletedProcess(argv, 0, answers[state], ""))
-        assert backends._cache_in_place("b", plan) is expected
-    monkeypatch.setattr(lxd, "exec_", lambda name, argv, **kw: subprocess.CompletedProcess(argv, 1, "", "missing"))
-    assert backends._cache_in_place("b", plan) is False
 
 
 def test_try_task_refuses_an_unknown_source(capsys: pytest.CaptureFixture[str]) -> None:
