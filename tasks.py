@@ -1,42 +1,27 @@
 """Tasks for the Open OnDemand snap. `invoke --list` shows them; `invoke --help TASK` details one.
 
-Each task is a thin entry point into the `snapbuild` library; errors are ToolError with a
-resolution, printed without a traceback.
+Each task is a thin entry point into the `snapbuild` library. Errors go through snapbuild.cli,
+as for every other entry point: `error: ...` with the resolution and no traceback, exit 1 (a
+ToolError) or 2 (a UsageError: options the task does not take together, or unknown values).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from invoke import task
 
+from snapbuild.cli import UsageError, reported
 from snapbuild.errors import ToolError
-from snapbuild.project import DEFAULT as PROJECT
-
-
-def _reported(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Print ToolErrors as `error: ...` plus the resolution and exit 1, instead of a traceback."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except ToolError as error:
-            print(f"error: {error}", file=sys.stderr)
-            sys.exit(1)
-
-    return wrapper
+from snapbuild.recipe.project import DEFAULT as PROJECT
 
 
 @task
-@_reported
+@reported
 def generate(c):
     """Write snap/snapcraft.yaml (and docs/configuration.md) from snap/metadata.yaml and parts/*.yaml."""
-    from snapbuild.check import generated_files
     from snapbuild.fileutil import write_atomic
+    from snapbuild.recipe.check import generated_files
 
     for relative, produce, _ in generated_files(PROJECT):
         changed = write_atomic(PROJECT.root / relative, produce(PROJECT))
@@ -47,11 +32,11 @@ def generate(c):
     "release": "also refuse unverified (unpinned) upstream sources, as release builds do",
     "snap": "also run the store-review checks on this built .snap",
 })
-@_reported
+@reported
 def check(c, release=False, snap=""):
     """Validate parts (through craft-parts), snap metadata, pins, downloads and generated-file drift."""
-    from snapbuild.check import check_project
     from snapbuild.errors import describe
+    from snapbuild.recipe.check import check_project
 
     report = check_project(PROJECT, release=release)
     for warning in report.warnings:
@@ -59,14 +44,14 @@ def check(c, release=False, snap=""):
     if not report.ok:
         raise ToolError(
             f"invoke check: {len(report.problems)} problem(s)",
-            "fix each problem as it says, then run `invoke check` again",
-            describe(report.problems),
+            resolution="fix each problem as it says, then run `invoke check` again",
+            details=describe(report.problems),
         )
     print(f"invoke check: ok ({len(report.warnings)} warning(s))")
     if snap:
         from pathlib import Path
 
-        from snapbuild.snapcheck import check_snap_task
+        from snapbuild.review.snapcheck import check_snap_task
 
         check_snap_task(Path(snap), PROJECT)
 
@@ -76,7 +61,7 @@ def check(c, release=False, snap=""):
     "channel": "edge (default), beta, candidate or stable (latest track)",
     "dry_run": "print the plan and name/version/arch/size/sha256; needs no snapcraft or credentials",
 })
-@_reported
+@reported
 def publish(c, snap, channel="edge", dry_run=False):
     """Upload a built snap and release it to latest/<channel> (refuses partial builds and unverified sources)."""
     from pathlib import Path
@@ -87,12 +72,12 @@ def publish(c, snap, channel="edge", dry_run=False):
 
 
 @task(help={"snap": "also read this built .snap (setuid/setgid, world-writable, sizes) into build/audit-snap.md"})
-@_reported
+@reported
 def audit(c, snap=""):
     """Write docs/audit.md (the store reviewers' report) and print its diff against the committed one."""
     from pathlib import Path
 
-    from snapbuild.audit import run_audit
+    from snapbuild.review.audit import run_audit
 
     run_audit(PROJECT, Path(snap) if snap else None)
 
@@ -102,12 +87,12 @@ def audit(c, snap=""):
     "try_only": "only the `invoke try` comparison (its own build container; leaves `invoke build`'s alone)",
     "source_cache": "offline source cache for the try comparison (default $ONDEMAND_SOURCE_CACHE)",
 })
-@_reported
+@reported
 def bench_build(c, repeats=1, try_only=False, source_cache=""):
     """Print build times per part, a hooks-only rebuild+repack vs a bare `snap pack`, and `invoke try` vs repack+install."""
     from snapbuild.bench import bench_build as run
     from snapbuild.bench import bench_try
-    from snapbuild.sourcecache import cache_from
+    from snapbuild.build.sourcecache import cache_from
 
     if not try_only:
         run(PROJECT, repeats=int(repeats))
@@ -115,10 +100,10 @@ def bench_build(c, repeats=1, try_only=False, source_cache=""):
 
 
 @task
-@_reported
+@reported
 def lint_workflows(c):
     """Run actionlint (built through the Go module proxy into build/tools/bin) on .github/workflows."""
-    from snapbuild.gotools import actionlint_workflows
+    from snapbuild.machines.gotools import actionlint_workflows
 
     actionlint_workflows(PROJECT)
 
@@ -145,40 +130,42 @@ def _parts_list(value: str) -> frozenset[str]:
         "dry_run": "remote: print the command, the platforms and each prerequisite; uploads nothing",
     }
 )
-@_reported
+@reported
 def build(c, source="upstream", without="", destructive=False, snapcraft=False, clean=False,
           compression="lzo", work_dir="", output="", source_cache="", remote=False, platform="", launchpad_timeout=0,
           dry_run=False):
     """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, with snapcraft, or on Launchpad."""
     from pathlib import Path
 
-    from snapbuild import build as backends
-    from snapbuild.sourcecache import cache_from
+    from snapbuild.build import backends
+    from snapbuild.build.sourcecache import cache_from
 
     if remote:
-        from snapbuild.remote import build_remote
+        from snapbuild.build.remote import build_remote
 
         others = [flag for flag, used in (("--source", source != "upstream"), ("--without", without), ("--destructive", destructive),
                                           ("--snapcraft", snapcraft), ("--clean", clean), ("--compression", compression != "lzo"),
                                           ("--work-dir", work_dir), ("--output", output),
                                           ("--source-cache", source_cache)) if used]
         if others:
-            raise ToolError(f"--remote builds the committed recipe on Launchpad; it takes no {', '.join(others)}",
-                            "drop them, or build locally without --remote")
+            raise UsageError(f"--remote builds the committed recipe on Launchpad; it takes no {', '.join(others)}",
+                             resolution="drop them, or build locally without --remote")
         build_remote(PROJECT, platform=platform, timeout=int(launchpad_timeout), dry_run=dry_run)
         return
     if platform or dry_run or launchpad_timeout:
-        raise ToolError("--platform, --launchpad-timeout and --dry-run go with --remote", "add --remote, or drop them")
+        raise UsageError("--platform, --launchpad-timeout and --dry-run go with --remote",
+                         resolution="add --remote, or drop them")
     if source not in ("upstream", "archive"):
-        raise ToolError(f"--source {source}: unknown", "use --source upstream or --source archive")
+        raise UsageError(f"--source {source}: unknown", resolution="use --source upstream or --source archive")
     if compression not in ("lzo", "xz"):
-        raise ToolError(f"--compression {compression}: unknown", "use lzo or xz")
+        raise UsageError(f"--compression {compression}: unknown", resolution="use lzo or xz")
     left_out = _parts_list(without)
     cache = cache_from(source_cache)
     if snapcraft:
         if source != "upstream" or left_out or cache:
-            raise ToolError("--snapcraft builds the committed recipe only",
-                            "drop --source/--without/--source-cache (and unset $ONDEMAND_SOURCE_CACHE), or use the other backends")
+            raise UsageError("--snapcraft builds the committed recipe only",
+                             resolution="drop --source/--without/--source-cache (and unset $ONDEMAND_SOURCE_CACHE), "
+                                        "or use the other backends")
         backends.build_snapcraft(PROJECT, destructive=destructive)
     elif destructive:
         backends.build_destructive(
@@ -200,16 +187,16 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
         "source_cache": "offline source cache (default $ONDEMAND_SOURCE_CACHE), as for `invoke build`",
     },
 )
-@_reported
+@reported
 def try_(c, container="", copy=False, source="", without="", source_cache=""):
     """Build what changed and `snap try` the prime dir in a test container's real snapd: hooks and services, no .snap."""
-    from snapbuild.build import LOCAL_BUILD
-    from snapbuild.devtry import try_snap
-    from snapbuild.sourcecache import cache_from
+    from snapbuild.build.backends import LOCAL_BUILD
+    from snapbuild.build.devtry import try_snap
+    from snapbuild.build.sourcecache import cache_from
 
     mode = source or LOCAL_BUILD[0]
     if mode not in ("upstream", "archive"):
-        raise ToolError(f"--source {mode}: unknown", "use --source archive or --source upstream")
+        raise UsageError(f"--source {mode}: unknown", resolution="use --source archive or --source upstream")
     left_out = _parts_list(without) if without else LOCAL_BUILD[1]
     try_snap(PROJECT, mode, left_out, container=container, copy=copy, cache=cache_from(source_cache))
 
@@ -220,12 +207,12 @@ def try_(c, container="", copy=False, source="", without="", source_cache=""):
     "source_cache": "when a snap must be built first: the offline source cache (default $ONDEMAND_SOURCE_CACHE, "
                     "else ../shared/sources where it exists), as the README's build command uses it",
 })
-@_reported
+@reported
 def test(c, unit_only=False, snap="", source_cache=""):
     """Unit tests; then on the built snap: relocation, store-review checks, the spread suite in real snapd (LXD)."""
     from pathlib import Path
 
-    from snapbuild import systemtest
+    from snapbuild.machines import systemtest
     from snapbuild.progress import step
 
     c.run(f"{sys.executable} -m pytest tests/unit -q", pty=False)
@@ -233,16 +220,16 @@ def test(c, unit_only=False, snap="", source_cache=""):
         return
     path = systemtest.find_snap(PROJECT.root, {systemtest.ENV_SNAP: snap} if snap else None)
     if path is None:
-        from snapbuild.build import LOCAL_BUILD, build_lxd, local_cache_dir
-        from snapbuild.sourcecache import cache_from, open_cache
+        from snapbuild.build.backends import LOCAL_BUILD, build_lxd, local_cache_dir
+        from snapbuild.build.sourcecache import cache_from, open_cache
 
         mode, left_out = LOCAL_BUILD
         cache = cache_from(source_cache)
         if cache is None and local_cache_dir(PROJECT).is_dir():
             cache = open_cache(local_cache_dir(PROJECT))
         path = build_lxd(PROJECT, mode, left_out, cache=cache)
-    from snapbuild.relocation import relocation_test
-    from snapbuild.snapcheck import check_snap_task
+    from snapbuild.build.relocation import relocation_test
+    from snapbuild.review.snapcheck import check_snap_task
 
     with step(f"relocation test of {Path(path).name}"):
         relocation_test(Path(path))

@@ -13,9 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from snapbuild import build as backends
+from snapbuild.build import backends
 from snapbuild.progress import say
-from snapbuild.project import Project
+from snapbuild.recipe.project import Project
 
 MODE = "archive"
 WITHOUT = frozenset({"ondemand"})
@@ -24,14 +24,14 @@ HOOK_FILE = "hooks/ondemand_hooks/__init__.py"
 
 
 def _container_json(name: str, path: str) -> dict:
-    from snapbuild import lxd
+    from snapbuild.machines import lxd
 
     done = lxd.exec_(name, ["cat", path], check=False, capture=True)
     return json.loads(done.stdout) if done.returncode == 0 and done.stdout.strip() else {"steps": {}, "last": {}}
 
 
 def bench_build(project: Project, repeats: int = 1) -> None:
-    from snapbuild import images, lxd
+    from snapbuild.machines import images, lxd
 
     say("bench-build: a full build first, if the build container has none")
     backends.build_lxd(project, MODE, WITHOUT)
@@ -56,18 +56,28 @@ def bench_build(project: Project, repeats: int = 1) -> None:
     bare = time.monotonic() - started
     lxd.lxc("stop", name, check=False)
 
+    print(build_report(timings, rebuilds, inner, bare))
+
+
+def build_report(timings: dict, rebuilds: list[float], inner: list[float], bare: float) -> str:
+    """Each part's time per step (`timings`: timings.json's), then the best hooks-only rebuild +
+    repack, inside the container and end to end, against a bare `snap pack`."""
     steps = ("pull", "build", "stage", "prime")
-    print(f"\n{'part':<10}" + "".join(f"{s:>9}" for s in steps) + f"{'total':>9}   (seconds, most recent run of each step)")
+    lines = ["", f"{'part':<10}" + "".join(f"{s:>9}" for s in steps) + f"{'total':>9}   (seconds, most recent run of each step)"]
     for part, by_step in sorted(timings["steps"].items()):
-        print(f"{part:<10}" + "".join(f"{by_step.get(s, 0.0):>9.1f}" for s in steps) + f"{sum(by_step.values()):>9.1f}")
+        lines.append(f"{part:<10}" + "".join(f"{by_step.get(s, 0.0):>9.1f}" for s in steps) + f"{sum(by_step.values()):>9.1f}")
     full = sum(sum(v.values()) for v in timings["steps"].values())
     best_outer, best_inner = min(rebuilds), min(inner)
-    print(f"{'all parts':<10}{'':>36}{full:>9.1f}")
-    print(f"\nhooks-only rebuild + repack, inside the container : {best_inner:6.1f} s   (lifecycle + pack)")
-    print(f"hooks-only rebuild + repack, `invoke build` (LXD) : {best_outer:6.1f} s   (adds container start, sync, copy-out)")
-    print(f"bare `snap pack` of the same prime                : {bare:6.1f} s")
-    print(f"ratio rebuild/bare pack: {best_inner / bare:.2f}x inside, {best_outer / bare:.2f}x end to end "
-          f"(targets: <= 15 s and <= 1.3x)")
+    lines += [
+        f"{'all parts':<10}{'':>36}{full:>9.1f}",
+        "",
+        f"hooks-only rebuild + repack, inside the container : {best_inner:6.1f} s   (lifecycle + pack)",
+        f"hooks-only rebuild + repack, `invoke build` (LXD) : {best_outer:6.1f} s   (adds container start, sync, copy-out)",
+        f"bare `snap pack` of the same prime                : {bare:6.1f} s",
+        f"ratio rebuild/bare pack: {best_inner / bare:.2f}x inside, {best_outer / bare:.2f}x end to end "
+        f"(targets: <= 15 s and <= 1.3x)",
+    ]
+    return "\n".join(lines)
 
 
 def _timed(run) -> float:
@@ -83,7 +93,8 @@ def bench_try(project: Project, repeats: int = 1, cache=None) -> None:
     the unchanged prime, and a bare `snap pack` + `snap install` of it."""
     import tempfile
 
-    from snapbuild import devtry, images, lxd, systemtest
+    from snapbuild.build import devtry
+    from snapbuild.machines import images, lxd, systemtest
 
     mode, without = backends.LOCAL_BUILD
     container = systemtest.container_name(f"{devtry.TRY_PREFIX}-bench")
@@ -123,13 +134,22 @@ def bench_try(project: Project, repeats: int = 1, cache=None) -> None:
             lxd.exec_(container, devtry.snap_try_argv(tried.directory), capture=True)
     finally:
         lxd.delete(container)
-    t, f, r = min(tries), min(floors), min(repacks)
-    p, i = min(packs), min(installs)
-    print(f"\nhooks-only change -> ready in snapd (best of {repeats}; seconds)")
-    print(f"  `invoke try` (rebuild + snap try)                 : {t:6.1f} s   (target <= 10 s)")
-    print(f"    floor: bare `snap try` of the unchanged prime   : {f:6.1f} s   ratio {t / f:.2f}x")
-    print(f"  rebuild + repack + install (`invoke build` steps) : {r:6.1f} s")
-    print(f"    floor: bare `snap pack` + `snap install`        : {p + i:6.1f} s   ({p:.1f} + {i:.1f}) ratio {r / (p + i):.2f}x")
-    print(f"  repack path / try path                            : {r / t:.2f}x")
     runs = {"try": tries, "snap try": floors, "repack+install": repacks, "snap pack": packs, "snap install": installs}
-    print("  every run: " + "; ".join(f"{label} " + ", ".join(f"{v:.1f}" for v in values) for label, values in runs.items()))
+    print(try_report(runs, repeats))
+
+
+def try_report(runs: dict[str, list[float]], repeats: int) -> str:
+    """The best of each way to make a hooks-only change ready in snapd, with its floor and ratios,
+    then every run's time."""
+    t, f, r = min(runs["try"]), min(runs["snap try"]), min(runs["repack+install"])
+    p, i = min(runs["snap pack"]), min(runs["snap install"])
+    return "\n".join([
+        "",
+        f"hooks-only change -> ready in snapd (best of {repeats}; seconds)",
+        f"  `invoke try` (rebuild + snap try)                 : {t:6.1f} s   (target <= 10 s)",
+        f"    floor: bare `snap try` of the unchanged prime   : {f:6.1f} s   ratio {t / f:.2f}x",
+        f"  rebuild + repack + install (`invoke build` steps) : {r:6.1f} s",
+        f"    floor: bare `snap pack` + `snap install`        : {p + i:6.1f} s   ({p:.1f} + {i:.1f}) ratio {r / (p + i):.2f}x",
+        f"  repack path / try path                            : {r / t:.2f}x",
+        "  every run: " + "; ".join(f"{label} " + ", ".join(f"{v:.1f}" for v in values) for label, values in runs.items()),
+    ])

@@ -1,8 +1,12 @@
-"""One error type for the whole tool: what went wrong, where, and how to fix it."""
+"""One error type for the whole tool: what went wrong, where, and how to fix it.
+
+Shaped like craft-parts' errors: a one-line `brief`, optional `details`, and the `resolution`,
+both keyword-only so a call site says which is which.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 
 @dataclass
@@ -10,13 +14,14 @@ class ToolError(Exception):
     """An error a maintainer can act on.
 
     brief: one line saying what failed, naming the file/key/part at fault.
-    resolution: what to do about it.
     details: optional longer context (command output, the offending value).
+    resolution: what to do about it.
     """
 
     brief: str
-    resolution: str = ""
+    _: KW_ONLY
     details: str = ""
+    resolution: str = ""
 
     def __str__(self) -> str:
         text = self.brief

@@ -25,7 +25,7 @@ import yaml
 
 from snapbuild.errors import ToolError, describe
 from snapbuild.fileutil import sha256_file
-from snapbuild.project import Project
+from snapbuild.recipe.project import Project
 
 CHANNELS = ("edge", "beta", "candidate", "stable")
 TRACK = "latest"
@@ -74,17 +74,19 @@ def _member(snap_file: Path, member: str) -> str | None:
 def snap_facts(snap_file: Path) -> SnapFacts:
     """Name, version, arch, size, sha256 and build info of a .snap."""
     if not snap_file.is_file():
-        raise ToolError(f"{snap_file}: no such snap file", "build it (`invoke build`) or give the path of the .snap to publish")
+        raise ToolError(f"{snap_file}: no such snap file",
+                        resolution="build it (`invoke build`) or give the path of the .snap to publish")
     if shutil.which("unsquashfs") is None:
-        raise ToolError("unsquashfs is missing; it reads the snap's metadata", "apt-get install squashfs-tools")
+        raise ToolError("unsquashfs is missing; it reads the snap's metadata", resolution="apt-get install squashfs-tools")
     text = _member(snap_file, "meta/snap.yaml")
     if text is None:
-        raise ToolError(f"{snap_file}: no meta/snap.yaml inside; not a snap", "give the .snap that `invoke build` wrote")
+        raise ToolError(f"{snap_file}: no meta/snap.yaml inside; not a snap",
+                        resolution="give the .snap that `invoke build` wrote")
     try:
         meta = yaml.safe_load(text) or {}
         info = yaml.safe_load(_member(snap_file, "meta/build-info.yaml") or "") or {}
     except yaml.YAMLError as error:
-        raise ToolError(f"{snap_file}: unreadable metadata", "rebuild the snap", str(error)) from None
+        raise ToolError(f"{snap_file}: unreadable metadata", resolution="rebuild the snap", details=str(error)) from None
     return SnapFacts(
         path=snap_file,
         name=str(meta.get("name", "")),
@@ -105,7 +107,7 @@ def upload_command(snap_file: Path, channel: str) -> list[str]:
 
 def refusals(project: Project, facts: SnapFacts) -> list[str]:
     """Why this snap must not be published (empty: it may)."""
-    from snapbuild.check import check_project
+    from snapbuild.recipe.check import check_project
 
     problems = []
     if facts.left_out:
@@ -134,7 +136,8 @@ def publish(project: Project, snap_file: Path, channel: str = "edge", dry_run: b
     """Upload snap_file and release it to latest/<channel>; returns the command run (or planned)."""
     env = dict(os.environ if environ is None else environ)
     if channel not in CHANNELS:
-        raise ToolError(f"channel {channel!r}: unknown", f"use one of {', '.join(CHANNELS)} (released on the {TRACK} track)")
+        raise ToolError(f"channel {channel!r}: unknown",
+                        resolution=f"use one of {', '.join(CHANNELS)} (released on the {TRACK} track)")
     snap_file = Path(snap_file)
     facts = snap_facts(snap_file)
     command = upload_command(snap_file, channel)
@@ -144,8 +147,8 @@ def publish(project: Project, snap_file: Path, channel: str = "edge", dry_run: b
     if problems:
         raise ToolError(
             f"refusing to publish {snap_file.name}: {len(problems)} problem(s)",
-            "publish a full build of a recipe that passes `invoke check --release`",
-            describe(problems),
+            resolution="publish a full build of a recipe that passes `invoke check --release`",
+            details=describe(problems),
         )
     if dry_run:
         print(f"dry run: nothing uploaded; without --dry-run this releases {facts.name} {facts.version} to {TRACK}/{channel}")
@@ -162,13 +165,15 @@ def publish(project: Project, snap_file: Path, channel: str = "edge", dry_run: b
             f"then `export {CREDENTIALS}=$(cat creds.txt)`"
         )
     if missing:
-        raise ToolError(f"cannot publish {snap_file.name}: {len(missing)} thing(s) missing", "provide what is listed, then run again",
-                        describe(missing))
+        raise ToolError(f"cannot publish {snap_file.name}: {len(missing)} thing(s) missing",
+                        resolution="provide what is listed, then run again",
+                        details=describe(missing))
     done = runner(command, env=env, check=False)
     if done.returncode != 0:
         raise ToolError(
             f"`{' '.join(command)}` failed (exit {done.returncode})",
-            f"read snapcraft's message above; `snapcraft whoami` shows whether {CREDENTIALS} is valid and may push {facts.name}",
+            resolution=f"read snapcraft's message above; `snapcraft whoami` shows whether {CREDENTIALS} is valid "
+                       f"and may push {facts.name}",
         )
     print(f"published {facts.name} {facts.version} ({', '.join(facts.architectures)}) to {TRACK}/{channel}")
     return command

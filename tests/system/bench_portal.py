@@ -169,7 +169,7 @@ def inside(count: int) -> int:
 
 def host(opts: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from snapbuild import systemtest
+    from snapbuild.machines import systemtest
 
     return systemtest.run_script_inside(Path(__file__).resolve(), REMOTE, ["--users", str(opts.users)], opts.container,
                                         "bench-portal")

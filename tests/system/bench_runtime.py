@@ -314,8 +314,8 @@ def inside(opts: argparse.Namespace) -> int:
 
 def host(opts: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from snapbuild import lxd, systemtest
-    from snapbuild.project import DEFAULT as PROJECT
+    from snapbuild.machines import lxd, systemtest
+    from snapbuild.recipe.project import DEFAULT as PROJECT
 
     tests = PROJECT.root / "tests"
     inner = ["python3", f"{REMOTE_ROOT}/bench_runtime.py", "--inside", "--root", REMOTE_ROOT,

@@ -138,7 +138,7 @@ def inside(repetitions: int) -> int:
 
 def host(opts: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from snapbuild import systemtest
+    from snapbuild.machines import systemtest
 
     return systemtest.run_script_inside(Path(__file__).resolve(), REMOTE, ["--repetitions", str(opts.repetitions)], opts.container,
                                         "bench-set")

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snapbuild import check, release
+from snapbuild import release
 from snapbuild.errors import ToolError
-from snapbuild.project import Project
+from snapbuild.recipe import check
+from snapbuild.recipe.project import Project
 
 pytestmark = pytest.mark.skipif(not (shutil.which("mksquashfs") and shutil.which("unsquashfs")),
                                 reason="needs squashfs-tools")
@@ -250,7 +251,7 @@ def test_unverified_sources_are_refused(tmp_path: Path, project: Project, checke
 
 def test_check_release_really_refuses_unverified_source(tmp_path: Path) -> None:
     # The real check with release=True (no fake): an `unverified` tarball is a problem.
-    from snapbuild.partfile import parse_part_file
+    from snapbuild.recipe.partfile import parse_part_file
 
     part_file = tmp_path / "parts" / "thing.yaml"
     part_file.parent.mkdir()
