@@ -8,15 +8,19 @@ review/audit.py's.
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from snapbuild.errors import ToolError
 from snapbuild.recipe.generate import snap_version
-from snapbuild.recipe.partfile import ARCHITECTURES, PartFile, Source, declared_sources, deep_merge
+from snapbuild.recipe.hookspkg import hooks_module
+from snapbuild.recipe.partfile import (
+    ARCHITECTURES,
+    PartFile,
+    Source,
+    declared_sources,
+    deep_merge,
+)
 from snapbuild.recipe.project import Project
 from snapbuild.recipe.userland import LXD_BUILD_HOST, base_userland
 
@@ -218,20 +222,6 @@ def cache_rows(parts: dict[str, PartFile]) -> list[list[str]]:
         rows.append([name, f"`{entry.file}`", f"sha256 `{entry.sha256}`", f"{entry.repository} @ `{entry.commit}`",
                      _where(source), entry.note or "-"])
     return rows
-
-
-def hooks_module(project: Project, name: str) -> ModuleType:
-    """Import `ondemand_hooks.<name>` from the project's hooks package (the code the snap runs)."""
-    hooks_dir = str(project.root / "hooks")
-    if hooks_dir not in sys.path:
-        sys.path.insert(0, hooks_dir)
-    try:
-        return importlib.import_module(f"ondemand_hooks.{name}")
-    except ImportError as error:
-        raise ToolError(
-            f"hooks/ondemand_hooks/{name}.py cannot be imported ({error}); the audit takes the sudoers rule from it",
-            resolution="fix the hooks package (its unit tests say how)",
-        ) from None
 
 
 def sudoers_rule(project: Project, snap_name: str) -> tuple[Path, dict[str, str]]:
