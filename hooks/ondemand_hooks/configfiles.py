@@ -167,7 +167,7 @@ def fixed_portal_keys(paths: Paths) -> dict[str, Any]:
     if paths.ondemand_present:
         fixed.update(
             {
-                "lua_root": str(paths.mod_ood_proxy_lib),
+                "lua_root": str(paths.mod_ood_proxy_lib_stable),
                 "pun_uri": ROUTES.pun_uri,
                 "nginx_uri": ROUTES.nginx_uri,
                 "node_uri": ROUTES.node_uri,

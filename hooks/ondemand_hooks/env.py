@@ -107,6 +107,20 @@ class Paths:
         return self.snap / "opt" / "ood" / "mod_ood_proxy" / "lib"
 
     @property
+    def mod_ood_proxy_lib_stable(self) -> Path:
+        """mod_ood_proxy's Lua as the vhost names it (the `current` form: survives a refresh)."""
+        return self.snap_stable / "opt" / "ood" / "mod_ood_proxy" / "lib"
+
+    @property
+    def luaposix_paths(self) -> tuple[Path, Path] | None:
+        """(Lua dir, C module dir) of the snap's luaposix, which mod_ood_proxy requires (for
+        OOD_ALLOWED_HOSTS); in the `current` form. None if this build has none."""
+        found = sorted(self.snap.glob("usr/lib/*/lua/5.3/posix"))
+        if not found or not (self.snap / "usr" / "share" / "lua" / "5.3" / "posix").is_dir():
+            return None
+        return self.snap_stable / "usr" / "share" / "lua" / "5.3", self.snap_stable / found[0].parent.relative_to(self.snap)
+
+    @property
     def ondemand_present(self) -> bool:
         """OnDemand itself ships in this build (offline builds leave it out)."""
         return self.mod_ood_proxy_lib.is_dir()

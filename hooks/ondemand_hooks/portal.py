@@ -181,6 +181,13 @@ def render_httpd_conf(portal: PortalSettings, paths: Paths, vhost: Path | None, 
         lines.append("")
         lines.append(f"SSLSessionCache {q('shmcb:' + str(paths.apache_run_dir / 'ssl_scache(512000)'))}")
         lines.append("SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1")
+    lua = paths.luaposix_paths
+    if lua is not None:
+        lines.append("")
+        lines.append("# luaposix for mod_ood_proxy (it requires `posix` to pass OOD_ALLOWED_HOSTS on).")
+        lines.append(f"LuaPackagePath {q(str(lua[0]) + '/?.lua')}")
+        lines.append(f"LuaPackagePath {q(str(lua[0]) + '/?/init.lua')}")
+        lines.append(f"LuaPackageCPath {q(str(lua[1]) + '/?.so')}")
     lines.append("")
     if vhost is None:
         lines.append("# No portal: OnDemand (its ood-portal-generator) is not part of this build.")

@@ -106,7 +106,7 @@ else
     problem "$inside $protected (allowlisted): HTTP $code, want the normal portal's 401"
 fi
 read -r code location <<<"$(get "$inside" / "$(token)")"
-if [ "$code" = 302 ] && [[ "$location" == *"$protected" ]]; then
+if [ "$code" = 302 ] && [[ "$location" == *"$protected"* ]]; then
     say "  $inside /: 302 $location"
 else
     problem "$inside / (allowlisted): HTTP $code ${location:-}, want 302 to $protected"
@@ -119,7 +119,7 @@ wait_for 30 "maintenance lifted" maintenance_off ||
     problem "$outside still gets $(first_hop "$outside" "http://$outside:$port$protected") 30s after unsetting maintenance"
 for from in "$inside" "$outside"; do
     read -r code location <<<"$(get "$from" / "$(token)")"
-    if [ "$code" = 302 ] && [[ "$location" == *"$protected" ]]; then
+    if [ "$code" = 302 ] && [[ "$location" == *"$protected"* ]]; then
         say "  $from /: 302 $location"
     else
         problem "$from / after unset: HTTP $code ${location:-}, want 302 to $protected"

@@ -61,7 +61,7 @@ def test_oidc_routes_everything_through_mod_ood_proxy(env_od: SnapEnv) -> None:
     text = vhost(env_od)
     lines = directives(text)
     assert text.startswith("#\n# Open OnDemand Portal\n#\n# Generated using ood-portal-generator version ")
-    assert f'LuaRoot "{env_od.paths.mod_ood_proxy_lib}"' in lines
+    assert f'LuaRoot "{env_od.paths.mod_ood_proxy_lib_stable}"' in lines
     for uri, handler in (("/pun", "pun_proxy.lua pun_proxy_handler"), ("/nginx", "nginx.lua nginx_handler")):
         block = text.split(f'<Location "{uri}">', 1)[1].split("</Location>", 1)[0]
         assert "AuthType openid-connect" in block and "Require valid-user" in block
@@ -488,3 +488,17 @@ def test_oidc_without_a_client_secret_uses_pkce(env_od: SnapEnv) -> None:
     env_od.configure()
     vhost = env_od.paths.portal_conf.read_text()
     assert "OIDCClientSecret s3cr3t\n" in vhost and "OIDCPKCEMethod" not in vhost
+
+
+def test_main_config_gives_mod_ood_proxy_the_snaps_luaposix(env: SnapEnv) -> None:
+    """Upstream's vhost always sets OOD_ALLOWED_HOSTS, and mod_ood_proxy then requires
+    `posix`: the snap's luaposix must be on mod_lua's package paths."""
+    assert "LuaPackage" not in env.paths.httpd_conf.read_text()  # a build without luaposix
+    (env.paths.snap / "usr" / "share" / "lua" / "5.3" / "posix").mkdir(parents=True)
+    (env.paths.snap / "usr" / "lib" / "x86_64-linux-gnu" / "lua" / "5.3" / "posix").mkdir(parents=True)
+    env.set({**basic(env), "portal.servername": "ondemand.example.edu"})
+    env.configure()
+    conf = env.paths.httpd_conf.read_text()
+    share, lib = env.paths.snap_stable / "usr/share/lua/5.3", env.paths.snap_stable / "usr/lib/x86_64-linux-gnu/lua/5.3"
+    assert f'LuaPackagePath "{share}/?.lua"\nLuaPackagePath "{share}/?/init.lua"\nLuaPackageCPath "{lib}/?.so"\n' in conf
+    assert "SetEnv OOD_ALLOWED_HOSTS" in vhost(env)
