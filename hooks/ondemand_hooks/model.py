@@ -152,7 +152,8 @@ KEYS: tuple[Key, ...] = (
        "$SNAP_COMMON/etc/ood/maintenance.enable exists (upstream /etc/ood/maintenance.enable), every "
        "request is redirected to /public/maintenance/index.html, except from "
        "portal.maintenance.allowlist. This key creates or removes the file; no Apache reload is "
-       "needed, and an admin may touch the file by hand just as well.", v.boolean),
+       "needed, and an admin may touch the file by hand just as well. Like upstream's, it works once "
+       "an auth type is set (the need_auth vhost before that has no maintenance mode).", v.boolean),
     _k("portal.maintenance.allowlist", "list of IP addresses or IPv4 /8, /16, /24 networks", [],
        "10.0.0.5,192.168.10.0/24",
        "Clients that still reach the portal during maintenance (upstream "
