@@ -115,7 +115,8 @@ class Paths:
     def luaposix_paths(self) -> tuple[Path, Path] | None:
         """(Lua dir, C module dir) of the snap's luaposix, which mod_ood_proxy requires (for
         OOD_ALLOWED_HOSTS); in the `current` form. None if this build has none."""
-        found = sorted(self.snap.glob("usr/lib/*/lua/5.3/posix"))
+        # Debian's lua-posix: posix.so (or a posix/ dir of modules) under the multiarch triplet.
+        found = sorted(self.snap.glob("usr/lib/*/lua/5.3/posix*"))
         if not found or not (self.snap / "usr" / "share" / "lua" / "5.3" / "posix").is_dir():
             return None
         return self.snap_stable / "usr" / "share" / "lua" / "5.3", self.snap_stable / found[0].parent.relative_to(self.snap)

@@ -495,7 +495,8 @@ def test_main_config_gives_mod_ood_proxy_the_snaps_luaposix(env: SnapEnv) -> Non
     `posix`: the snap's luaposix must be on mod_lua's package paths."""
     assert "LuaPackage" not in env.paths.httpd_conf.read_text()  # a build without luaposix
     (env.paths.snap / "usr" / "share" / "lua" / "5.3" / "posix").mkdir(parents=True)
-    (env.paths.snap / "usr" / "lib" / "x86_64-linux-gnu" / "lua" / "5.3" / "posix").mkdir(parents=True)
+    (env.paths.snap / "usr" / "lib" / "x86_64-linux-gnu" / "lua" / "5.3").mkdir(parents=True)
+    (env.paths.snap / "usr" / "lib" / "x86_64-linux-gnu" / "lua" / "5.3" / "posix.so").write_bytes(b"")  # as lua-posix ships it
     env.set({**basic(env), "portal.servername": "ondemand.example.edu"})
     env.configure()
     conf = env.paths.httpd_conf.read_text()
