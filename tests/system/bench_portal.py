@@ -129,8 +129,9 @@ def direct_status(user: str) -> int:
 
 
 def lua_timings(user: str, last: int) -> dict[str, list[float]]:
-    """mod_ood_proxy's own per-request timings (its logger.lua writes time_user_map and
-    time_proxy at LogLevel lua_module:info) of the user's last `last` requests for PAGE,
+    """mod_ood_proxy's own per-request timings in ms (its logger.lua writes time_user_map, the
+    user mapping, and time_proxy, from the start of proxying to the log phase, at LogLevel
+    lua_module:info) of the user's last `last` requests for PAGE,
     from the vhost's error logs (upstream names them <servername>_error.log)."""
     lines: list[str] = []
     for log in sorted(Path(f"{COMMON}/var/log/apache2").glob("*error*.log")):
@@ -188,7 +189,8 @@ def inside(count: int) -> int:
     # and mod_ood_proxy's own timings of the proxied requests.
     print(f"bench:   Apache alone (static /public page) p50 {statistics.median(static) * 1000:.2f} ms")
     for name, values in lua.items():
-        shown = f"p50 {statistics.median(values) * 1000:.2f} ms over {len(values)} requests" if values else "not logged"
+        # logger.lua writes both in milliseconds (r:clock() is in microseconds).
+        shown = f"p50 {statistics.median(values):.3f} ms over {len(values)} requests" if values else "not logged"
         print(f"bench:   mod_ood_proxy {name:14} {shown}")
     times = [seconds for seconds, _ in together]
     print(f"bench:   {count} users at once              errors {errors}  p95 {percentile(times, 95):.3f}s  max {max(times):.3f}s")
