@@ -455,3 +455,15 @@ def test_the_key_list_is_upstreams_ood_portal_yml_keys() -> None:
     assert set(upstream.PORTAL_KEYS) == read | documented
     assert "dex" in documented and ood_generator.ONDEMAND == f"ondemand-{upstream.ONDEMAND_VERSION}"
 
+
+def test_the_docs_name_the_file_and_every_upstream_key() -> None:
+    from ondemand_hooks import docs
+
+    text = docs.render_configuration_doc()
+    section = text.split("## Other upstream keys: ood_portal.site.yml\n", 1)[1].split("\n## ", 1)[0]
+    assert "/var/snap/ondemand/common/etc/ood/config/ood_portal.site.yml" in section
+    assert "sudo snap run ondemand.update-portal" in section and "chmod 600" in section
+    for name in upstream.PORTAL_KEYS:
+        assert f"`{name}`" in section, name
+    layout = (ood_generator.ROOT / "docs" / "layout.md").read_text()
+    assert "| `etc/ood/config/ood_portal.site.yml` (" in layout
