@@ -1,7 +1,9 @@
 """The YAML files under $SNAP_COMMON/etc/ood/config, in upstream's vocabulary.
 
-- ood_portal.yml: written whole from the `portal.*` keys; `update-portal` reads it back
-  (strictly: same validators, unknown keys refused) to render the Apache config.
+- ood_portal.yml: written whole from the `portal.*` keys, then the admin's
+  ood_portal.site.yml keys (upstream's keys the snap does not manage; sitefile.py);
+  `update-portal` reads it back (strictly: same validators, unknown keys refused), merges
+  the site file again and renders the Apache config.
 - nginx_stage.yml: the snap's paths and the `nginx-stage.*` keys are rewritten; any other
   key an admin added by hand is kept.
 - clusters.d/<id>.yml: one file per `clusters.<id>`; files the snap did not write are
@@ -10,13 +12,15 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from . import model
+from . import model, upstream
 from .env import Paths
 from .errors import ConfigError, HookError, InternalError
 from .model import PortalSettings, Settings
@@ -24,10 +28,37 @@ from .model import PortalSettings, Settings
 PORTAL_HEADER = """\
 # Open OnDemand portal configuration (upstream's ood_portal.yml keys), written by the
 # ondemand snap from `snap set ondemand portal.*`. Change settings with snap set: the
-# next `snap set` or refresh rewrites this file. `sudo snap run ondemand.update-portal`
-# regenerates the Apache config from it. Readable by root only (it may hold the OIDC
-# client secret). Reference: docs/configuration.md.
+# next `snap set` or refresh rewrites this file. Upstream's other keys go in
+# ood_portal.site.yml next to it, which is merged in here. `sudo snap run
+# ondemand.update-portal` merges that file again and regenerates the Apache config from
+# this one. Readable by root only (it may hold the OIDC client secret).
+# Reference: docs/configuration.md.
 """
+# The header line naming the merged site keys; update-portal reads it back to tell them
+# from keys added to ood_portal.yml by hand.
+SITE_KEYS_LINE = "# Keys from ood_portal.site.yml (edit them there, not here): "
+EDIT_SITE_FILE = "edit ood_portal.site.yml, not ood_portal.yml (then `sudo snap run ondemand.update-portal`)"
+
+
+def portal_header(site_keys: Iterable[str] = ()) -> str:
+    names = list(site_keys)
+    return PORTAL_HEADER + (SITE_KEYS_LINE + ", ".join(names) + "\n" if names else "")
+
+
+def recorded_site_keys(data: bytes) -> set[str]:
+    """The site keys an ood_portal.yml's header says were merged into it."""
+    found: set[str] = set()
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith(SITE_KEYS_LINE):
+            found.update(name.strip() for name in line[len(SITE_KEYS_LINE) :].split(",") if name.strip())
+    return found
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 NGINX_STAGE_HEADER = """\
 # nginx_stage configuration (upstream's nginx_stage.yml keys) for the ondemand snap.
@@ -88,7 +119,11 @@ def load_yaml_mapping(path: Path, data: bytes) -> tuple[dict[str, Any], str | No
 class _RubySafeDumper(yaml.SafeDumper):
     """Upstream's tools read these files with Ruby's YAML, which loads a plain scalar
     starting with ':' as a Symbol (`::1` is not the string "::1" there): such strings are
-    quoted."""
+    quoted. Ruby's safe loader also refuses YAML aliases, so none are written: a value the
+    admin's file shares between keys (an anchor) is written out each time."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -153,8 +188,11 @@ class Routes:
 ROUTES = Routes()
 
 
-def fixed_portal_keys(paths: Paths) -> dict[str, Any]:
-    """ood_portal.yml keys whose value the snap decides (paths into the snap, routes)."""
+def fixed_portal_keys(paths: Paths, *, with_routes: bool | None = None) -> dict[str, Any]:
+    """ood_portal.yml keys whose value the snap decides (paths into the snap, routes).
+
+    The routes are written only where OnDemand is in the build, unless `with_routes` says.
+    """
     fixed: dict[str, Any] = {
         "public_uri": ROUTES.public_uri,
         "public_root": str(paths.public_root),
@@ -164,7 +202,7 @@ def fixed_portal_keys(paths: Paths) -> dict[str, Any]:
         # Always on: portal.maintenance.enabled switches upstream's flag file instead.
         "use_maintenance": True,
     }
-    if paths.ondemand_present:
+    if paths.ondemand_present if with_routes is None else with_routes:
         fixed.update(
             {
                 "lua_root": str(paths.mod_ood_proxy_lib_stable),
@@ -178,6 +216,38 @@ def fixed_portal_keys(paths: Paths) -> dict[str, Any]:
             }
         )
     return fixed
+
+
+# Keys `portal_yaml` writes besides PORTAL_YAML_KEYS and the fixed ones (and one it makes
+# upstream ignore) -> how an admin changes them.
+DERIVED_KEYS = {
+    "ssl": "set portal.ssl.certificate, portal.ssl.certificate-key and portal.ssl.certificate-chain instead",
+    "auth": "set portal.auth.type (and portal.auth.basic.user-file) instead",
+    "oidc_redirect_uri": "the snap writes it equal to oidc_uri; set portal.oidc.uri instead",
+    "oidc_settings": (
+        "the snap writes OIDCPKCEMethod S256 there while portal.oidc.client-secret is unset; put other "
+        "mod_auth_openidc directives in custom_vhost_directives"
+    ),
+    # Upstream reads it only when maintenance_ip_allowlist is absent, which the snap always writes.
+    "maintenance_ip_whitelist": "upstream's old name of maintenance_ip_allowlist; set portal.maintenance.allowlist instead",
+}
+
+
+def managed_portal_keys(paths: Paths) -> dict[str, str]:
+    """Every ood_portal.yml key the snap writes (whatever the settings) -> how to change it."""
+    managed = {yml: f"set {snap} instead: `sudo snap set ondemand {snap}=...`" for yml, snap in PORTAL_YAML_KEYS.items()}
+    managed.update(DERIVED_KEYS)
+    managed["oidc_crypto_passphrase"] = f"the snap generates it once and keeps it in {paths.oidc_passphrase_file}"
+    for name, value in fixed_portal_keys(paths, with_routes=True).items():
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as YAML says it
+        managed[name] = f"the snap fixes it to {shown}"
+    managed["use_maintenance"] += "; portal.maintenance.enabled switches maintenance mode"
+    return managed
+
+
+def site_portal_keys(paths: Paths) -> frozenset[str]:
+    """Upstream's ood_portal.yml keys an admin sets in ood_portal.site.yml: all the others."""
+    return frozenset(upstream.PORTAL_KEYS) - set(managed_portal_keys(paths))
 
 
 def auth_directives(portal: PortalSettings) -> list[str]:
@@ -231,14 +301,48 @@ def portal_yaml(portal: PortalSettings, paths: Paths, passphrase: str | None = N
     return data
 
 
-def render_portal_yaml(portal: PortalSettings, paths: Paths, passphrase: str | None = None) -> bytes:
-    return dump_yaml(PORTAL_HEADER, portal_yaml(portal, paths, passphrase))
+def merge_site_keys(data: Mapping[str, Any], site: Mapping[str, Any]) -> dict[str, Any]:
+    """The snap's keys, then the site file's (which never names one of them)."""
+    clash = sorted(set(data) & set(site))
+    if clash:
+        raise InternalError(f"ood_portal.site.yml keys the snap writes itself got through: {', '.join(clash)}")
+    return {**data, **site}
 
 
-def portal_from_yaml(data: dict[str, Any], paths: Paths, where: str) -> PortalSettings:
-    """Read ood_portal.yml back into settings with the same checks as `snap set`."""
-    problems: list[str] = []
+def render_portal_yaml(
+    portal: PortalSettings, paths: Paths, passphrase: str | None = None, site: Mapping[str, Any] | None = None
+) -> bytes:
+    site = site or {}
+    return dump_yaml(portal_header(site), merge_site_keys(portal_yaml(portal, paths, passphrase), site))
+
+
+def _site_key_problems(data: Mapping[str, Any], site: Mapping[str, Any], paths: Paths, where: str) -> list[str]:
+    """ood_portal.yml holds exactly the site file's keys and values."""
+    site_file = paths.ood_portal_site_yml
+    siteable = site_portal_keys(paths)
+    problems = []
+    for name, value in data.items():
+        if name in site and value != site[name]:
+            problems.append(f"{where}: {name}: differs from {site_file}; {EDIT_SITE_FILE}")
+        elif name in siteable and name not in site:
+            problems.append(f"{where}: {name}: is not in {site_file}; {EDIT_SITE_FILE}")
+    for name in site:
+        if name not in data:
+            problems.append(
+                f"{where}: {name}: missing (it is in {site_file}); `sudo snap run ondemand.update-portal` merges it"
+            )
+    return problems
+
+
+def portal_from_yaml(
+    data: dict[str, Any], paths: Paths, where: str, site: Mapping[str, Any] | None = None
+) -> PortalSettings:
+    """Read ood_portal.yml back into settings with the same checks as `snap set`. Upstream's
+    keys the snap does not manage must be exactly those of `site` (ood_portal.site.yml)."""
+    site = site or {}
+    problems = _site_key_problems(data, site, paths, where)
     portal: dict[str, Any] = {}
+    siteable = site_portal_keys(paths)
 
     def put(snap_key: str, value: Any) -> None:
         node = portal
@@ -249,6 +353,8 @@ def portal_from_yaml(data: dict[str, Any], paths: Paths, where: str) -> PortalSe
 
     fixed = fixed_portal_keys(paths)
     for name, value in data.items():
+        if name in siteable:
+            continue  # checked against the site file above
         if name in PORTAL_YAML_KEYS:
             put(PORTAL_YAML_KEYS[name], value)
         elif name == "oidc_redirect_uri":
@@ -273,11 +379,13 @@ def portal_from_yaml(data: dict[str, Any], paths: Paths, where: str) -> PortalSe
         elif name in fixed:
             if value != fixed[name]:
                 problems.append(f"{where}: {name}: is fixed by the snap to {fixed[name]!r}; remove the line")
+        elif name in upstream.PORTAL_KEYS:
+            # A route of OnDemand's in a build without OnDemand.
+            problems.append(f"{where}: {name}: the snap does not write it in this build (no OnDemand); remove it")
         else:
             problems.append(
-                f"{where}: {name}: not a key the snap's portal generator supports; remove it "
-                "(settings: docs/configuration.md; custom directives: edit ood-portal.conf, which the "
-                "generator then leaves alone)"
+                f"{where}: {name}: not an ood_portal.yml key of OnDemand {upstream.ONDEMAND_VERSION}"
+                f"{did_you_mean(name, upstream.PORTAL_KEYS)}; remove it (settings: docs/configuration.md)"
             )
     if "auth" not in data:
         put("portal.auth.type", "none")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
+from . import configfiles, upstream
+from .env import Paths
 from .model import KEYS, NAMESPACES, Key
 
 INTRO = """\
@@ -41,6 +44,50 @@ Lists are comma-separated (`a,b,c`) or JSON lists. Placeholders: `<id>` is a clu
 (lower-case letters, digits, `-`), `<NAME>` an environment variable name written dash-cased.
 Values written into the Apache or nginx configuration may not contain line breaks, control
 characters, quotes, `<`, `>`, `` ` `` or `${`, nor backslashes (except in `portal.host-regex`).
+
+## Other upstream keys: ood_portal.site.yml
+
+Upstream's ood_portal.yml has many keys without a `snap set` name: custom Apache
+directives, log files and their format, a user-mapping command, the register and
+discover pages, the PUN pre-hook and retries, security headers and more. Put those in
+`/var/snap/ondemand/common/etc/ood/config/ood_portal.site.yml`, a YAML mapping of
+upstream's key names to values written as upstream's documentation describes them:
+
+```yaml
+custom_vhost_directives:
+  - 'Header always set X-Site "Example HPC"'
+user_map_cmd: /opt/site/bin/ood-map-user
+accesslog: '|/usr/bin/logger -t ondemand-access'
+pun_max_retries: 10
+```
+
+The file is the admin's: the snap reads it and never writes it. Its values reach root's
+hooks and may hold secrets, so it must be owned by root and writable by nobody else
+(`sudo chown root:root FILE; sudo chmod 600 FILE`); otherwise it is refused. Without the
+file there are no such keys.
+
+The configure hook (every `snap set`, install and refresh) merges the file's keys into the
+ood_portal.yml it writes, after the snap's own keys, and names them in that file's header;
+upstream's generator then renders them as on any other install. After editing the site
+file, apply it with `sudo snap run ondemand.update-portal`, which merges it again (any
+`snap set` does too). The keys the snap manages still change only with `snap set`. Edit
+site keys in ood_portal.site.yml, not in ood_portal.yml: update-portal refuses a site key
+added to ood_portal.yml by hand.
+
+As with `snap set`, every problem is listed and nothing changes when the file holds:
+
+- a key the snap manages (the table below): the message names the `snap set` key to use
+  instead, or the value the snap fixes;
+- a key that is not an ood_portal.yml key of OnDemand {version} (with a did-you-mean hint),
+  a key given twice, or anything but a mapping;
+- a value upstream's Ruby cannot read from YAML (a date, a set, binary data: quote it);
+- a value upstream's generator or `httpd -t` refuses: the message names the site key whose
+  value is on the line Apache complained about, with Apache's words.
+
+The snap checks nothing else in these values, so directives are the admin's responsibility,
+as on any install; they can use only the modules the snap's `httpd.conf` loads (it lists
+them). `dex` configures upstream's Dex, which the snap does not ship: upstream's generator
+refuses it unless the host has its `ondemand-dex` package.
 """
 
 SECTIONS = {
@@ -114,8 +161,34 @@ def _key_section(key: Key) -> list[str]:
     ]
 
 
+# Where the documented fixed values point: the snap's real paths.
+DOC_PATHS = Paths(
+    snap=Path("/snap/ondemand/current"),
+    snap_common=Path("/var/snap/ondemand/common"),
+    snap_data=Path("/var/snap/ondemand/current"),
+    revision="current",
+    name="ondemand",
+)
+
+
+def _site_keys_section() -> list[str]:
+    siteable = configfiles.site_portal_keys(DOC_PATHS)
+    managed = configfiles.managed_portal_keys(DOC_PATHS)
+    out = ["Keys for ood_portal.site.yml (upstream's order): "]
+    out[0] += ", ".join(f"`{name}`" for name in upstream.PORTAL_KEYS if name in siteable) + ".\n"
+    out.append("Keys the snap manages, refused there:\n")
+    out.append("| ood_portal.yml key | instead |")
+    out.append("|---|---|")
+    for name in upstream.PORTAL_KEYS:
+        if name in managed:
+            out.append(f"| `{name}` | {_cell(managed[name])} |")
+    out.append("")
+    return out
+
+
 def render_configuration_doc() -> str:
-    out = [INTRO]
+    out = [INTRO.replace("{version}", upstream.ONDEMAND_VERSION)]
+    out.extend(_site_keys_section())
     out.append("## All keys\n")
     out.append("| key | type | default |")
     out.append("|---|---|---|")

@@ -218,6 +218,12 @@ class Paths:
         return self.ood_config / "ood_portal.yml"
 
     @property
+    def ood_portal_site_yml(self) -> Path:
+        """The admin's own ood_portal.yml keys (those the snap does not manage), merged into
+        ood_portal.yml; never written by the snap."""
+        return self.ood_config / "ood_portal.site.yml"
+
+    @property
     def nginx_stage_yml(self) -> Path:
         return self.ood_config / "nginx_stage.yml"
 

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from . import configfiles, fsutil, model, portal, processes, sudoers
+from . import configfiles, fsutil, model, portal, processes, sitefile, sudoers
 from .env import Paths
 from .errors import ConfigError, HookError, InternalError
 from .log import log
@@ -282,11 +283,33 @@ def _set_maintenance(paths: Paths, enabled: bool, applied: Applied) -> None:
         log.info("%s: removed (maintenance mode off)", flag)
 
 
+def _prepare_portal(
+    settings: model.PortalSettings,
+    yml: bytes,
+    paths: Paths,
+    site: dict[str, Any],
+    *,
+    force: bool = False,
+    rerun: bool = False,
+    passphrase_to_write: str | None = None,
+    runner: Runner = subprocess.run,
+) -> portal.PortalUpdate:
+    """`portal.prepare`, with a refusal of the generator or httpd -t put on the site keys
+    behind it."""
+    try:
+        return portal.prepare(
+            settings, yml, paths, force=force, rerun=rerun, passphrase_to_write=passphrase_to_write, runner=runner
+        )
+    except ConfigError as error:
+        raise sitefile.attribute(error, site, paths) from None
+
+
 def apply_configuration(ctx: Context, *, restart: bool, rerun: bool = False) -> Applied:
     """Validate the snap configuration and bring every file in line with it.
 
-    Everything is checked first (values, existing files, httpd -t); only then is anything
-    written. On any problem ConfigError lists them all and no file is touched.
+    Everything is checked first (values, existing files, ood_portal.site.yml, upstream's
+    generator, httpd -t); only then is anything written. On any problem ConfigError lists
+    them all and no file is touched.
     """
     paths = ctx.paths
     started = time.monotonic()
@@ -303,6 +326,8 @@ def apply_configuration(ctx: Context, *, restart: bool, rerun: bool = False) -> 
         ns_existing, problem = configfiles.load_yaml_mapping(paths.nginx_stage_yml, ns_current)
         if problem:
             problems.append(problem)
+    site, site_problems = sitefile.load(paths)
+    problems += site_problems
 
     cluster_writes: dict[Path, bytes] = {}
     cluster_removes: list[Path] = []
@@ -315,17 +340,17 @@ def apply_configuration(ctx: Context, *, restart: bool, rerun: bool = False) -> 
         log.warning("%s", warning)
 
     passphrase, passphrase_to_write = _oidc_passphrase(settings.portal, paths)
-    portal_yml = configfiles.render_portal_yaml(settings.portal, paths, passphrase)
+    portal_yml = configfiles.render_portal_yaml(settings.portal, paths, passphrase, site)
     # Generate from the file's content, exactly as `update-portal` would read it back.
     mapping, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, portal_yml)
     if problem:
         raise InternalError(f"generated ood_portal.yml does not load: {problem}")
-    portal_settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
+    portal_settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml), site)
     ns_yml, notes = configfiles.render_nginx_stage_yaml(settings, paths, ns_existing)
 
     validated = time.monotonic()
-    update = portal.prepare(
-        portal_settings, portal_yml, paths, rerun=rerun, passphrase_to_write=passphrase_to_write, runner=ctx.runner
+    update = _prepare_portal(
+        portal_settings, portal_yml, paths, site, rerun=rerun, passphrase_to_write=passphrase_to_write, runner=ctx.runner
     )
     prepared = time.monotonic()
 
@@ -450,9 +475,25 @@ def remove(ctx: Context) -> None:
     sudoers.remove(paths)
 
 
+def _remerge_site_file(data: bytes, mapping: dict[str, Any], site: dict[str, Any], paths: Paths) -> bytes:
+    """ood_portal.yml with the site keys it was written with (its header names them)
+    replaced by the site file's current ones; the file as it is when that changes nothing,
+    so an admin's edit of a snap key keeps its form."""
+    recorded = configfiles.recorded_site_keys(data) & configfiles.site_portal_keys(paths)
+    merged = {name: value for name, value in mapping.items() if name not in recorded}
+    merged.update(site)
+    if merged == mapping and recorded == set(site):
+        return data
+    return configfiles.dump_yaml(configfiles.portal_header(site), merged)
+
+
 def update_portal(ctx: Context, force: bool) -> bool:
-    """The admin command: render ood_portal.yml into the Apache config."""
+    """The admin command: merge ood_portal.site.yml into ood_portal.yml again and render it
+    into the Apache config. Everything is checked first (ood_portal.yml strictly, the site
+    file, upstream's generator, httpd -t); only then are ood_portal.yml (if the site file
+    changed) and the Apache config written."""
     paths = ctx.paths
+    where = str(paths.ood_portal_yml)
     data = fsutil.read_or_none(paths.ood_portal_yml)
     if data is None:
         raise HookError(
@@ -461,9 +502,27 @@ def update_portal(ctx: Context, force: bool) -> bool:
         )
     mapping, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, data)
     if problem:
-        raise ConfigError([problem], brief=f"{paths.ood_portal_yml} is invalid")
-    settings = configfiles.portal_from_yaml(mapping, paths, str(paths.ood_portal_yml))
-    update = portal.prepare(settings, data, paths, force=force, rerun=True, runner=ctx.runner)
+        raise ConfigError([problem], brief=f"{where} is invalid")
+    site, site_problems = sitefile.load(paths)
+    yml = _remerge_site_file(data, mapping, site, paths)
+    merged, problem = configfiles.load_yaml_mapping(paths.ood_portal_yml, yml)
+    if problem:
+        raise InternalError(f"re-merged ood_portal.yml does not load: {problem}")
+    try:
+        settings = configfiles.portal_from_yaml(merged, paths, where, site)
+    except ConfigError as error:
+        brief = "configuration refused" if site_problems else error.brief
+        raise ConfigError(site_problems + error.problems, brief=brief) from None
+    if site_problems:
+        raise ConfigError(site_problems)
+    update = _prepare_portal(settings, yml, paths, site, force=force, rerun=True, runner=ctx.runner)
+    if yml != data:
+        try:
+            fsutil.atomic_write(paths.ood_portal_yml, yml, 0o600)
+        except BaseException:
+            update.discard()
+            raise
+        log.info("%s: written (%s merged again)", paths.ood_portal_yml, paths.ood_portal_site_yml.name)
     changed, _ = commit_portal(ctx, update, reload=True)
     if not changed:
         log.info("Apache configuration unchanged")

@@ -49,8 +49,10 @@ ROOT_NOTES: dict[str, tuple[str, str]] = {
     ),
     "update-portal": (
         "root (admin command, run with sudo)",
-        "regenerates the Apache config under $SNAP_COMMON/etc/apache2 from ood_portal.yml; those "
-        "files are root-owned like upstream's /etc/httpd.",
+        "merges the admin's ood_portal.site.yml into ood_portal.yml (both under "
+        "$SNAP_COMMON/etc/ood/config) and regenerates the Apache config under "
+        "$SNAP_COMMON/etc/apache2 from it; those files are root-owned like upstream's /etc/ood "
+        "and /etc/httpd.",
     ),
     "nginx-stage": (
         "root (admin command, and through the sudoers rule below)",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import grp
 import hashlib
 import os
+import pwd
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -143,6 +145,36 @@ def installed(root: Path, ondemand: bool = False, **overrides: Any) -> SnapEnv:
     e = SnapEnv(root, paths, FakeSnapctl(), sudo=host_sudo_or_stub())
     hooks.install(e.ctx())
     return e
+
+
+def portal_account() -> tuple[str, str]:
+    """snap_daemon where it exists (a snap host), else nobody/nogroup: Apache resolves User."""
+    for user, group in (("snap_daemon", "snap_daemon"), ("nobody", "nogroup"), ("nobody", "nobody")):
+        try:
+            pwd.getpwnam(user)
+            grp.getgrnam(group)
+        except KeyError:
+            continue
+        return user, group
+    pytest.skip("no snap_daemon or nobody account to run Apache as")
+
+
+def real_env(root: Path, ondemand: bool = True) -> SnapEnv:
+    """An installed snap whose hooks check with the host's Apache (Debian's apache2 and its
+    modules), so their `httpd -t` is a real one."""
+    user, group = portal_account()
+    return installed(
+        root,
+        ondemand=ondemand,
+        apache_modules_dir=REAL_MODULES,
+        httpd_bin=REAL_APACHE,
+        portal_user=user,
+        portal_group=group,
+    )
+
+
+def apache_t(env: SnapEnv) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(REAL_APACHE), "-t", "-f", str(env.paths.httpd_conf)], capture_output=True, text=True)
 
 
 @pytest.fixture

@@ -404,7 +404,10 @@ def test_update_portal_renders_ood_portal_yml(env: SnapEnv) -> None:
 @pytest.mark.parametrize(
     "changes,message",
     [
-        ({"custom_vhost_directives": ["LoadModule x y"]}, "custom_vhost_directives: not a key the snap's portal generator supports"),
+        # Upstream's other keys belong in ood_portal.site.yml, never ood_portal.yml by hand.
+        ({"custom_vhost_directives": ["LoadModule x y"]},
+         "custom_vhost_directives: is not in {site}; edit ood_portal.site.yml, not ood_portal.yml"),
+        ({"servernmae": "x.example.edu"}, "servernmae: not an ood_portal.yml key of OnDemand 4.2.3; did you mean servername?"),
         ({"port": 70000}, 'port (portal.port): "70000" is not a port'),
         ({"public_root": "/var/www/html"}, "public_root: is fixed by the snap"),
         ({"pun_stage_cmd": "sudo /bin/sh"}, "pun_stage_cmd: is fixed by the snap"),
@@ -418,6 +421,7 @@ def test_update_portal_refuses_what_snap_set_would_refuse(env: SnapEnv, changes:
     before = snapshot(env.root)
     with pytest.raises(ConfigError) as error:
         hooks.update_portal(env.ctx(), force=True)
+    message = message.format(site=env.paths.ood_portal_site_yml)
     assert any(message in p for p in error.value.problems), error.value.problems
     assert all(p.startswith(str(env.paths.ood_portal_yml)) for p in error.value.problems)
     assert snapshot(env.root) == before

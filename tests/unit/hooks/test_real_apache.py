@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import grp
 import hashlib
 import http.client
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -27,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from hooktest_support import REAL_APACHE, REAL_MODULES, SnapEnv, installed, make_cert, snapshot
+from hooktest_support import REAL_APACHE, REAL_MODULES, SnapEnv, apache_t, make_cert, real_env, snapshot
 from ondemand_hooks.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(
@@ -41,34 +39,6 @@ OIDC = {
     "portal.oidc.client-id": "ondemand",
     "portal.oidc.client-secret": "s3cr3t",
 }
-
-
-def portal_account() -> tuple[str, str]:
-    """snap_daemon where it exists (a snap host), else nobody/nogroup: Apache resolves User."""
-    for user, group in (("snap_daemon", "snap_daemon"), ("nobody", "nogroup"), ("nobody", "nobody")):
-        try:
-            pwd.getpwnam(user)
-            grp.getgrnam(group)
-        except KeyError:
-            continue
-        return user, group
-    pytest.skip("no snap_daemon or nobody account to run Apache as")
-
-
-def real_env(root: Path, ondemand: bool = True) -> SnapEnv:
-    user, group = portal_account()
-    return installed(
-        root,
-        ondemand=ondemand,
-        apache_modules_dir=REAL_MODULES,
-        httpd_bin=REAL_APACHE,
-        portal_user=user,
-        portal_group=group,
-    )
-
-
-def apache_t(env: SnapEnv) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(REAL_APACHE), "-t", "-f", str(env.paths.httpd_conf)], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")

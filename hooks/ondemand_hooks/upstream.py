@@ -1,0 +1,86 @@
+"""Facts about upstream's file formats, as data, for the OnDemand version the snap builds.
+
+Update this module with that version (parts/ondemand.yaml); the hook tests compare it with
+upstream's sources in the offline cache.
+"""
+
+from __future__ import annotations
+
+ONDEMAND_VERSION = "4.2.3"
+
+# Every ood_portal.yml key of OnDemand 4.2.3, in the order upstream reads them: each
+# `opts.fetch(:KEY` in ood-portal-generator/lib/ood_portal_generator/view.rb (the same keys
+# share/ood_portal_example.yml documents, which leaves out dex_http_port and the old
+# maintenance_ip_whitelist), plus `dex`, which lib/ood_portal_generator/dex.rb reads.
+PORTAL_KEYS: tuple[str, ...] = (
+    "ssl",
+    "listen_addr_port",
+    "servername",
+    "server_aliases",
+    "proxy_server",
+    "ssl_proxy",
+    "port",
+    "logroot",
+    "accesslog",
+    "errorlog",
+    "disable_logs",
+    "logformat",
+    "use_rewrites",
+    "http_redirect_host",
+    "lua_root",
+    "lua_log_level",
+    "user_map_cmd",
+    "user_map_match",
+    "user_env",
+    "map_fail_uri",
+    "pun_stage_cmd",
+    "custom_vhost_directives",
+    "custom_location_directives",
+    "use_maintenance",
+    "maintenance_ip_allowlist",
+    "maintenance_ip_whitelist",
+    "security_csp_frame_ancestors",
+    "security_strict_transport",
+    "strip_proxy_headers",
+    "strip_proxy_cookies",
+    "auth",
+    "root_uri",
+    "public_uri",
+    "public_root",
+    "logout_uri",
+    "logout_redirect",
+    "host_regex",
+    "node_uri",
+    "rnode_uri",
+    "secure_node_uri",
+    "secure_rnode_uri",
+    "nginx_uri",
+    "pun_uri",
+    "pun_socket_root",
+    "pun_max_retries",
+    "pun_pre_hook_exports",
+    "pun_pre_hook_root_cmd",
+    "oidc_uri",
+    "oidc_discover_uri",
+    "oidc_discover_root",
+    "register_uri",
+    "register_root",
+    "register_path",
+    "register_method",
+    "register_method_options",
+    "dex_uri",
+    "dex_http_port",
+    "oidc_provider_metadata_url",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_redirect_uri",
+    "oidc_remote_user_claim",
+    "oidc_scope",
+    "oidc_session_inactivity_timeout",
+    "oidc_session_max_duration",
+    "oidc_state_max_number_of_cookies",
+    "oidc_cookie_same_site",
+    "oidc_settings",
+    "oidc_crypto_passphrase",
+    "dex",
+)
