@@ -17,7 +17,13 @@ import time
 from pathlib import Path
 
 from snapbuild.build.lifecycle import (
-    BuildPlan, host_arch, load_timings, make_plan, record_timings, run_lifecycle, unreachable_sources,
+    BuildPlan,
+    host_arch,
+    load_timings,
+    make_plan,
+    record_timings,
+    run_lifecycle,
+    unreachable_sources,
 )
 from snapbuild.build.pack import snap_pack, write_meta
 from snapbuild.build.sourcecache import SourceCache
@@ -55,8 +61,13 @@ def work_dir(project: Project, mode: Mode, without: frozenset[str]) -> Path:
     return project.build_dir / f"{mode}{suffix}"
 
 
-def prepare(project: Project, mode: Mode, without: frozenset[str],
-            cache: SourceCache | None = None, host: Distribution | None = None) -> tuple[BuildPlan, str]:
+def prepare(
+    project: Project,
+    mode: Mode,
+    without: frozenset[str],
+    cache: SourceCache | None = None,
+    host: Distribution | None = None,
+) -> tuple[BuildPlan, str]:
     """Plan the build, show which source each part takes, and stop early on unreachable ones.
     `host`: the machine that will build (default this one), whose archive stage-packages come from."""
     plan = make_plan(project, mode, without, cache, host)
@@ -69,15 +80,22 @@ def prepare(project: Project, mode: Mode, without: frozenset[str],
         raise ToolError(
             f"{len(unreachable)} input(s) cannot be reached from this machine; nothing was built",
             resolution=f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
-                       f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
-                       "are reachable",
+            f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
+            "are reachable",
             details=describe(unreachable),
         )
     return plan, version
 
 
-def build_destructive(project: Project, mode: Mode, without: frozenset[str], output: Path | None = None,
-                      work: Path | None = None, compression: str = "lzo", cache: SourceCache | None = None) -> Path:
+def build_destructive(
+    project: Project,
+    mode: Mode,
+    without: frozenset[str],
+    output: Path | None = None,
+    work: Path | None = None,
+    compression: str = "lzo",
+    cache: SourceCache | None = None,
+) -> Path:
     """Lifecycle and pack on this machine; returns the snap's path."""
     plan, version = prepare(project, mode, without, cache)
     metadata = project.load_metadata()
@@ -98,7 +116,9 @@ def _project_files(project: Project) -> list[str]:
     """What a build needs: the files git tracks plus new ones it does not ignore."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=project.root, capture_output=True, check=True,
+        cwd=project.root,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     return [name for name in listed.split("\0") if name and (project.root / name).exists()]
 
@@ -145,8 +165,9 @@ def _cache_in_place(name: str, plan: BuildPlan) -> bool:
     assert plan.cache is not None
     files = sorted(plan.cached.values())
     script = 'cd "$1" && cat SHA256SUMS && shift && stat -c "%n %s" -- "$@"'
-    done = lxd.exec_(name, ["sh", "-c", script, "sh", CONTAINER_CACHE, *(p.name for p in files)],
-                     check=False, capture=True)
+    done = lxd.exec_(
+        name, ["sh", "-c", script, "sh", CONTAINER_CACHE, *(p.name for p in files)], check=False, capture=True
+    )
     wanted = (plan.cache.root / SUMS_FILE).read_text() + "".join(f"{p.name} {p.stat().st_size}\n" for p in files)
     return done.returncode == 0 and done.stdout == wanted
 
@@ -191,8 +212,11 @@ def prepare_builder(project: Project, plan: BuildPlan, name: str, alias: str, cl
         lxd.exec_(name, ["sh", "-c", f"test -x {CONTAINER_VENV}/bin/python || python3 -m venv {CONTAINER_VENV}"])
         current = lxd.exec_(name, ["cat", f"{CONTAINER_VENV}/.deps"], check=False, capture=True).stdout
         if current != stamp:
-            lxd.exec_(name, [f"{CONTAINER_VENV}/bin/pip", "install", "-q", "--disable-pip-version-check", *deps],
-                      env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"})
+            lxd.exec_(
+                name,
+                [f"{CONTAINER_VENV}/bin/pip", "install", "-q", "--disable-pip-version-check", *deps],
+                env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"},
+            )
             lxd.exec_(name, ["sh", "-c", f'printf %s "$1" > {CONTAINER_VENV}/.deps', "sh", stamp])
     with step("copy the project into the container"):
         _sync_project(name, project)
@@ -214,8 +238,14 @@ def inner_options(project: Project, plan: BuildPlan) -> list[str]:
     return argv
 
 
-def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo",
-              cache: SourceCache | None = None) -> Path:
+def build_lxd(
+    project: Project,
+    mode: Mode,
+    without: frozenset[str],
+    clean: bool = False,
+    compression: str = "lzo",
+    cache: SourceCache | None = None,
+) -> Path:
     """The destructive build inside an LXD container from the local build image."""
     from snapbuild.machines import images, lxd
 
@@ -228,8 +258,16 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
     prepare_builder(project, plan, name, alias, clean=clean)
     target = project.root / snap_name(version)
     remote = f"{CONTAINER_OUT}/{target.name}"
-    argv = [f"{CONTAINER_VENV}/bin/invoke", "build", "--destructive", *inner_options(project, plan),
-            "--output", remote, "--compression", compression]
+    argv = [
+        f"{CONTAINER_VENV}/bin/invoke",
+        "build",
+        "--destructive",
+        *inner_options(project, plan),
+        "--output",
+        remote,
+        "--compression",
+        compression,
+    ]
     say(f"==> build inside {name}: {' '.join(argv)}")
     started = time.monotonic()
     done = lxd.exec_(name, argv, cwd=CONTAINER_PROJECT, check=False)
@@ -253,13 +291,15 @@ def build_snapcraft(project: Project, destructive: bool = False) -> Path:
         raise ToolError(
             "snapcraft is not installed",
             resolution="install it with `snap install snapcraft --classic` (needs the snap store), or use "
-                       "`invoke build` (LXD) / `invoke build --destructive`",
+            "`invoke build` (LXD) / `invoke build --destructive`",
         )
     from snapbuild.recipe.check import drift_problems
 
     drift = drift_problems(project)
     if drift:
-        raise ToolError("snap/snapcraft.yaml is out of date", resolution="run `invoke generate` first", details=describe(drift))
+        raise ToolError(
+            "snap/snapcraft.yaml is out of date", resolution="run `invoke generate` first", details=describe(drift)
+        )
     argv = ["snapcraft", "pack"] + (["--destructive-mode"] if destructive else ["--use-lxd"])
     with step(" ".join(argv)):
         subprocess.run(argv, cwd=project.root, check=True)

@@ -50,7 +50,7 @@ def validate_spec(part: str, spec: dict) -> tuple[str, str, str]:
         raise ToolError(
             f"{where}: invalid apt-source spec: " + "; ".join(problems),
             resolution=f"Set archive.source to {{type: apt-source, package: NAME, suite: "
-                       f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml.",
+            f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml.",
         )
     return package, suite, version
 
@@ -168,16 +168,19 @@ def index_sha256(stanzas: list[dict[str, str]], version: str, filename: str) -> 
     return None
 
 
-def explain_apt_failure(part: str, package: str, suite: str, version: str, output: str,
-                        available: list[str]) -> ToolError:
+def explain_apt_failure(
+    part: str, package: str, suite: str, version: str, output: str, available: list[str]
+) -> ToolError:
     """Turn `apt-get source` output into an error the maintainer can act on."""
     fix = f"update archive.source.version (and suite) in parts/{part}.yaml"
     have = f" {suite} has: {', '.join(available)}." if available else ""
-    if re.search(r"Unable to find a source package|Can not find version|"
-                 r"Unable to locate package", output):
+    if re.search(
+        r"Unable to find a source package|Can not find version|"
+        r"Unable to locate package",
+        output,
+    ):
         return ToolError(
-            f"part {part}: source package {package} {version} is not in Debian {suite}'s "
-            f"source index.{have}",
+            f"part {part}: source package {package} {version} is not in Debian {suite}'s source index.{have}",
             resolution=f"Pick a version the suite carries and {fix}.",
             details=output,
         )
@@ -185,16 +188,14 @@ def explain_apt_failure(part: str, package: str, suite: str, version: str, outpu
         return ToolError(
             f"part {part}: Debian {suite} lists {package} {version} but the mirror "
             f"({MIRROR}) answered 404 for its files.",
-            resolution=f"The mirror is partial or the version was just removed; use another "
-                       f"suite/version and {fix}.",
+            resolution=f"The mirror is partial or the version was just removed; use another suite/version and {fix}.",
             details=output,
         )
-    if re.search(r"cannot be authenticated|not signed|NO_PUBKEY|BADSIG|Hash Sum mismatch",
-                 output, re.I):
+    if re.search(r"cannot be authenticated|not signed|NO_PUBKEY|BADSIG|Hash Sum mismatch", output, re.I):
         return ToolError(
             f"part {part}: apt could not verify {package} {version} from Debian {suite}.",
             resolution=f"Check {KEYRING} (package debian-archive-keyring) carries {suite}'s key, "
-                       f"or retry if the mirror was mid-sync.",
+            f"or retry if the mirror was mid-sync.",
             details=output,
         )
     return ToolError(
@@ -209,8 +210,9 @@ def explain_apt_failure(part: str, package: str, suite: str, version: str, outpu
 
 def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, check=False)
+        return subprocess.run(
+            cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+        )
     except FileNotFoundError as exc:
         raise ToolError(
             f"{cmd[0]} is not installed (needed to fetch apt-source parts).",
@@ -221,8 +223,15 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subpro
 def prepare_apt(workdir: Path, suite: str) -> Path:
     """Write the private apt tree for `suite`; returns its root."""
     root = apt_root(workdir, suite).resolve()
-    for sub in ("etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d",
-                "etc/trusted.gpg.d", "state/lists/partial", "cache/archives/partial", "log"):
+    for sub in (
+        "etc/apt.conf.d",
+        "etc/sources.list.d",
+        "etc/preferences.d",
+        "etc/trusted.gpg.d",
+        "state/lists/partial",
+        "cache/archives/partial",
+        "log",
+    ):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "etc" / "apt.conf").write_text(render_apt_config(root, os.geteuid() == 0))
     (root / "etc" / "sources.list").write_text(render_sources_list(suite))
@@ -280,12 +289,15 @@ def _update_signed_index(part: str, suite: str, root: Path, env: dict[str, str])
         res = _run(update_command(), env)
         if res.returncode != 0 or re.search(r"^(W|E): ", res.stdout, re.M):
             if "is expired" in res.stdout:
-                fix = (f"The mirror serves a stale {suite} Release file; use another suite for "
-                       f"archive.source in parts/{part}.yaml.")
+                fix = (
+                    f"The mirror serves a stale {suite} Release file; use another suite for "
+                    f"archive.source in parts/{part}.yaml."
+                )
             else:
                 fix = f"Check that {MIRROR} is reachable and {KEYRING} has {suite}'s key."
-            raise ToolError(f"part {part}: could not read Debian {suite}'s signed source index.",
-                            resolution=fix, details=res.stdout)
+            raise ToolError(
+                f"part {part}: could not read Debian {suite}'s signed source index.", resolution=fix, details=res.stdout
+            )
         if not _signed_index_present(root, suite):
             raise ToolError(
                 f"part {part}: apt fetched no signed InRelease for Debian {suite}.",
@@ -294,8 +306,9 @@ def _update_signed_index(part: str, suite: str, root: Path, env: dict[str, str])
             )
 
 
-def _download_source(part: str, package: str, suite: str, version: str, env: dict[str, str],
-                     downloads: Path) -> list[dict[str, str]]:
+def _download_source(
+    part: str, package: str, suite: str, version: str, env: dict[str, str], downloads: Path
+) -> list[dict[str, str]]:
     """`apt-get source --download-only` into a fresh `downloads`; returns the index's stanzas of
     `package` (they give the .dsc's sha256)."""
     res = _run(showsrc_command(package), env)
@@ -306,9 +319,9 @@ def _download_source(part: str, package: str, suite: str, version: str, env: dic
     downloads.mkdir(parents=True)
     with step(f"{part}: apt-get source {package}={version} (Debian {suite})"):
         if version not in available:
-            raise explain_apt_failure(part, package, suite, version,
-                                      f"E: Can not find version '{version}' of package "
-                                      f"'{package}'", available)
+            raise explain_apt_failure(
+                part, package, suite, version, f"E: Can not find version '{version}' of package '{package}'", available
+            )
         res = _run(download_command(package, version), env, cwd=downloads)
         if res.returncode != 0 or re.search(r"^E: |cannot be authenticated", res.stdout, re.M):
             raise explain_apt_failure(part, package, suite, version, res.stdout, available)
@@ -320,10 +333,9 @@ def _verify_dsc(part: str, suite: str, dsc: Path, expected: str | None) -> str:
     actual = hashlib.sha256(dsc.read_bytes()).hexdigest() if dsc.is_file() else None
     if expected is None or actual != expected:
         raise ToolError(
-            f"part {part}: {dsc.name} does not match Debian {suite}'s signed index "
-            f"(index {expected}, file {actual}).",
+            f"part {part}: {dsc.name} does not match Debian {suite}'s signed index (index {expected}, file {actual}).",
             resolution="Delete the work dir's downloads and retry; if it persists the mirror is "
-                       "serving a stale or tampered file.",
+            "serving a stale or tampered file.",
         )
     return actual
 
@@ -343,7 +355,7 @@ def _extract(part: str, dsc: Path, dest: Path, env: dict[str, str]) -> None:
             raise ToolError(
                 f"part {part}: dpkg-source could not extract {dsc.name}.",
                 resolution="A tarball may not match the .dsc or a Debian patch failed to apply; "
-                           "delete the work dir's downloads and retry.",
+                "delete the work dir's downloads and retry.",
                 details=res.stdout,
             )
     tmp.rename(dest)

@@ -32,14 +32,20 @@ def shell_scripts() -> list[Path]:
 
 def test_the_scripts_are_found() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in shell_scripts()}
-    assert {"tests/checks/lib.sh", "tests/checks/configure.bash", "snap/hooks/configure",
-            "snap/local/apps/bin/apache-foreground", "snap/local/apps/lib/snapenv.sh"} <= names
+    assert {
+        "tests/checks/lib.sh",
+        "tests/checks/configure.bash",
+        "snap/hooks/configure",
+        "snap/local/apps/bin/apache-foreground",
+        "snap/local/apps/lib/snapenv.sh",
+    } <= names
     assert not any(name.endswith((".py", ".tsv")) for name in names)
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_shellcheck_is_clean() -> None:
     scripts = [str(p.relative_to(ROOT)) for p in shell_scripts()]
-    done = subprocess.run(["shellcheck", "-x", "-f", "gcc", *scripts], cwd=ROOT,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["shellcheck", "-x", "-f", "gcc", *scripts], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
