@@ -95,7 +95,7 @@ def audit(c, snap=""):
 )
 @reported
 def bench_build(c, repeats=1, try_only=False, source_cache=""):
-    """Print build times per part, a hooks-only rebuild+repack vs a bare `snap pack`, and `invoke try` vs repack+install."""
+    """Print build times per part, hooks-only rebuild+repack vs bare `snap pack`, and `invoke try` vs repack+install."""
     from snapbuild.bench import bench_build as run
     from snapbuild.bench import bench_try
     from snapbuild.build.sourcecache import cache_from
@@ -120,17 +120,28 @@ def _parts_list(value: str) -> frozenset[str]:
 
 @task(
     help={
-        "source": "upstream (the release recipe's pinned tarballs) or archive (stacks from Debian's archive; builds offline)",
-        "without": "comma-separated parts to leave out (e.g. ondemand where GitHub is unreachable); the version says so",
+        "source": (
+            "upstream (the release recipe's pinned tarballs) or archive (stacks from Debian's archive; builds offline)"
+        ),
+        "without": (
+            "comma-separated parts to leave out (e.g. ondemand where GitHub is unreachable); the version says so"
+        ),
         "destructive": "build on this machine instead of in an LXD container",
-        "snapcraft": "delegate to `snapcraft pack` (needs snapcraft; combine with --destructive for --destructive-mode)",
+        "snapcraft": (
+            "delegate to `snapcraft pack` (needs snapcraft; combine with --destructive for --destructive-mode)"
+        ),
         "clean": "LXD: start from a fresh build container instead of the kept one",
         "compression": "squashfs compression: lzo (fast, default) or xz (smallest, for releases)",
         "work_dir": "destructive: craft-parts work dir (default build/<source>[-without-...])",
         "output": "where to write the .snap (default ./ondemand_<version>_<arch>.snap)",
-        "source_cache": "offline source cache (a dir of source archives + SHA256SUMS; default $ONDEMAND_SOURCE_CACHE): "
-        "its files stand in for the upstream sources that name them, after their sha256 is checked",
-        "remote": "`snapcraft remote-build`: Launchpad builds every platform of snap/snapcraft.yaml (needs Launchpad credentials)",
+        "source_cache": (
+            "offline source cache (a dir of source archives + SHA256SUMS; default $ONDEMAND_SOURCE_CACHE): "
+            "its files stand in for the upstream sources that name them, after their sha256 is checked"
+        ),
+        "remote": (
+            "`snapcraft remote-build`: Launchpad builds every platform of snap/snapcraft.yaml "
+            "(needs Launchpad credentials)"
+        ),
         "platform": "remote: build only this platform of snap/snapcraft.yaml (amd64 or arm64)",
         "launchpad_timeout": "remote: stop waiting for Launchpad after this many seconds (0: wait until it is done)",
         "dry_run": "remote: print the command, the platforms and each prerequisite; uploads nothing",
@@ -153,7 +164,7 @@ def build(
     launchpad_timeout=0,
     dry_run=False,
 ):
-    """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, with snapcraft, or on Launchpad."""
+    """Build ondemand_<version>_<arch>.snap: in LXD (default), on the host, with snapcraft, or on Launchpad."""
     from pathlib import Path
 
     from snapbuild.build import backends
@@ -198,8 +209,10 @@ def build(
         if source != "upstream" or left_out or cache:
             raise UsageError(
                 "--snapcraft builds the committed recipe only",
-                resolution="drop --source/--without/--source-cache (and unset $ONDEMAND_SOURCE_CACHE), "
-                "or use the other backends",
+                resolution=(
+                    "drop --source/--without/--source-cache (and unset $ONDEMAND_SOURCE_CACHE), "
+                    "or use the other backends"
+                ),
             )
         backends.build_snapcraft(PROJECT, destructive=destructive)
     elif destructive:
@@ -219,8 +232,10 @@ def build(
 @task(
     name="try",
     help={
-        "container": "the test container to try the snap in: made from the test image if missing, kept, and "
-        "updated in place by the next `invoke try --container` (default: a fresh ondemand-try-*)",
+        "container": (
+            "the test container to try the snap in: made from the test image if missing, kept, and "
+            "updated in place by the next `invoke try --container` (default: a fresh ondemand-try-*)"
+        ),
         "copy": "tar the prime dir into the test container instead of sharing the build container's work dir",
         "source": "archive (default, what this machine builds) or upstream",
         "without": "comma-separated parts to leave out (default: rails-apps, as the README's build)",
@@ -229,7 +244,7 @@ def build(
 )
 @reported
 def try_(c, container="", copy=False, source="", without="", source_cache=""):
-    """Build what changed and `snap try` the prime dir in a test container's real snapd: hooks and services, no .snap."""
+    """Build what changed and `snap try` the prime dir in a test container's real snapd: hooks, services, no .snap."""
     from snapbuild.build.backends import LOCAL_BUILD
     from snapbuild.build.devtry import try_snap
     from snapbuild.build.sourcecache import cache_from
@@ -244,9 +259,13 @@ def try_(c, container="", copy=False, source="", without="", source_cache=""):
 @task(
     help={
         "unit_only": "run only the pytest unit tests (no LXD, no snapd)",
-        "snap": "the .snap to test (default: $ONDEMAND_SNAP, else the newest ./ondemand_*.snap, built if there is none)",
-        "source_cache": "when a snap must be built first: the offline source cache (default $ONDEMAND_SOURCE_CACHE, "
-        "else ../shared/sources where it exists), as the README's build command uses it",
+        "snap": (
+            "the .snap to test (default: $ONDEMAND_SNAP, else the newest ./ondemand_*.snap, built if there is none)"
+        ),
+        "source_cache": (
+            "when a snap must be built first: the offline source cache (default $ONDEMAND_SOURCE_CACHE, "
+            "else ../shared/sources where it exists), as the README's build command uses it"
+        ),
     }
 )
 @reported

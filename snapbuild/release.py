@@ -130,9 +130,9 @@ def refusals(project: Project, facts: SnapFacts) -> list[str]:
         )
     if facts.build_host and facts.base_userland and facts.build_host != facts.base_userland:
         problems.append(
-            f"{facts.path.name}: its stage-packages are {facts.build_host}'s, not {facts.base_userland}'s, the userland "
-            "of its base (meta/build-info.yaml build-host, base-userland); publish the snapcraft build of the "
-            "committed recipe, which stages the base's packages"
+            f"{facts.path.name}: its stage-packages are {facts.build_host}'s, not {facts.base_userland}'s, "
+            "the userland of its base (meta/build-info.yaml build-host, base-userland); publish the snapcraft "
+            "build of the committed recipe, which stages the base's packages"
         )
     if facts.version.endswith(STACKS_ONLY):
         problems.append(
@@ -175,7 +175,8 @@ def publish(
         )
     if dry_run:
         print(
-            f"dry run: nothing uploaded; without --dry-run this releases {facts.name} {facts.version} to {TRACK}/{channel}"
+            f"dry run: nothing uploaded; without --dry-run this releases {facts.name} {facts.version} "
+            f"to {TRACK}/{channel}"
         )
         return command
     missing = []
@@ -186,8 +187,8 @@ def publish(
         missing.append(
             f"{CREDENTIALS} is not set; export store credentials limited to this snap and channel: "
             f"`snapcraft export-login --snaps={facts.name} --channels={TRACK}/{channel} "
-            f"--acls=package_access,package_push,package_update,package_release creds.txt` (on a machine where you can log in), "
-            f"then `export {CREDENTIALS}=$(cat creds.txt)`"
+            "--acls=package_access,package_push,package_update,package_release creds.txt` "
+            f"(on a machine where you can log in), then `export {CREDENTIALS}=$(cat creds.txt)`"
         )
     if missing:
         raise ToolError(
@@ -199,8 +200,10 @@ def publish(
     if done.returncode != 0:
         raise ToolError(
             f"`{' '.join(command)}` failed (exit {done.returncode})",
-            resolution=f"read snapcraft's message above; `snapcraft whoami` shows whether {CREDENTIALS} is valid "
-            f"and may push {facts.name}",
+            resolution=(
+                f"read snapcraft's message above; `snapcraft whoami` shows whether {CREDENTIALS} is valid "
+                f"and may push {facts.name}"
+            ),
         )
     print(f"published {facts.name} {facts.version} ({', '.join(facts.architectures)}) to {TRACK}/{channel}")
     return command

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from snapbuild.build.lifecycle import (
     BuildPlan,
-    host_arch,
     load_timings,
     make_plan,
     record_timings,
@@ -30,7 +29,7 @@ from snapbuild.build.sourcecache import SourceCache
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
 from snapbuild.recipe.generate import snap_version
-from snapbuild.recipe.partfile import Mode
+from snapbuild.recipe.partfile import Mode, host_arch
 from snapbuild.recipe.project import Project
 from snapbuild.recipe.userland import LXD_BUILD_HOST, Distribution
 
@@ -79,9 +78,11 @@ def prepare(
         parts = ",".join(sorted({line.split(":")[0] for line in unreachable}))
         raise ToolError(
             f"{len(unreachable)} input(s) cannot be reached from this machine; nothing was built",
-            resolution=f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
-            f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
-            "are reachable",
+            resolution=(
+                f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
+                f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
+                "are reachable"
+            ),
             details=describe(unreachable),
         )
     return plan, version
@@ -138,9 +139,9 @@ def _sync_project(name: str, project: Project) -> None:
             directories.update(Path(relative).parents)
         # Directories too keep their mtimes: craft-parts treats a newer directory in a local
         # source as a change, which would rebuild every local part (and all that depend on it).
-        for relative in sorted(directories, key=lambda d: len(d.parts), reverse=True):
-            source = (project.root / relative).stat()
-            os.utime(tree / relative, ns=(source.st_atime_ns, source.st_mtime_ns))
+        for directory in sorted(directories, key=lambda d: len(d.parts), reverse=True):
+            source = (project.root / directory).stat()
+            os.utime(tree / directory, ns=(source.st_atime_ns, source.st_mtime_ns))
         lxd.exec_(name, ["rm", "-rf", CONTAINER_PROJECT])
         lxd.push_tree(name, tree, CONTAINER_PROJECT)
 
@@ -274,7 +275,9 @@ def build_lxd(
     if done.returncode != 0:
         raise ToolError(
             f"the build inside container {name} failed (exit {done.returncode}); {target.name} was left as it was",
-            resolution=f"the error is printed above; look inside with `lxc exec {name} -- bash` (work dir {CONTAINER_WORK})",
+            resolution=(
+                f"the error is printed above; look inside with `lxc exec {name} -- bash` (work dir {CONTAINER_WORK})"
+            ),
         )
     with step(f"copy {target.name} out"), tempfile.TemporaryDirectory(dir=project.root, prefix=".pull-") as scratch:
         pulled = Path(scratch) / target.name
@@ -290,8 +293,10 @@ def build_snapcraft(project: Project, destructive: bool = False) -> Path:
     if shutil.which("snapcraft") is None:
         raise ToolError(
             "snapcraft is not installed",
-            resolution="install it with `snap install snapcraft --classic` (needs the snap store), or use "
-            "`invoke build` (LXD) / `invoke build --destructive`",
+            resolution=(
+                "install it with `snap install snapcraft --classic` (needs the snap store), or use "
+                "`invoke build` (LXD) / `invoke build --destructive`"
+            ),
         )
     from snapbuild.recipe.check import drift_problems
 

@@ -59,14 +59,17 @@ def check_container_name(name: str) -> str:
     if not LXD_NAME.match(name) or name.endswith("-") or "--" in name:
         raise ToolError(
             f"--container {name!r}: not a valid LXD container name",
-            resolution="use letters, digits and single hyphens, starting with a letter, at most 63 characters "
-            f"(e.g. {TRY_PREFIX}-dev)",
+            resolution=(
+                "use letters, digits and single hyphens, starting with a letter, at most 63 characters "
+                f"(e.g. {TRY_PREFIX}-dev)"
+            ),
         )
     if name.endswith("-builder"):
         raise ToolError(
             f"--container {name}: that is a build container, not a test container",
-            resolution=f"name a test container, e.g. --container {TRY_PREFIX}-dev "
-            "(made from the test image if missing)",
+            resolution=(
+                f"name a test container, e.g. --container {TRY_PREFIX}-dev (made from the test image if missing)"
+            ),
         )
     return name
 
@@ -140,7 +143,8 @@ def next_steps(tried: Tried, checks: Sequence[str], checks_dir: str) -> str:
             f"  after editing a hook or any source:       invoke try --container {c}   (updates it in place)",
             f"  leave: lxc exec {c} -- snap remove --purge ondemand    (the container stays for the next try)",
             f"         lxc delete --force {c}    (the container too)",
-            f"         lxc delete --force {tried.builder}    (the try build container; the next try rebuilds from scratch)",
+            f"         lxc delete --force {tried.builder}"
+            "    (the try build container; the next try rebuilds from scratch)",
         ]
     )
 
@@ -152,10 +156,11 @@ def build_prime(project: Project, mode: str, without: frozenset[str], work: Path
     """Lifecycle up to prime and meta/ (snap.yaml, hooks, build-info), without packing.
 
     The caller probed the sources already; this side does not probe them again."""
-    from snapbuild.build.lifecycle import host_arch, make_plan, run_lifecycle
+    from snapbuild.build.lifecycle import make_plan, run_lifecycle
     from snapbuild.build.pack import write_meta
     from snapbuild.build.sourcecache import cache_from
     from snapbuild.recipe.generate import snap_version
+    from snapbuild.recipe.partfile import host_arch
 
     plan = make_plan(project, mode, without, cache_from(cache_dir))  # type: ignore[arg-type]
     version = snap_version(plan.parts, mode, without)  # type: ignore[arg-type]
@@ -230,8 +235,10 @@ def refuse_foreign(name: str) -> None:
     if lxd.lxc("config", "get", name, MARK, check=False).stdout.strip() != "1":
         raise ToolError(
             f"container {name} exists but was not made by `invoke try` (no {MARK}=1); nothing was done",
-            resolution=f"name another one (e.g. --container {TRY_PREFIX}-NAME, made from the test image), "
-            "or leave --container out for a fresh one",
+            resolution=(
+                f"name another one (e.g. --container {TRY_PREFIX}-NAME, made from the test image), "
+                "or leave --container out for a fresh one"
+            ),
         )
 
 
@@ -316,8 +323,9 @@ def try_snap(
             if done.returncode != 0:
                 raise ToolError(
                     f"the build inside {builder} failed (exit {done.returncode}); the tried snap was left as it was",
-                    resolution=f"the error is printed above; look inside with `lxc exec {builder} -- bash` "
-                    f"(work dir {work})",
+                    resolution=(
+                        f"the error is printed above; look inside with `lxc exec {builder} -- bash` (work dir {work})"
+                    ),
                 )
     name = container or systemtest.container_name(TRY_PREFIX)
     fresh = ensure_test_container(name)
@@ -335,8 +343,10 @@ def try_snap(
         if done.returncode != 0:
             raise ToolError(
                 f"`snap try` refused {directory} in {name}: {done.stderr.strip() or done.stdout.strip()}",
-                resolution=f"the hooks' log: lxc exec {name} -- cat /var/snap/ondemand/common/var/log/hooks.log; "
-                f"snapd's: lxc exec {name} -- snap changes",
+                resolution=(
+                    f"the hooks' log: lxc exec {name} -- cat /var/snap/ondemand/common/var/log/hooks.log; "
+                    f"snapd's: lxc exec {name} -- snap changes"
+                ),
                 details=done.stdout + done.stderr,
             )
     tried = Tried(name, directory, revision(name), builder, fresh)

@@ -141,8 +141,10 @@ def make_plan(
     if missing:
         raise ToolError(
             f"cannot build from the {mode} sources: {len(missing)} part(s) cannot be sourced; nothing was built",
-            resolution=f"build without them: `invoke build --without {','.join(m.split(':')[0] for m in missing)}` "
-            "(the snap's version then says so), or build where the upstream sources are reachable",
+            resolution=(
+                f"build without them: `invoke build --without {','.join(m.split(':')[0] for m in missing)}` "
+                "(the snap's version then says so), or build where the upstream sources are reachable"
+            ),
             details=describe(missing),
         )
     return plan
@@ -317,11 +319,12 @@ def _libyaml_states() -> Iterator[None]:
     if not getattr(yaml, "__with_libyaml__", False) or getattr(states, "yaml", None) is not yaml:
         yield  # no libyaml, or a craft-parts that loads states otherwise: leave it as it is
         return
-    states.yaml = _LibyamlLoader(yaml)
+    module: Any = states  # its `yaml` global is what it loads state files with
+    module.yaml = _LibyamlLoader(yaml)
     try:
         yield
     finally:
-        states.yaml = yaml
+        module.yaml = yaml
 
 
 STAGE_LISTINGS = "stage-listings.pickle"
@@ -424,13 +427,17 @@ def _step_failed(part: str, step: str, log: Path, brief: str) -> ToolError:
     if STAGE_CONFLICT in brief:
         return ToolError(
             f"part {part}: {step} failed: {brief}",
-            resolution="if a file moved between parts since the last build, the work dir still has the old part's "
-            "copy: rebuild from a fresh one (`invoke build --clean`, or delete the work dir for "
-            "--destructive); otherwise two part files ship the same path: give it to one part",
+            resolution=(
+                "if a file moved between parts since the last build, the work dir still has the old part's "
+                "copy: rebuild from a fresh one (`invoke build --clean`, or delete the work dir for "
+                "--destructive); otherwise two part files ship the same path: give it to one part"
+            ),
             details=tail,
         )
     return ToolError(
         f"part {part}: {step} failed: {brief}",
-        resolution=f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)",
+        resolution=(
+            f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)"
+        ),
         details=tail,
     )

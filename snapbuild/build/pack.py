@@ -152,10 +152,13 @@ def snap_pack(prime: Path, target: Path, compression: str = "lzo") -> Path:
             text=True,
         )
         if result.returncode != 0:
+            said = result.stderr.strip()
             raise ToolError(
-                f"snap pack refused {prime}: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no output'}",
-                resolution="fix snap/metadata.yaml (or the part that primed the offending file), then `invoke build` again; "
-                f"{target.name if target.exists() else 'no snap'} was left as it was",
+                f"snap pack refused {prime}: {said.splitlines()[-1] if said else 'no output'}",
+                resolution=(
+                    "fix snap/metadata.yaml (or the part that primed the offending file), then `invoke build` again; "
+                    f"{target.name if target.exists() else 'no snap'} was left as it was"
+                ),
                 details=result.stderr + result.stdout,
             )
         os.replace(Path(scratch) / target.name, target)

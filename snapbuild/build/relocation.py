@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
@@ -105,7 +106,10 @@ class Check:
 
 ONDEMAND = f"{SNAP_AT}/opt/ood"
 # Fetch a URL with the snap's own Python (the chroot has no HTTP client of its own).
-FETCH = f"{SNAP_AT}/bin/ondemand-python -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())'"
+FETCH = (
+    f"{SNAP_AT}/bin/ondemand-python -c "
+    "'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())'"
+)
 
 CHECKS = [
     Check(
@@ -116,7 +120,8 @@ CHECKS = [
     # The module's Server header is compiled in from nginx's and Passenger's version macros.
     Check(
         "nginx's Passenger module is 6.1.2",
-        f"{SNAP_AT}/bin/ruby -e 'd = File.binread(ARGV[0]); s = d[/nginx\\/[0-9.]+ \\+ Phusion Passenger\\(R\\) [0-9.]+/]; puts s || \"none\"; exit(s ? 0 : 1)' "
+        f"{SNAP_AT}/bin/ruby -e 'd = File.binread(ARGV[0]); "
+        's = d[/nginx\\/[0-9.]+ \\+ Phusion Passenger\\(R\\) [0-9.]+/]; puts s || "none"; exit(s ? 0 : 1)\' '
         f"{SNAP_AT}/nginx/sbin/nginx",
         ("nginx/1.28.0 + Phusion Passenger(R) 6.1.2",),
     ),
@@ -147,7 +152,8 @@ CHECKS = [
         "update_ood_portal renders a vhost (the snap's Ruby, dotenv and bcrypt)",
         f"mkdir -p /tmp/portal && env PATH={SNAP_AT}/bin:$PATH GEM_PATH={ONDEMAND}/gems CONFIG=/tmp/ood_portal.yml "
         f"APACHE=/tmp/portal/ood-portal.conf SUM=/tmp/portal/ood-portal.sha256sum "
-        f'{ONDEMAND}/ood-portal-generator/sbin/update_ood_portal --detailed-exitcodes; echo "exit $?"; cat /tmp/portal/ood-portal.conf',
+        f"{ONDEMAND}/ood-portal-generator/sbin/update_ood_portal --detailed-exitcodes; "
+        'echo "exit $?"; cat /tmp/portal/ood-portal.conf',
         # The no-auth template's public root, redirected into the snap at build time.
         (
             "exit 3",
@@ -183,13 +189,14 @@ CHECKS = [
     ),
     Check(
         "the hooks' Python",
-        f'{SNAP_AT}/bin/ondemand-python -c \'import sys, yaml, ondemand_hooks; print("python", sys.version.split()[0], "yaml", yaml.__version__)\'',
+        f"{SNAP_AT}/bin/ondemand-python -c 'import sys, yaml, ondemand_hooks; "
+        'print("python", sys.version.split()[0], "yaml", yaml.__version__)\'',
         ("python 3.", "yaml "),
     ),
 ]
 
 
-def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+def _run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, **kwargs)
 
 
@@ -294,8 +301,10 @@ def relocation_test(snap_file: Path) -> None:
     if failures:
         raise ToolError(
             f"relocation test: {len(failures)} stack(s) do not run from {SNAP_AT} with only the host's C library",
-            resolution="make the failing part find its libraries inside the snap (rpath $ORIGIN/... or its "
-            "wrapper's environment)",
+            resolution=(
+                "make the failing part find its libraries inside the snap (rpath $ORIGIN/... or its "
+                "wrapper's environment)"
+            ),
             details=describe(failures),
         )
     say(f"relocation test: all {len(CHECKS)} stacks run from {SNAP_AT}")

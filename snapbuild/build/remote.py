@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -62,7 +63,7 @@ class Platform:
     build_for: tuple[str, ...]
 
 
-def _recipe(project: Project) -> dict:
+def _recipe(project: Project) -> dict[str, Any]:
     try:
         return yaml.safe_load(project.recipe_file.read_text()) or {}
     except FileNotFoundError:
@@ -127,7 +128,8 @@ def git_problems(root: Path) -> list[str]:
         return [f"{root} is not in a git repository; remote-build uploads a git repository: clone the project with git"]
     if Path(top.stdout.strip()).resolve() != root.resolve():
         return [
-            f"{root} is not the top level of its git repository ({top.stdout.strip()}); remote-build needs the project at the top"
+            f"{root} is not the top level of its git repository ({top.stdout.strip()}); "
+            "remote-build needs the project at the top"
         ]
     problems = []
     if _git(root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true":
@@ -154,7 +156,8 @@ def snapcraft_problems(environ: Mapping[str, str], runner: Runner) -> list[str]:
     snapcraft = shutil.which("snapcraft", path=environ.get("PATH"))
     if snapcraft is None:
         return [
-            f"snapcraft is not on PATH; install snapcraft {MIN_SNAPCRAFT} or newer: `sudo snap install snapcraft --classic`"
+            f"snapcraft is not on PATH; install snapcraft {MIN_SNAPCRAFT} or newer: "
+            "`sudo snap install snapcraft --classic`"
         ]
     done = runner(["snapcraft", "--version"], env=dict(environ), capture_output=True, text=True, check=False)
     found = re.search(r"(\d+)\.(\d+)", done.stdout or "")
@@ -245,17 +248,16 @@ def build_remote(
     print(f"remote build plan: {' '.join(command)}")
     print(f"  recipe:    snap/snapcraft.yaml (ondemand {version})")
     for p in chosen:
-        print(
-            f"  platform:  {p.name} (build-for {','.join(p.build_for)}) -> ondemand_{version}_{','.join(p.build_for)}.snap"
-        )
+        arches = ",".join(p.build_for)
+        print(f"  platform:  {p.name} (build-for {arches}) -> ondemand_{version}_{arches}.snap")
     print("  builds on: Launchpad's build farm, one native build per platform; the tree is uploaded publicly")
-    print(
-        f"  timeout:   {f'{timeout}s (local; the Launchpad build goes on)' if timeout else 'none (waits until Launchpad is done)'}"
-    )
+    waits = f"{timeout}s (local; the Launchpad build goes on)" if timeout else "none (waits until Launchpad is done)"
+    print(f"  timeout:   {waits}")
     extra = untracked(project.root) if shutil.which("git") else []
     if extra:
         print(
-            f"  untracked: {', '.join(extra)} (uploaded too: snapcraft copies the directory, minus what .gitignore lists)"
+            f"  untracked: {', '.join(extra)} "
+            "(uploaded too: snapcraft copies the directory, minus what .gitignore lists)"
         )
     problems = refusals(project)
     if problems:
@@ -291,8 +293,10 @@ def build_remote(
     if done.returncode != 0:
         raise ToolError(
             f"`{' '.join(command)}` failed (exit {done.returncode})",
-            resolution="read snapcraft's message above; the build logs (*.txt) are in the project root, and "
-            "`snapcraft remote-build --recover` picks up builds that are still running on Launchpad",
+            resolution=(
+                "read snapcraft's message above; the build logs (*.txt) are in the project root, and "
+                "`snapcraft remote-build --recover` picks up builds that are still running on Launchpad"
+            ),
         )
     built = sorted(p for p in project.root.glob("ondemand_*.snap") if p.stat().st_mtime >= started - 1)
     wanted = {t for p in chosen for t in p.build_for}

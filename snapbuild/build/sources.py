@@ -15,7 +15,9 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from snapbuild.errors import ToolError
 from snapbuild.progress import say, step
@@ -31,7 +33,7 @@ _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 # --------------------------------------------------------------------------- pure parts
 
 
-def validate_spec(part: str, spec: dict) -> tuple[str, str, str]:
+def validate_spec(part: str, spec: dict[str, Any]) -> tuple[str, str, str]:
     """Return (package, suite, version) of an apt-source spec, or raise ToolError."""
     where = f"parts/{part}.yaml archive.source"
     problems = []
@@ -49,8 +51,10 @@ def validate_spec(part: str, spec: dict) -> tuple[str, str, str]:
     if problems:
         raise ToolError(
             f"{where}: invalid apt-source spec: " + "; ".join(problems),
-            resolution=f"Set archive.source to {{type: apt-source, package: NAME, suite: "
-            f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml.",
+            resolution=(
+                f"Set archive.source to {{type: apt-source, package: NAME, suite: "
+                f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml."
+            ),
         )
     return package, suite, version
 
@@ -111,7 +115,7 @@ def render_apt_config(root: Path, as_root: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apt_env(root: Path, base: dict | None = None) -> dict[str, str]:
+def apt_env(root: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env["APT_CONFIG"] = str(root / "etc" / "apt.conf")
     env["LC_ALL"] = "C"
@@ -194,8 +198,10 @@ def explain_apt_failure(
     if re.search(r"cannot be authenticated|not signed|NO_PUBKEY|BADSIG|Hash Sum mismatch", output, re.I):
         return ToolError(
             f"part {part}: apt could not verify {package} {version} from Debian {suite}.",
-            resolution=f"Check {KEYRING} (package debian-archive-keyring) carries {suite}'s key, "
-            f"or retry if the mirror was mid-sync.",
+            resolution=(
+                f"Check {KEYRING} (package debian-archive-keyring) carries {suite}'s key, "
+                f"or retry if the mirror was mid-sync."
+            ),
             details=output,
         )
     return ToolError(
@@ -208,7 +214,7 @@ def explain_apt_failure(
 # --------------------------------------------------------------------------- side effects
 
 
-def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
             cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
@@ -244,7 +250,7 @@ def _signed_index_present(root: Path, suite: str) -> bool:
     return any(p.name.endswith(f"_dists_{suite}_InRelease") for p in lists.iterdir())
 
 
-def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
+def fetch_archive_source(part: str, spec: dict[str, Any], workdir: Path) -> Path:
     """Download, verify and extract `spec`'s Debian source package; return the tree.
 
     Cached: a tree already extracted for the same package, suite and version is reused.
@@ -334,8 +340,10 @@ def _verify_dsc(part: str, suite: str, dsc: Path, expected: str | None) -> str:
     if expected is None or actual != expected:
         raise ToolError(
             f"part {part}: {dsc.name} does not match Debian {suite}'s signed index (index {expected}, file {actual}).",
-            resolution="Delete the work dir's downloads and retry; if it persists the mirror is "
-            "serving a stale or tampered file.",
+            resolution=(
+                "Delete the work dir's downloads and retry; if it persists the mirror is "
+                "serving a stale or tampered file."
+            ),
         )
     return actual
 
@@ -354,8 +362,10 @@ def _extract(part: str, dsc: Path, dest: Path, env: dict[str, str]) -> None:
         if res.returncode != 0:
             raise ToolError(
                 f"part {part}: dpkg-source could not extract {dsc.name}.",
-                resolution="A tarball may not match the .dsc or a Debian patch failed to apply; "
-                "delete the work dir's downloads and retry.",
+                resolution=(
+                    "A tarball may not match the .dsc or a Debian patch failed to apply; "
+                    "delete the work dir's downloads and retry."
+                ),
                 details=res.stdout,
             )
     tmp.rename(dest)

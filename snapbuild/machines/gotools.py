@@ -134,8 +134,10 @@ def _run_go(go: str, args: list[str], env: Mapping[str, str], runner: Runner, wh
         output = (done.stderr + done.stdout).strip()
         raise ToolError(
             f"{what} failed (exit {done.returncode})",
-            resolution="check that the Go module proxy is reachable (`go env GOPROXY`; proxy.golang.org by default) "
-            "and that the module path and version exist (`go list -m -versions MODULE`)",
+            resolution=(
+                "check that the Go module proxy is reachable (`go env GOPROXY`; proxy.golang.org by default) "
+                "and that the module path and version exist (`go list -m -versions MODULE`)"
+            ),
             details="\n".join(output.splitlines()[-15:]),
         )
     return done.stdout
@@ -232,8 +234,9 @@ def go_install(
     with step(f"go install {module_path}@{version}"):
         _run_go(go, ["install", f"{module_path}@{version}"], env, runner, f"go install {module_path}@{version}")
     if not binary.is_file():
+        shown = project.relative(binary) if binary.is_relative_to(project.root) else binary
         raise ToolError(
-            f"go install {module_path}@{version} succeeded but left no {project.relative(binary) if binary.is_relative_to(project.root) else binary}",
+            f"go install {module_path}@{version} succeeded but left no {shown}",
             resolution=f"check that the package's command is named {name!r} (the last element of its import path)",
         )
     return binary

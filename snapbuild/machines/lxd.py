@@ -122,8 +122,10 @@ def pick_subnet(taken: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Interfa
             return ipaddress.IPv4Interface(f"{net[1]}/{net.prefixlen}")
     raise ToolError(
         "no free 10.x.y.0/24 subnet for the LXD bridge",
-        resolution=f"create `{BRIDGE}` yourself: lxc network create {BRIDGE} "
-        "ipv4.address=10.A.B.1/24 ipv4.nat=true ipv6.address=none",
+        resolution=(
+            f"create `{BRIDGE}` yourself: lxc network create {BRIDGE} "
+            "ipv4.address=10.A.B.1/24 ipv4.nat=true ipv6.address=none"
+        ),
         details="host networks: " + ", ".join(map(str, taken)),
     )
 
@@ -280,8 +282,11 @@ def _start_daemon() -> None:
         problems = kernel_problems()
         raise ToolError(
             "the LXD daemon did not start" + (": " + "; ".join(problems) if problems else ""),
-            resolution="run on a kernel with user namespaces and cgroups (a VM or bare "
-            "metal, not a restricted container); see " + str(DAEMON_LOG),
+            resolution=(
+                "run on a kernel with user namespaces and cgroups (a VM or bare "
+                "metal, not a restricted container); see "
+            )
+            + str(DAEMON_LOG),
             details=logs,
         )
 
@@ -363,8 +368,9 @@ def launch(name: str, image_alias: str, *, nesting: bool = True, fuse: bool = Tr
             delete(name)
             raise ToolError(
                 f"launching container {name} from {image_alias} failed at `{' '.join(argv[:3])}`",
-                resolution="check `lxc image list` for the image, and the container log below "
-                "(kernel support: " + ("; ".join(kernel_problems()) or "looks fine") + ")",
+                resolution=("check `lxc image list` for the image, and the container log below (kernel support: ")
+                + ("; ".join(kernel_problems()) or "looks fine")
+                + ")",
                 details=tail(done.stderr) + "\n" + tail(log, 25),
             )
 

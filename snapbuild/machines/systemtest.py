@@ -64,8 +64,9 @@ def find_snap(root: Path, environ: Mapping[str, str] | None = None) -> Path | No
         if not path.is_file():
             raise ToolError(
                 f"{ENV_SNAP}={chosen}: no such file",
-                resolution=f"point {ENV_SNAP} at a built .snap, or unset it to use "
-                f"the newest {root}/{SNAP_NAME}_*.snap",
+                resolution=(
+                    f"point {ENV_SNAP} at a built .snap, or unset it to use the newest {root}/{SNAP_NAME}_*.snap"
+                ),
             )
         return path.resolve()
     candidates = [p for p in root.glob(f"{SNAP_NAME}_*.snap") if p.is_file()]
@@ -342,9 +343,11 @@ def ensure_spread(project: Project = DEFAULT, runner: Runner = subprocess.run) -
         if done.returncode != 0 or not binary.is_file():
             _spread_error = ToolError(
                 go_error_brief(done.stderr + done.stdout),
-                resolution="spread is not served by the Go module proxy here; put a spread built from "
-                f"its source on PATH (or at {SHARED_SPREAD} from the project root), or run where "
-                f"GitHub is reachable: GOPROXY=direct go install {target}",
+                resolution=(
+                    "spread is not served by the Go module proxy here; put a spread built from "
+                    f"its source on PATH (or at {SHARED_SPREAD} from the project root), or run where "
+                    f"GitHub is reachable: GOPROXY=direct go install {target}"
+                ),
             )
             raise _spread_error
     return binary
@@ -495,9 +498,11 @@ def run_spread(
         raise ToolError(
             f"spread suite failed (exit {process.returncode}; {summary.successful} of {len(jobs)} task(s) "
             f"successful, {summary.failed} failed, {summary.aborted} aborted)",
-            resolution="read the failed task's output above (spread prints it with the task's debug "
-            f"script); rerun one task with `spread -debug {SPREAD_BACKEND}:debian-12:tests/spread/main/TASK` "
-            "for a shell at the failure",
+            resolution=(
+                "read the failed task's output above (spread prints it with the task's debug "
+                f"script); rerun one task with `spread -debug {SPREAD_BACKEND}:debian-12:tests/spread/main/TASK` "
+                "for a shell at the failure"
+            ),
         )
     return summary
 

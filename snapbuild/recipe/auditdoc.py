@@ -65,11 +65,15 @@ ROOT_NOTES: dict[str, tuple[str, str]] = {
     ),
     "configure": (
         "root (snapd runs hooks as root)",
-        "validates `snap set` values, writes ood_portal.yml and nginx_stage.yml, runs upstream's `update_ood_portal` on a staged copy (only when ood_portal.yml changed), checks the result with `httpd -t`, installs it by journaled renames (vhost root:root 0600) and reloads Apache gracefully when it changed.",
+        "validates `snap set` values, writes ood_portal.yml and nginx_stage.yml, runs upstream's "
+        "`update_ood_portal` on a staged copy (only when ood_portal.yml changed), checks the result with "
+        "`httpd -t`, installs it by journaled renames (vhost root:root 0600) and reloads Apache gracefully "
+        "when it changed.",
     ),
     "post-refresh": (
         "root (snapd runs hooks as root)",
-        "rewrites the sudoers rule and configs for the new revision; resets per-user nginx configs, as upstream's package upgrade does.",
+        "rewrites the sudoers rule and configs for the new revision; resets per-user nginx configs, as "
+        "upstream's package upgrade does.",
     ),
     "remove": (
         "root (snapd runs hooks as root)",
@@ -351,7 +355,8 @@ def snap_section(metadata: dict[str, Any], parts: dict[str, PartFile]) -> list[s
             ["name", name],
             [
                 "version",
-                f"{snap_version(parts)} (Open OnDemand's; local builds without it say `+stacks-only` and are never published)",
+                f"{snap_version(parts)} (Open OnDemand's; local builds without it say `+stacks-only` "
+                "and are never published)",
             ],
             ["base", str(metadata.get("base", ""))],
             ["confinement", str(metadata.get("confinement", ""))],
@@ -391,7 +396,8 @@ def root_section(metadata: dict[str, Any], user: str) -> list[str]:
             "",
             "Privilege drops, in order:",
             "",
-            f"1. Apache's parent (root) → its request-serving children run as `{user}` (`User`/`Group` in the generated httpd.conf).",
+            f"1. Apache's parent (root) → its request-serving children run as `{user}` "
+            "(`User`/`Group` in the generated httpd.conf).",
             f"2. `{user}` → root, only for `nginx_stage`, through the sudoers rule below (no other command, no shell).",
             "3. `nginx_stage` (root) → each user's nginx, started under that user's own uid and gid; the user's",
             "   apps (Passenger) run as that user.",

@@ -169,7 +169,7 @@ def dependency_problems(parts: dict[str, PartFile]) -> list[str]:
 def download_problems(parts: dict[str, PartFile]) -> list[str]:
     """No network fetches inside override scripts, in either mode."""
     problems = []
-    for name, part in sorted(parts.items()):
+    for _name, part in sorted(parts.items()):
         for prefix, body in (("part", part.body), ("archive.part", part.archive_overrides)):
             for key, script in sorted(body.items()):
                 if not key.startswith("override-") or not isinstance(script, str):
@@ -199,7 +199,7 @@ def _download_in(line: str, network: list[str]) -> str | None:
 def pin_problems(parts: dict[str, PartFile], release: bool) -> tuple[list[str], list[str]]:
     """Unverified sources: warnings normally, errors for a release."""
     problems, warnings = [], []
-    for name, part in sorted(parts.items()):
+    for _name, part in sorted(parts.items()):
         for key, source in declared_sources(part):
             if source is None or source.verified:
                 continue
@@ -288,7 +288,7 @@ def metadata_problems(
 def provides_problems(parts: dict[str, PartFile], project: Project) -> list[str]:
     """A dump part from a local directory must actually contain what it promises."""
     problems = []
-    for name, part in sorted(parts.items()):
+    for _name, part in sorted(parts.items()):
         source = part.upstream_source
         if source is None or source.type != "local" or part.body.get("plugin") != "dump":
             continue

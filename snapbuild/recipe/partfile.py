@@ -250,7 +250,8 @@ def checksum_script(part: str, sources: list[tuple[str, Source]]) -> str:
         'arch="${CRAFT_ARCH_BUILD_FOR:-$CRAFT_TARGET_ARCH}"\n'
         "# `on <arch>` chose the source by the build machine: a cross-build would ship another arch's binary.\n"
         'if [ -n "${CRAFT_ARCH_BUILD_ON:-}" ] && [ "$CRAFT_ARCH_BUILD_ON" != "$arch" ]; then\n'
-        f'  echo "{part}: per-architecture sources need a native build (building on $CRAFT_ARCH_BUILD_ON for $arch)" >&2\n'
+        f'  echo "{part}: per-architecture sources need a native build '
+        '(building on $CRAFT_ARCH_BUILD_ON for $arch)" >&2\n'
         "  exit 1\n"
         "fi\n"
         'case "$arch" in\n'
@@ -500,7 +501,7 @@ def parse_part_file(path: Path, arch: str | None = None) -> tuple[PartFile, list
                 problems.append(f"{pf.where('archive.part')}: must be a mapping merged over `part`")
             else:
                 pf.archive_overrides = overrides
-            upstream_sources = list(pf.upstream_by_arch.values()) or [pf.upstream_source]
+            upstream_sources: list[Source | None] = list(pf.upstream_by_arch.values()) or [pf.upstream_source]
             if (
                 pf.archive_source
                 and pf.archive_source.type == "same"

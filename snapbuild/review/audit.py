@@ -40,7 +40,8 @@ def snap_audit(snap_file: Path) -> str:
         "",
         f"- sha256: `{sha256_file(snap_file)}`",
         f"- size: {snap_file.stat().st_size} bytes",
-        f"- {count['files']} files, {count['symlinks']} symlinks, {count['directories']} directories, {count['other']} other",
+        f"- {count['files']} files, {count['symlinks']} symlinks, {count['directories']} directories, "
+        f"{count['other']} other",
         f"- {snapcheck.human(sum(total.values()))} of file data",
         "",
         "## setuid / setgid files (expected: none)",

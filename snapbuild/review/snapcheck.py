@@ -98,7 +98,7 @@ class Entry:
 def parse_mode(text: str) -> int:
     """`-rwsr-xr-x` -> st_mode bits."""
     mode = _TYPES[text[0]]
-    for char, bit in zip(text[1:], (0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001)):
+    for char, bit in zip(text[1:], (0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001), strict=True):
         if char in "rwxst":  # s/t: the bit is set along with setuid/setgid/sticky; S/T: without it
             mode |= bit
     special = {3: (stat.S_ISUID, "sS"), 6: (stat.S_ISGID, "sS"), 9: (stat.S_ISVTX, "tT")}
@@ -434,7 +434,8 @@ def resolve_all(root: Path, loader: str, groups: dict[str, list[str]]) -> dict[s
         listing.write_text("".join(f"{SNAP_AT}/{f}\n" for f in files))
         option = f"--library-path '{libpath}' " if libpath else ""
         script.append(
-            f'while IFS= read -r f; do printf \'\\036%s\\n\' "$f"; LD_TRACE_LOADED_OBJECTS=1 {loader} --inhibit-cache {option}"$f" 2>&1; '
+            "while IFS= read -r f; do printf '\\036%s\\n' \"$f\"; "
+            f'LD_TRACE_LOADED_OBJECTS=1 {loader} --inhibit-cache {option}"$f" 2>&1; '
             f"printf '\\037%s\\n' \"$?\"; done < /tmp/elf-{index}"
         )
     output = _run_in_root(root, "; ".join(script) or "true")
@@ -464,8 +465,12 @@ def check_libraries(unpacked_root: Path, entries: list[Entry]) -> LibraryReport:
     libdirs = library_dirs(unpacked, triplet)
     wrapper_dirs = wrapper_library_path(unpacked, entries)
     report.library_path = libdirs + [d for d in wrapper_dirs if d not in libdirs]
-    as_path = lambda dirs: ":".join(f"{SNAP_AT}/{d}" for d in dirs)  # noqa: E731
-    own, in_libdir = [], []
+
+    def as_path(dirs: Iterable[str]) -> str:
+        return ":".join(f"{SNAP_AT}/{d}" for d in dirs)
+
+    own: list[str] = []
+    in_libdir: list[str] = []
     elves: dict[str, Elf] = {}
     for entry in entries:
         if not entry.is_file or entry.size < 64:
@@ -509,7 +514,8 @@ def check_libraries(unpacked_root: Path, entries: list[Entry]) -> LibraryReport:
             report.problems.append(f"{path}: cannot find {', '.join(sorted(set(result.missing)))}{hint}")
         if result.outside:
             report.problems.append(
-                f"{path}: resolves {', '.join(sorted(set(result.outside)))} from the host, not the snap; stage that library"
+                f"{path}: resolves {', '.join(sorted(set(result.outside)))} from the host, not the snap; "
+                "stage that library"
             )
         for error in result.errors:
             report.problems.append(f"{path}: loader: {error}")
@@ -547,9 +553,8 @@ def snap_yaml_problems(
     arches = snap_yaml.get("architectures") or []
     platforms = set((metadata.get("platforms") or {}).keys())
     if not isinstance(arches, list) or len(arches) != 1 or (platforms and arches[0] not in platforms):
-        problems.append(
-            f"{where}: architectures {arches!r}: expected exactly one of {', '.join(sorted(platforms)) or 'the platforms'}"
-        )
+        expected = ", ".join(sorted(platforms)) or "the platforms"
+        problems.append(f"{where}: architectures {arches!r}: expected exactly one of {expected}")
     files = {e.path: e for e in entries}
 
     def executable(path: str) -> bool:

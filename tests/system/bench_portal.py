@@ -170,16 +170,17 @@ def inside(count: int) -> int:
         f"p90 {percentile(first, 90):.3f}s  max {max(first):.3f}s"
     )
     p50_proxied, p50_direct = statistics.median(proxied), statistics.median(direct)
+    p95_proxied, p95_direct = percentile(proxied, 95), percentile(direct, 95)
+    print(f"bench:   warm request via Apache       p50 {p50_proxied * 1000:.2f} ms  p95 {p95_proxied * 1000:.2f} ms")
     print(
-        f"bench:   warm request via Apache       p50 {p50_proxied * 1000:.2f} ms  p95 {percentile(proxied, 95) * 1000:.2f} ms"
-    )
-    print(
-        f"bench:   warm request to the PUN socket p50 {p50_direct * 1000:.2f} ms  p95 {percentile(direct, 95) * 1000:.2f} ms (floor)"
+        f"bench:   warm request to the PUN socket p50 {p50_direct * 1000:.2f} ms  "
+        f"p95 {p95_direct * 1000:.2f} ms (floor)"
     )
     print(f"bench:   ratio (Apache / socket) p50   {p50_proxied / p50_direct:.2f}x")
     times = [seconds for seconds, _ in together]
     print(
-        f"bench:   {count} users at once              errors {errors}  p95 {percentile(times, 95):.3f}s  max {max(times):.3f}s"
+        f"bench:   {count} users at once              errors {errors}  "
+        f"p95 {percentile(times, 95):.3f}s  max {max(times):.3f}s"
     )
     return 0
 

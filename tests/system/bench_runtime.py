@@ -225,16 +225,16 @@ def inside(opts: argparse.Namespace) -> int:
     fixtures = Path(opts.root) / "fixtures" / "apps"
     sh = Helpers(checks)
     users = [f"bench{i:02d}" for i in range(1, opts.users + 1)]
-    print(
-        f"bench: snap {subprocess.run(['snap', 'list', SNAP_NAME], capture_output=True, text=True).stdout.splitlines()[-1]}"
-    )
+    listed = subprocess.run(["snap", "list", SNAP_NAME], capture_output=True, text=True).stdout
+    print(f"bench: snap {listed.splitlines()[-1]}")
     print(
         f"bench: machine: {os.cpu_count()} CPUs, "
         f"{int(Path('/proc/meminfo').read_text().split()[1]) // 1024} MiB RAM; clients run as {PORTAL_USER}"
     )
     if not os.path.isdir(f"{SNAP}/opt/ood/nginx_stage"):
         print(
-            "bench: nginx_stage is absent in this build: PUNs are started by hand with nginx -c CONF (as nginx_stage would)"
+            "bench: nginx_stage is absent in this build: "
+            "PUNs are started by hand with nginx -c CONF (as nginx_stage would)"
         )
 
     def cleanup() -> None:
@@ -282,7 +282,7 @@ def inside(opts: argparse.Namespace) -> int:
                 f"{sock_of(first)}|{app_path('rack', 'warm')}",
             ]
         )
-        ok = [t for s, t in zip(warm["statuses"], warm["seconds"]) if s == 200]  # type: ignore[arg-type]
+        ok = [t for s, t in zip(warm["statuses"], warm["seconds"], strict=True) if s == 200]  # type: ignore[call-overload]
         print(
             f"bench: warm Rack request through the socket, {opts.warm_requests} sequential, new connection each: "
             f"{len(ok)}/{opts.warm_requests} ok, p50 {ms(pct(ok, 50))}, p95 {ms(pct(ok, 95))}, max {ms(max(ok))}"
@@ -319,13 +319,15 @@ def inside(opts: argparse.Namespace) -> int:
                 *targets,
             ]
         )
-        spawn_ok = [t for s, t in zip(first_hits["statuses"], first_hits["seconds"]) if s == 200]  # type: ignore[arg-type]
+        hits = zip(first_hits["statuses"], first_hits["seconds"], strict=True)  # type: ignore[call-overload]
+        spawn_ok = [t for s, t in hits if s == 200]
         print(
             f"bench: {len(users)} PUNs started (nginx -c, sequential) in {started_all:.2f} s; first request to each "
-            f"of their {len(targets)} apps (app spawn), {opts.concurrency} at a time: {len(spawn_ok)}/{len(targets)} ok, "
+            f"of their {len(targets)} apps (app spawn), {opts.concurrency} at a time: "
+            f"{len(spawn_ok)}/{len(targets)} ok, "
             f"p50 {ms(pct(spawn_ok, 50))}, p95 {ms(pct(spawn_ok, 95))}, max {ms(max(spawn_ok or [0.0]))}, "
-            f"all in {float(first_hits['wall']):.2f} s"
-        )  # type: ignore[arg-type]
+            f"all in {float(first_hits['wall']):.2f} s"  # type: ignore[arg-type]
+        )
 
         targets = [f"{sock_of(u)}|{app_path(k, 'load')}" for u in users for k in KINDS]
         load = as_portal_user(
@@ -342,7 +344,7 @@ def inside(opts: argparse.Namespace) -> int:
         )
         statuses: list[int] = load["statuses"]  # type: ignore[assignment]
         seconds: list[float] = load["seconds"]  # type: ignore[assignment]
-        good = [t for s, t in zip(statuses, seconds) if s == 200]
+        good = [t for s, t in zip(statuses, seconds, strict=True) if s == 200]
         failures = {str(s): statuses.count(s) for s in sorted(set(statuses)) if s != 200}
         wall = float(load["wall"])  # type: ignore[arg-type]
         print(

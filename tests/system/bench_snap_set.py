@@ -69,7 +69,8 @@ def install_floor() -> None:
         tree = Path(work) / "tree"
         (tree / "meta" / "hooks").mkdir(parents=True)
         (tree / "meta" / "snap.yaml").write_text(
-            f"name: {FLOOR}\nversion: '1'\nsummary: floor for bench_snap_set\ndescription: a configure hook that does nothing\n"
+            f"name: {FLOOR}\nversion: '1'\nsummary: floor for bench_snap_set\n"
+            "description: a configure hook that does nothing\n"
             f"base: {base.group(1) if base else 'core24'}\nconfinement: classic\ngrade: devel\n"
         )
         hook = tree / "meta" / "hooks" / "configure"

@@ -64,7 +64,7 @@ def test_a_promise_the_prime_dir_does_not_keep_is_refused_before_packing(tmp_pat
     promised = [(name, path) for name in plan.included for path in plan.parts[name].provides]
     assert len(promised) > 1
     prime = tmp_path / "prime"
-    for name, path in promised[1:]:
+    for _name, path in promised[1:]:
         (prime / path).parent.mkdir(parents=True, exist_ok=True)
         (prime / path).write_text("")
     (prime / promised[1][1]).unlink()

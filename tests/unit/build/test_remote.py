@@ -45,7 +45,8 @@ class FakeSnapcraft:
             f"if [ \"$1\" = --version ]; then echo 'snapcraft {version}'; exit 0; fi\n"
             f"for a in \"$@\"; do printf 'arg %s\\n' \"$a\"; done >> '{self.record}'\n"
             'creds="${XDG_DATA_HOME:-$HOME/.local/share}/snapcraft/launchpad-credentials"\n'
-            f"printf 'cwd %s\\ncreds %s\\n---\\n' \"$PWD\" \"$(cat \"$creds\" 2>/dev/null | tr '\\n' '|' || true)\" >> '{self.record}'\n"
+            "printf 'cwd %s\\ncreds %s\\n---\\n' \"$PWD\" "
+            f"\"$(cat \"$creds\" 2>/dev/null | tr '\\n' '|' || true)\" >> '{self.record}'\n"
             f"[ {exit_code} -eq 0 ] || exit {exit_code}\n"
             "archs=amd64,arm64\n"
             'for a in "$@"; do case "$a" in --build-for=*) archs="${a#--build-for=}";; esac; done\n'

@@ -43,7 +43,8 @@ def fake_binary(
 FAKE_GO = r"""#!/bin/sh
 # FakeGo: records each call, then acts like the few `go` commands gotools uses.
 printf '%s\n' "$*" >> "$FAKE_LOG"
-printf 'GOBIN=%s GOTOOLCHAIN=%s GOFLAGS=%s GOROOT=%s\n' "$GOBIN" "$GOTOOLCHAIN" "$GOFLAGS" "${GOROOT-unset}" >> "$FAKE_LOG"
+printf 'GOBIN=%s GOTOOLCHAIN=%s GOFLAGS=%s GOROOT=%s\n' \
+    "$GOBIN" "$GOTOOLCHAIN" "$GOFLAGS" "${GOROOT-unset}" >> "$FAKE_LOG"
 case "$1" in
   version) echo "go version go${FAKE_GO_VERSION:-1.26.0} linux/amd64" ;;
   install)

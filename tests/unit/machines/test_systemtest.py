@@ -340,7 +340,8 @@ def test_skip_lines_name_the_task() -> None:
         f"{systemtest.SPREAD_REMOTE_PATH}/tests/spread/main/other/notes:ignored\n"
     )
     assert systemtest.skip_lines(listing) == [
-        "tests/spread/main/nginx-stage-min-uid: nginx_stage's min-uid refusal: OnDemand is not in this build (x: y absent)"
+        "tests/spread/main/nginx-stage-min-uid: nginx_stage's min-uid refusal: "
+        "OnDemand is not in this build (x: y absent)"
     ]
 
 

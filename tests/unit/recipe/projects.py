@@ -117,7 +117,8 @@ def runtime(
     arm = f"    arm64: {arm64}\n" if arm64 else ""
     return (
         "summary: a runtime\nlicense: MIT\nupstream:\n  version: '1.0'\n  source:\n"
-        f"    amd64: {{type: tarball, url: https://example.invalid/rt-x64.tar.xz, sha256: {AMD}, checksum-from: test}}\n"
+        "    amd64: {type: tarball, url: https://example.invalid/rt-x64.tar.xz, "
+        f"sha256: {AMD}, checksum-from: test}}\n"
         f"{arm}{extra}"
         "part:\n  plugin: nil\n  override-build: |\n    craftctl default\n"
     )

@@ -368,7 +368,8 @@ def test_library_resolution_in_a_root_without_the_build_system(tmp_path: Path) -
     ]
     assert by_file["bin/xz-missing"] == ["bin/xz-missing: cannot find libnot-shipped.so.9"]
     assert by_file["bin/xz-leak"] == [
-        f"bin/xz-leak: RPATH/RUNPATH entry '/root/parts/xz/install/usr/lib/{TRIPLET}' points outside the snap (a build-system path?)"
+        f"bin/xz-leak: RPATH/RUNPATH entry '/root/parts/xz/install/usr/lib/{TRIPLET}' points outside the snap "
+        "(a build-system path?)"
     ]
     assert "built for another architecture" in by_file["bin/foreign"][0]
     assert "share/prebuilt/foreign" not in by_file
@@ -416,7 +417,8 @@ EDITS = {
     ],
     "ruby-3.2": [
         "parts.ruby.version is '3.2', but the snap has no usr/lib/ruby/3.2.0",
-        f"parts.ruby.version is '3.2', but the snap has 3.1.2 (usr/lib/ruby/3.1.0, usr/lib/{STACKS_TRIPLET}/libruby-3.1.so.3.1.2)",
+        "parts.ruby.version is '3.2', but the snap has 3.1.2 "
+        f"(usr/lib/ruby/3.1.0, usr/lib/{STACKS_TRIPLET}/libruby-3.1.so.3.1.2)",
         "parts.ruby.version is '3.2', but its stage-packages have no ruby3.2",
     ],
     "apache2-bin-version": [
