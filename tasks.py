@@ -107,6 +107,15 @@ def bench_build(c, repeats=1, try_only=False, source_cache=""):
 
 @task
 @reported
+def lint(c):
+    """The lint gate: ruff (check, format), mypy --strict (snapbuild, the hooks package), shellcheck (every script)."""
+    from snapbuild.lint import lint as run_lint
+
+    run_lint(PROJECT)
+
+
+@task
+@reported
 def lint_workflows(c):
     """Run actionlint (built through the Go module proxy into build/tools/bin) on .github/workflows."""
     from snapbuild.machines.gotools import actionlint_workflows

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"snapbuild.machines"},
     {"snapbuild.build"},
     {"snapbuild.review"},
-    {"snapbuild.release", "snapbuild.bench"},
+    {"snapbuild.release", "snapbuild.bench", "snapbuild.lint"},
 ]
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}
 
