@@ -271,3 +271,9 @@ def test_invoke_lists_the_task_with_its_help() -> None:
         [sys.executable, "-m", "invoke", "--list"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert re.search(r"^  lint +The lint gate: ruff", listed, re.M)
+    assert "| `lint` |" in (ROOT / "README.md").read_text()
+
+
+def test_ci_runs_the_gate_after_invoke_check() -> None:
+    steps = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith(".venv/bin/invoke")]
+    assert steps[:2] == [".venv/bin/invoke check", ".venv/bin/invoke lint"]
