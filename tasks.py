@@ -28,10 +28,12 @@ def generate(c):
         print(f"{relative}: {'written' if changed else 'unchanged'}")
 
 
-@task(help={
-    "release": "also refuse unverified (unpinned) upstream sources, as release builds do",
-    "snap": "also run the store-review checks on this built .snap",
-})
+@task(
+    help={
+        "release": "also refuse unverified (unpinned) upstream sources, as release builds do",
+        "snap": "also run the store-review checks on this built .snap",
+    }
+)
 @reported
 def check(c, release=False, snap=""):
     """Validate parts (through craft-parts), snap metadata, pins, downloads and generated-file drift."""
@@ -56,11 +58,13 @@ def check(c, release=False, snap=""):
         check_snap_task(Path(snap), PROJECT)
 
 
-@task(help={
-    "snap": "the .snap file to publish",
-    "channel": "edge (default), beta, candidate or stable (latest track)",
-    "dry_run": "print the plan and name/version/arch/size/sha256; needs no snapcraft or credentials",
-})
+@task(
+    help={
+        "snap": "the .snap file to publish",
+        "channel": "edge (default), beta, candidate or stable (latest track)",
+        "dry_run": "print the plan and name/version/arch/size/sha256; needs no snapcraft or credentials",
+    }
+)
 @reported
 def publish(c, snap, channel="edge", dry_run=False):
     """Upload a built snap and release it to latest/<channel> (refuses partial builds and unverified sources)."""
@@ -82,14 +86,16 @@ def audit(c, snap=""):
     run_audit(PROJECT, Path(snap) if snap else None)
 
 
-@task(help={
-    "repeats": "how many hooks-only rebuilds to time (the best is reported)",
-    "try_only": "only the `invoke try` comparison (its own build container; leaves `invoke build`'s alone)",
-    "source_cache": "offline source cache for the try comparison (default $ONDEMAND_SOURCE_CACHE)",
-})
+@task(
+    help={
+        "repeats": "how many hooks-only rebuilds to time (the best is reported)",
+        "try_only": "only the `invoke try` comparison (its own build container; leaves `invoke build`'s alone)",
+        "source_cache": "offline source cache for the try comparison (default $ONDEMAND_SOURCE_CACHE)",
+    }
+)
 @reported
 def bench_build(c, repeats=1, try_only=False, source_cache=""):
-    """Print build times per part, a hooks-only rebuild+repack vs a bare `snap pack`, and `invoke try` vs repack+install."""
+    """Print build times per part, hooks-only rebuild+repack vs bare `snap pack`, and `invoke try` vs repack+install."""
     from snapbuild.bench import bench_build as run
     from snapbuild.bench import bench_try
     from snapbuild.build.sourcecache import cache_from
@@ -97,6 +103,15 @@ def bench_build(c, repeats=1, try_only=False, source_cache=""):
     if not try_only:
         run(PROJECT, repeats=int(repeats))
     bench_try(PROJECT, repeats=int(repeats), cache=cache_from(source_cache))
+
+
+@task
+@reported
+def lint(c):
+    """The lint gate: ruff (check, format), mypy --strict (snapbuild, the hooks package), shellcheck (every script)."""
+    from snapbuild.lint import lint as run_lint
+
+    run_lint(PROJECT)
 
 
 @task
@@ -114,27 +129,51 @@ def _parts_list(value: str) -> frozenset[str]:
 
 @task(
     help={
-        "source": "upstream (the release recipe's pinned tarballs) or archive (stacks from Debian's archive; builds offline)",
-        "without": "comma-separated parts to leave out (e.g. ondemand where GitHub is unreachable); the version says so",
+        "source": (
+            "upstream (the release recipe's pinned tarballs) or archive (stacks from Debian's archive; builds offline)"
+        ),
+        "without": (
+            "comma-separated parts to leave out (e.g. ondemand where GitHub is unreachable); the version says so"
+        ),
         "destructive": "build on this machine instead of in an LXD container",
-        "snapcraft": "delegate to `snapcraft pack` (needs snapcraft; combine with --destructive for --destructive-mode)",
+        "snapcraft": (
+            "delegate to `snapcraft pack` (needs snapcraft; combine with --destructive for --destructive-mode)"
+        ),
         "clean": "LXD: start from a fresh build container instead of the kept one",
         "compression": "squashfs compression: lzo (fast, default) or xz (smallest, for releases)",
         "work_dir": "destructive: craft-parts work dir (default build/<source>[-without-...])",
         "output": "where to write the .snap (default ./ondemand_<version>_<arch>.snap)",
-        "source_cache": "offline source cache (a dir of source archives + SHA256SUMS; default $ONDEMAND_SOURCE_CACHE): "
-                        "its files stand in for the upstream sources that name them, after their sha256 is checked",
-        "remote": "`snapcraft remote-build`: Launchpad builds every platform of snap/snapcraft.yaml (needs Launchpad credentials)",
+        "source_cache": (
+            "offline source cache (a dir of source archives + SHA256SUMS; default $ONDEMAND_SOURCE_CACHE): "
+            "its files stand in for the upstream sources that name them, after their sha256 is checked"
+        ),
+        "remote": (
+            "`snapcraft remote-build`: Launchpad builds every platform of snap/snapcraft.yaml "
+            "(needs Launchpad credentials)"
+        ),
         "platform": "remote: build only this platform of snap/snapcraft.yaml (amd64 or arm64)",
         "launchpad_timeout": "remote: stop waiting for Launchpad after this many seconds (0: wait until it is done)",
         "dry_run": "remote: print the command, the platforms and each prerequisite; uploads nothing",
     }
 )
 @reported
-def build(c, source="upstream", without="", destructive=False, snapcraft=False, clean=False,
-          compression="lzo", work_dir="", output="", source_cache="", remote=False, platform="", launchpad_timeout=0,
-          dry_run=False):
-    """Build ondemand_<version>_<arch>.snap: in a clean LXD container (default), on the host, with snapcraft, or on Launchpad."""
+def build(
+    c,
+    source="upstream",
+    without="",
+    destructive=False,
+    snapcraft=False,
+    clean=False,
+    compression="lzo",
+    work_dir="",
+    output="",
+    source_cache="",
+    remote=False,
+    platform="",
+    launchpad_timeout=0,
+    dry_run=False,
+):
+    """Build ondemand_<version>_<arch>.snap: in LXD (default), on the host, with snapcraft, or on Launchpad."""
     from pathlib import Path
 
     from snapbuild.build import backends
@@ -143,18 +182,32 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
     if remote:
         from snapbuild.build.remote import build_remote
 
-        others = [flag for flag, used in (("--source", source != "upstream"), ("--without", without), ("--destructive", destructive),
-                                          ("--snapcraft", snapcraft), ("--clean", clean), ("--compression", compression != "lzo"),
-                                          ("--work-dir", work_dir), ("--output", output),
-                                          ("--source-cache", source_cache)) if used]
+        others = [
+            flag
+            for flag, used in (
+                ("--source", source != "upstream"),
+                ("--without", without),
+                ("--destructive", destructive),
+                ("--snapcraft", snapcraft),
+                ("--clean", clean),
+                ("--compression", compression != "lzo"),
+                ("--work-dir", work_dir),
+                ("--output", output),
+                ("--source-cache", source_cache),
+            )
+            if used
+        ]
         if others:
-            raise UsageError(f"--remote builds the committed recipe on Launchpad; it takes no {', '.join(others)}",
-                             resolution="drop them, or build locally without --remote")
+            raise UsageError(
+                f"--remote builds the committed recipe on Launchpad; it takes no {', '.join(others)}",
+                resolution="drop them, or build locally without --remote",
+            )
         build_remote(PROJECT, platform=platform, timeout=int(launchpad_timeout), dry_run=dry_run)
         return
     if platform or dry_run or launchpad_timeout:
-        raise UsageError("--platform, --launchpad-timeout and --dry-run go with --remote",
-                         resolution="add --remote, or drop them")
+        raise UsageError(
+            "--platform, --launchpad-timeout and --dry-run go with --remote", resolution="add --remote, or drop them"
+        )
     if source not in ("upstream", "archive"):
         raise UsageError(f"--source {source}: unknown", resolution="use --source upstream or --source archive")
     if compression not in ("lzo", "xz"):
@@ -163,14 +216,23 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
     cache = cache_from(source_cache)
     if snapcraft:
         if source != "upstream" or left_out or cache:
-            raise UsageError("--snapcraft builds the committed recipe only",
-                             resolution="drop --source/--without/--source-cache (and unset $ONDEMAND_SOURCE_CACHE), "
-                                        "or use the other backends")
+            raise UsageError(
+                "--snapcraft builds the committed recipe only",
+                resolution=(
+                    "drop --source/--without/--source-cache (and unset $ONDEMAND_SOURCE_CACHE), "
+                    "or use the other backends"
+                ),
+            )
         backends.build_snapcraft(PROJECT, destructive=destructive)
     elif destructive:
         backends.build_destructive(
-            PROJECT, source, left_out, output=Path(output) if output else None,
-            work=Path(work_dir) if work_dir else None, compression=compression, cache=cache,
+            PROJECT,
+            source,
+            left_out,
+            output=Path(output) if output else None,
+            work=Path(work_dir) if work_dir else None,
+            compression=compression,
+            cache=cache,
         )
     else:
         backends.build_lxd(PROJECT, source, left_out, clean=clean, compression=compression, cache=cache)
@@ -179,8 +241,10 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
 @task(
     name="try",
     help={
-        "container": "the test container to try the snap in: made from the test image if missing, kept, and "
-                     "updated in place by the next `invoke try --container` (default: a fresh ondemand-try-*)",
+        "container": (
+            "the test container to try the snap in: made from the test image if missing, kept, and "
+            "updated in place by the next `invoke try --container` (default: a fresh ondemand-try-*)"
+        ),
         "copy": "tar the prime dir into the test container instead of sharing the build container's work dir",
         "source": "archive (default, what this machine builds) or upstream",
         "without": "comma-separated parts to leave out (default: rails-apps, as the README's build)",
@@ -189,7 +253,7 @@ def build(c, source="upstream", without="", destructive=False, snapcraft=False, 
 )
 @reported
 def try_(c, container="", copy=False, source="", without="", source_cache=""):
-    """Build what changed and `snap try` the prime dir in a test container's real snapd: hooks and services, no .snap."""
+    """Build what changed and `snap try` the prime dir in a test container's real snapd: hooks, services, no .snap."""
     from snapbuild.build.backends import LOCAL_BUILD
     from snapbuild.build.devtry import try_snap
     from snapbuild.build.sourcecache import cache_from
@@ -201,12 +265,18 @@ def try_(c, container="", copy=False, source="", without="", source_cache=""):
     try_snap(PROJECT, mode, left_out, container=container, copy=copy, cache=cache_from(source_cache))
 
 
-@task(help={
-    "unit_only": "run only the pytest unit tests (no LXD, no snapd)",
-    "snap": "the .snap to test (default: $ONDEMAND_SNAP, else the newest ./ondemand_*.snap, built if there is none)",
-    "source_cache": "when a snap must be built first: the offline source cache (default $ONDEMAND_SOURCE_CACHE, "
-                    "else ../shared/sources where it exists), as the README's build command uses it",
-})
+@task(
+    help={
+        "unit_only": "run only the pytest unit tests (no LXD, no snapd)",
+        "snap": (
+            "the .snap to test (default: $ONDEMAND_SNAP, else the newest ./ondemand_*.snap, built if there is none)"
+        ),
+        "source_cache": (
+            "when a snap must be built first: the offline source cache (default $ONDEMAND_SOURCE_CACHE, "
+            "else ../shared/sources where it exists), as the README's build command uses it"
+        ),
+    }
+)
 @reported
 def test(c, unit_only=False, snap="", source_cache=""):
     """Unit tests; then on the built snap: relocation, store-review checks, the spread suite in real snapd (LXD)."""

@@ -62,16 +62,17 @@ def run(command: Callable[[list[str]], object], argv: Sequence[str] | None = Non
 
 def wrong_arguments(args: Sequence[str]) -> UsageError:
     """The usage error of a command given arguments it does not take."""
-    return UsageError(f"unexpected arguments: {' '.join(args) if args else '(none)'}",
-                      resolution="give the arguments the usage line above shows")
+    return UsageError(
+        f"unexpected arguments: {' '.join(args) if args else '(none)'}",
+        resolution="give the arguments the usage line above shows",
+    )
 
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose complaints are UsageErrors, reported by `run` like every other error."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, details=self.format_usage().rstrip(),
-                         resolution=f"see `{self.prog} --help`")
+        raise UsageError(message, details=self.format_usage().rstrip(), resolution=f"see `{self.prog} --help`")
 
 
 def reported(function: Function) -> Function:

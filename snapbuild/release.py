@@ -53,7 +53,11 @@ class SnapFacts:
     base_userland: str = ""
 
     def lines(self) -> list[str]:
-        info = f"{self.sources} sources" if self.sources else "no meta/build-info.yaml (a snapcraft build of the committed recipe)"
+        info = (
+            f"{self.sources} sources"
+            if self.sources
+            else "no meta/build-info.yaml (a snapcraft build of the committed recipe)"
+        )
         return [
             f"  snap:    {self.path}",
             f"  name:    {self.name}",
@@ -67,26 +71,35 @@ class SnapFacts:
 
 
 def _member(snap_file: Path, member: str) -> str | None:
-    done = subprocess.run(["unsquashfs", "-cat", str(snap_file), member], capture_output=True, text=True, errors="replace")
+    done = subprocess.run(
+        ["unsquashfs", "-cat", str(snap_file), member], capture_output=True, text=True, errors="replace"
+    )
     return done.stdout if done.returncode == 0 else None
 
 
 def snap_facts(snap_file: Path) -> SnapFacts:
     """Name, version, arch, size, sha256 and build info of a .snap."""
     if not snap_file.is_file():
-        raise ToolError(f"{snap_file}: no such snap file",
-                        resolution="build it (`invoke build`) or give the path of the .snap to publish")
+        raise ToolError(
+            f"{snap_file}: no such snap file",
+            resolution="build it (`invoke build`) or give the path of the .snap to publish",
+        )
     if shutil.which("unsquashfs") is None:
-        raise ToolError("unsquashfs is missing; it reads the snap's metadata", resolution="apt-get install squashfs-tools")
+        raise ToolError(
+            "unsquashfs is missing; it reads the snap's metadata", resolution="apt-get install squashfs-tools"
+        )
     text = _member(snap_file, "meta/snap.yaml")
     if text is None:
-        raise ToolError(f"{snap_file}: no meta/snap.yaml inside; not a snap",
-                        resolution="give the .snap that `invoke build` wrote")
+        raise ToolError(
+            f"{snap_file}: no meta/snap.yaml inside; not a snap", resolution="give the .snap that `invoke build` wrote"
+        )
     try:
         meta = yaml.safe_load(text) or {}
         info = yaml.safe_load(_member(snap_file, "meta/build-info.yaml") or "") or {}
     except yaml.YAMLError as error:
-        raise ToolError(f"{snap_file}: unreadable metadata", resolution="rebuild the snap", details=str(error)) from None
+        raise ToolError(
+            f"{snap_file}: unreadable metadata", resolution="rebuild the snap", details=str(error)
+        ) from None
     return SnapFacts(
         path=snap_file,
         name=str(meta.get("name", "")),
@@ -117,12 +130,14 @@ def refusals(project: Project, facts: SnapFacts) -> list[str]:
         )
     if facts.build_host and facts.base_userland and facts.build_host != facts.base_userland:
         problems.append(
-            f"{facts.path.name}: its stage-packages are {facts.build_host}'s, not {facts.base_userland}'s, the userland "
-            "of its base (meta/build-info.yaml build-host, base-userland); publish the snapcraft build of the "
-            "committed recipe, which stages the base's packages"
+            f"{facts.path.name}: its stage-packages are {facts.build_host}'s, not {facts.base_userland}'s, "
+            "the userland of its base (meta/build-info.yaml build-host, base-userland); publish the snapcraft "
+            "build of the committed recipe, which stages the base's packages"
         )
     if facts.version.endswith(STACKS_ONLY):
-        problems.append(f"{facts.path.name}: version {facts.version} is a stacks-only build without OnDemand; publish a full build")
+        problems.append(
+            f"{facts.path.name}: version {facts.version} is a stacks-only build without OnDemand; publish a full build"
+        )
     expected = str(project.load_metadata().get("name", ""))
     if facts.name != expected:
         problems.append(f"{facts.path.name}: snap name {facts.name!r} is not this project's ({expected!r})")
@@ -131,13 +146,21 @@ def refusals(project: Project, facts: SnapFacts) -> list[str]:
     return problems
 
 
-def publish(project: Project, snap_file: Path, channel: str = "edge", dry_run: bool = False,
-            runner: Runner = subprocess.run, environ: Mapping[str, str] | None = None) -> list[str]:
+def publish(
+    project: Project,
+    snap_file: Path,
+    channel: str = "edge",
+    dry_run: bool = False,
+    runner: Runner = subprocess.run,
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
     """Upload snap_file and release it to latest/<channel>; returns the command run (or planned)."""
     env = dict(os.environ if environ is None else environ)
     if channel not in CHANNELS:
-        raise ToolError(f"channel {channel!r}: unknown",
-                        resolution=f"use one of {', '.join(CHANNELS)} (released on the {TRACK} track)")
+        raise ToolError(
+            f"channel {channel!r}: unknown",
+            resolution=f"use one of {', '.join(CHANNELS)} (released on the {TRACK} track)",
+        )
     snap_file = Path(snap_file)
     facts = snap_facts(snap_file)
     command = upload_command(snap_file, channel)
@@ -151,7 +174,10 @@ def publish(project: Project, snap_file: Path, channel: str = "edge", dry_run: b
             details=describe(problems),
         )
     if dry_run:
-        print(f"dry run: nothing uploaded; without --dry-run this releases {facts.name} {facts.version} to {TRACK}/{channel}")
+        print(
+            f"dry run: nothing uploaded; without --dry-run this releases {facts.name} {facts.version} "
+            f"to {TRACK}/{channel}"
+        )
         return command
     missing = []
     snapcraft = shutil.which("snapcraft", path=env.get("PATH"))
@@ -161,19 +187,23 @@ def publish(project: Project, snap_file: Path, channel: str = "edge", dry_run: b
         missing.append(
             f"{CREDENTIALS} is not set; export store credentials limited to this snap and channel: "
             f"`snapcraft export-login --snaps={facts.name} --channels={TRACK}/{channel} "
-            f"--acls=package_access,package_push,package_update,package_release creds.txt` (on a machine where you can log in), "
-            f"then `export {CREDENTIALS}=$(cat creds.txt)`"
+            "--acls=package_access,package_push,package_update,package_release creds.txt` "
+            f"(on a machine where you can log in), then `export {CREDENTIALS}=$(cat creds.txt)`"
         )
     if missing:
-        raise ToolError(f"cannot publish {snap_file.name}: {len(missing)} thing(s) missing",
-                        resolution="provide what is listed, then run again",
-                        details=describe(missing))
+        raise ToolError(
+            f"cannot publish {snap_file.name}: {len(missing)} thing(s) missing",
+            resolution="provide what is listed, then run again",
+            details=describe(missing),
+        )
     done = runner(command, env=env, check=False)
     if done.returncode != 0:
         raise ToolError(
             f"`{' '.join(command)}` failed (exit {done.returncode})",
-            resolution=f"read snapcraft's message above; `snapcraft whoami` shows whether {CREDENTIALS} is valid "
-                       f"and may push {facts.name}",
+            resolution=(
+                f"read snapcraft's message above; `snapcraft whoami` shows whether {CREDENTIALS} is valid "
+                f"and may push {facts.name}"
+            ),
         )
     print(f"published {facts.name} {facts.version} ({', '.join(facts.architectures)}) to {TRACK}/{channel}")
     return command

@@ -17,14 +17,19 @@ import time
 from pathlib import Path
 
 from snapbuild.build.lifecycle import (
-    BuildPlan, host_arch, load_timings, make_plan, record_timings, run_lifecycle, unreachable_sources,
+    BuildPlan,
+    load_timings,
+    make_plan,
+    record_timings,
+    run_lifecycle,
+    unreachable_sources,
 )
 from snapbuild.build.pack import snap_pack, write_meta
 from snapbuild.build.sourcecache import SourceCache
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
 from snapbuild.recipe.generate import snap_version
-from snapbuild.recipe.partfile import Mode
+from snapbuild.recipe.partfile import Mode, host_arch
 from snapbuild.recipe.project import Project
 from snapbuild.recipe.userland import LXD_BUILD_HOST, Distribution
 
@@ -55,8 +60,13 @@ def work_dir(project: Project, mode: Mode, without: frozenset[str]) -> Path:
     return project.build_dir / f"{mode}{suffix}"
 
 
-def prepare(project: Project, mode: Mode, without: frozenset[str],
-            cache: SourceCache | None = None, host: Distribution | None = None) -> tuple[BuildPlan, str]:
+def prepare(
+    project: Project,
+    mode: Mode,
+    without: frozenset[str],
+    cache: SourceCache | None = None,
+    host: Distribution | None = None,
+) -> tuple[BuildPlan, str]:
     """Plan the build, show which source each part takes, and stop early on unreachable ones.
     `host`: the machine that will build (default this one), whose archive stage-packages come from."""
     plan = make_plan(project, mode, without, cache, host)
@@ -68,16 +78,25 @@ def prepare(project: Project, mode: Mode, without: frozenset[str],
         parts = ",".join(sorted({line.split(":")[0] for line in unreachable}))
         raise ToolError(
             f"{len(unreachable)} input(s) cannot be reached from this machine; nothing was built",
-            resolution=f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
-                       f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
-                       "are reachable",
+            resolution=(
+                f"give an offline source cache (`--source-cache DIR`) for the sources that have a cache entry, "
+                f"leave the parts out (`--without {parts}`; the version says so), or build where these hosts "
+                "are reachable"
+            ),
             details=describe(unreachable),
         )
     return plan, version
 
 
-def build_destructive(project: Project, mode: Mode, without: frozenset[str], output: Path | None = None,
-                      work: Path | None = None, compression: str = "lzo", cache: SourceCache | None = None) -> Path:
+def build_destructive(
+    project: Project,
+    mode: Mode,
+    without: frozenset[str],
+    output: Path | None = None,
+    work: Path | None = None,
+    compression: str = "lzo",
+    cache: SourceCache | None = None,
+) -> Path:
     """Lifecycle and pack on this machine; returns the snap's path."""
     plan, version = prepare(project, mode, without, cache)
     metadata = project.load_metadata()
@@ -98,7 +117,9 @@ def _project_files(project: Project) -> list[str]:
     """What a build needs: the files git tracks plus new ones it does not ignore."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=project.root, capture_output=True, check=True,
+        cwd=project.root,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     return [name for name in listed.split("\0") if name and (project.root / name).exists()]
 
@@ -118,9 +139,9 @@ def _sync_project(name: str, project: Project) -> None:
             directories.update(Path(relative).parents)
         # Directories too keep their mtimes: craft-parts treats a newer directory in a local
         # source as a change, which would rebuild every local part (and all that depend on it).
-        for relative in sorted(directories, key=lambda d: len(d.parts), reverse=True):
-            source = (project.root / relative).stat()
-            os.utime(tree / relative, ns=(source.st_atime_ns, source.st_mtime_ns))
+        for directory in sorted(directories, key=lambda d: len(d.parts), reverse=True):
+            source = (project.root / directory).stat()
+            os.utime(tree / directory, ns=(source.st_atime_ns, source.st_mtime_ns))
         lxd.exec_(name, ["rm", "-rf", CONTAINER_PROJECT])
         lxd.push_tree(name, tree, CONTAINER_PROJECT)
 
@@ -145,8 +166,9 @@ def _cache_in_place(name: str, plan: BuildPlan) -> bool:
     assert plan.cache is not None
     files = sorted(plan.cached.values())
     script = 'cd "$1" && cat SHA256SUMS && shift && stat -c "%n %s" -- "$@"'
-    done = lxd.exec_(name, ["sh", "-c", script, "sh", CONTAINER_CACHE, *(p.name for p in files)],
-                     check=False, capture=True)
+    done = lxd.exec_(
+        name, ["sh", "-c", script, "sh", CONTAINER_CACHE, *(p.name for p in files)], check=False, capture=True
+    )
     wanted = (plan.cache.root / SUMS_FILE).read_text() + "".join(f"{p.name} {p.stat().st_size}\n" for p in files)
     return done.returncode == 0 and done.stdout == wanted
 
@@ -191,8 +213,11 @@ def prepare_builder(project: Project, plan: BuildPlan, name: str, alias: str, cl
         lxd.exec_(name, ["sh", "-c", f"test -x {CONTAINER_VENV}/bin/python || python3 -m venv {CONTAINER_VENV}"])
         current = lxd.exec_(name, ["cat", f"{CONTAINER_VENV}/.deps"], check=False, capture=True).stdout
         if current != stamp:
-            lxd.exec_(name, [f"{CONTAINER_VENV}/bin/pip", "install", "-q", "--disable-pip-version-check", *deps],
-                      env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"})
+            lxd.exec_(
+                name,
+                [f"{CONTAINER_VENV}/bin/pip", "install", "-q", "--disable-pip-version-check", *deps],
+                env={"PIP_CERT": "/etc/ssl/certs/ca-certificates.crt"},
+            )
             lxd.exec_(name, ["sh", "-c", f'printf %s "$1" > {CONTAINER_VENV}/.deps', "sh", stamp])
     with step("copy the project into the container"):
         _sync_project(name, project)
@@ -214,8 +239,14 @@ def inner_options(project: Project, plan: BuildPlan) -> list[str]:
     return argv
 
 
-def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool = False, compression: str = "lzo",
-              cache: SourceCache | None = None) -> Path:
+def build_lxd(
+    project: Project,
+    mode: Mode,
+    without: frozenset[str],
+    clean: bool = False,
+    compression: str = "lzo",
+    cache: SourceCache | None = None,
+) -> Path:
     """The destructive build inside an LXD container from the local build image."""
     from snapbuild.machines import images, lxd
 
@@ -228,15 +259,25 @@ def build_lxd(project: Project, mode: Mode, without: frozenset[str], clean: bool
     prepare_builder(project, plan, name, alias, clean=clean)
     target = project.root / snap_name(version)
     remote = f"{CONTAINER_OUT}/{target.name}"
-    argv = [f"{CONTAINER_VENV}/bin/invoke", "build", "--destructive", *inner_options(project, plan),
-            "--output", remote, "--compression", compression]
+    argv = [
+        f"{CONTAINER_VENV}/bin/invoke",
+        "build",
+        "--destructive",
+        *inner_options(project, plan),
+        "--output",
+        remote,
+        "--compression",
+        compression,
+    ]
     say(f"==> build inside {name}: {' '.join(argv)}")
     started = time.monotonic()
     done = lxd.exec_(name, argv, cwd=CONTAINER_PROJECT, check=False)
     if done.returncode != 0:
         raise ToolError(
             f"the build inside container {name} failed (exit {done.returncode}); {target.name} was left as it was",
-            resolution=f"the error is printed above; look inside with `lxc exec {name} -- bash` (work dir {CONTAINER_WORK})",
+            resolution=(
+                f"the error is printed above; look inside with `lxc exec {name} -- bash` (work dir {CONTAINER_WORK})"
+            ),
         )
     with step(f"copy {target.name} out"), tempfile.TemporaryDirectory(dir=project.root, prefix=".pull-") as scratch:
         pulled = Path(scratch) / target.name
@@ -252,14 +293,18 @@ def build_snapcraft(project: Project, destructive: bool = False) -> Path:
     if shutil.which("snapcraft") is None:
         raise ToolError(
             "snapcraft is not installed",
-            resolution="install it with `snap install snapcraft --classic` (needs the snap store), or use "
-                       "`invoke build` (LXD) / `invoke build --destructive`",
+            resolution=(
+                "install it with `snap install snapcraft --classic` (needs the snap store), or use "
+                "`invoke build` (LXD) / `invoke build --destructive`"
+            ),
         )
     from snapbuild.recipe.check import drift_problems
 
     drift = drift_problems(project)
     if drift:
-        raise ToolError("snap/snapcraft.yaml is out of date", resolution="run `invoke generate` first", details=describe(drift))
+        raise ToolError(
+            "snap/snapcraft.yaml is out of date", resolution="run `invoke generate` first", details=describe(drift)
+        )
     argv = ["snapcraft", "pack"] + (["--destructive-mode"] if destructive else ["--use-lxd"])
     with step(" ".join(argv)):
         subprocess.run(argv, cwd=project.root, check=True)

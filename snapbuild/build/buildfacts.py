@@ -61,8 +61,10 @@ def userland_note(base: str, host: Distribution) -> str:
         return f"stage-packages come from {host.describe()}'s archive; base {base or '(none)'} has no known userland"
     if host.same_userland(wanted):
         return f"stage-packages come from {host.describe()}'s archive, the userland of base {base}"
-    return (f"stage-packages come from {host.describe()}'s archive, not from {wanted.describe()}, the userland of "
-            f"base {base}: a local build, not what the store builds")
+    return (
+        f"stage-packages come from {host.describe()}'s archive, not from {wanted.describe()}, the userland of "
+        f"base {base}: a local build, not what the store builds"
+    )
 
 
 # --- what craft-parts staged -----------------------------------------------------------------------
@@ -213,7 +215,9 @@ class SnapTree:
         seen = 0
         while self.kinds.get(path) == "link" and seen < 20:  # unsquashfs -cat refuses symlinks
             target = self.targets[path]
-            path = os.path.normpath(target.lstrip("/") if target.startswith("/") else os.path.join(os.path.dirname(path), target))
+            path = os.path.normpath(
+                target.lstrip("/") if target.startswith("/") else os.path.join(os.path.dirname(path), target)
+            )
             seen += 1
         if self.kinds.get(path) != "file":
             return None
@@ -265,7 +269,7 @@ def _python(tree: Tree) -> Found | None:
     dirs = [n for n in tree.names("usr/lib") if re.fullmatch(r"python3\.\d+", n) and tree.kind(f"usr/lib/{n}") == "dir"]
     if len(dirs) != 1:
         return None
-    version = dirs[0][len("python"):]
+    version = dirs[0][len("python") :]
     exact = _search(tree, f"usr/bin/{dirs[0]}", rb"(?<![\d.])(" + re.escape(version).encode() + rb"\.\d+)(?![\d])")
     return Found(exact.version if exact else version, f"usr/lib/{dirs[0]}" + (f", {exact.evidence}" if exact else ""))
 
@@ -314,18 +318,43 @@ def _npm(tree: Tree) -> Found | None:
 
 
 PROBES: dict[str, Probe] = {
-    "python": Probe(_python, ("usr/bin/python{series}", "-V"), r"Python (\d+\.\d+\.\d+)", (("PYTHONHOME", "usr"),),
-                    required=("usr/lib/python{series}",), package="python{series}"),
-    "ruby": Probe(_ruby, ("usr/bin/ruby", "--version"), r"ruby (\d+\.\d+\.\d+)",
-                  required=("usr/lib/ruby/{series}.0",), package="ruby{series}"),
-    "apache": Probe(lambda t: _search(t, "usr/sbin/apache2", rb"Apache/(\d+\.\d+\.\d+)"), ("usr/sbin/apache2", "-v"),
-                    r"Apache/(\d+\.\d+\.\d+)", required=("usr/sbin/apache2",), package="apache2-bin"),
-    "nginx": Probe(lambda t: _search(t, "nginx/sbin/nginx", rb"nginx/(\d+\.\d+\.\d+)"), ("nginx/sbin/nginx", "-v"),
-                   r"nginx/(\d+\.\d+\.\d+)", required=("nginx/sbin/nginx",)),
-    "node": Probe(lambda t: _search(t, "bin/node", rb"node\.js/v(\d+\.\d+\.\d+)"), ("bin/node", "--version"),
-                  r"v(\d+\.\d+\.\d+)", required=("bin/node",)),
-    "passenger": Probe(lambda t: _search(t, "passenger/src/ruby_supportlib/phusion_passenger.rb",
-                                         rb"VERSION_STRING\s*=\s*'([^']+)'")),
+    "python": Probe(
+        _python,
+        ("usr/bin/python{series}", "-V"),
+        r"Python (\d+\.\d+\.\d+)",
+        (("PYTHONHOME", "usr"),),
+        required=("usr/lib/python{series}",),
+        package="python{series}",
+    ),
+    "ruby": Probe(
+        _ruby,
+        ("usr/bin/ruby", "--version"),
+        r"ruby (\d+\.\d+\.\d+)",
+        required=("usr/lib/ruby/{series}.0",),
+        package="ruby{series}",
+    ),
+    "apache": Probe(
+        lambda t: _search(t, "usr/sbin/apache2", rb"Apache/(\d+\.\d+\.\d+)"),
+        ("usr/sbin/apache2", "-v"),
+        r"Apache/(\d+\.\d+\.\d+)",
+        required=("usr/sbin/apache2",),
+        package="apache2-bin",
+    ),
+    "nginx": Probe(
+        lambda t: _search(t, "nginx/sbin/nginx", rb"nginx/(\d+\.\d+\.\d+)"),
+        ("nginx/sbin/nginx", "-v"),
+        r"nginx/(\d+\.\d+\.\d+)",
+        required=("nginx/sbin/nginx",),
+    ),
+    "node": Probe(
+        lambda t: _search(t, "bin/node", rb"node\.js/v(\d+\.\d+\.\d+)"),
+        ("bin/node", "--version"),
+        r"v(\d+\.\d+\.\d+)",
+        required=("bin/node",),
+    ),
+    "passenger": Probe(
+        lambda t: _search(t, "passenger/src/ruby_supportlib/phusion_passenger.rb", rb"VERSION_STRING\s*=\s*'([^']+)'")
+    ),
     "ondemand": Probe(_ondemand),
     "gem-bcrypt": Probe(_gem("bcrypt")),
     "gem-dotenv": Probe(_gem("dotenv")),
@@ -370,9 +399,20 @@ def version_matches(claimed: str, found: str) -> bool:
 # --- build-info of one part (pack time) ---------------------------------------------------------
 
 
-def part_facts(name: str, *, mode: str, declared: str, upstream_declared: str, origin: str, prime: Path,
-               stage: Path, work: Path, host: Distribution, base: str,
-               suites: Callable[[dict[str, str]], dict[str, list[str]]] | None = None) -> dict[str, Any]:
+def part_facts(
+    name: str,
+    *,
+    mode: str,
+    declared: str,
+    upstream_declared: str,
+    origin: str,
+    prime: Path,
+    stage: Path,
+    work: Path,
+    host: Distribution,
+    base: str,
+    suites: Callable[[dict[str, str]], dict[str, list[str]]] | None = None,
+) -> dict[str, Any]:
     """The built facts of one part: version (and where it was read), the mode's declared version,
     stage-packages with their archive, whose userland the libraries are, and what differs."""
     probe = PROBES.get(name)
@@ -400,21 +440,28 @@ def part_facts(name: str, *, mode: str, declared: str, upstream_declared: str, o
             for suite in by_package.get(package) or ["unknown (not in the build host's apt indexes)"]:
                 by_suite.setdefault(suite, []).append(package)
         facts["archive"] = {"distribution": host.describe(), "suites": dict(sorted(by_suite.items()))}
-        facts["libraries-from"] = host.describe() + ("" if target is None or host.same_userland(target)
-                                                     else f", not {base}'s {target.describe()}")
+        facts["libraries-from"] = host.describe() + (
+            "" if target is None or host.same_userland(target) else f", not {base}'s {target.describe()}"
+        )
         facts["stage-packages"] = packages
         if probe is not None and probe.package and found is not None:
             package = probe.package.format(series=series(found.version))
             staged = packages.get(package)
             if staged and not version_matches(debian_upstream(staged), found.version):
                 differs.append(f"stage-package {package} is {staged}, the staged program says {found.version}")
-    if mode == "archive" and upstream_declared and upstream_declared != declared \
-            and not version_matches(upstream_declared, facts["version"]):
+    if (
+        mode == "archive"
+        and upstream_declared
+        and upstream_declared != declared
+        and not version_matches(upstream_declared, facts["version"])
+    ):
         facts["upstream-version"] = upstream_declared
         on_base = f", on {base}: {target.describe()}" if target and packages else ""
         from_host = f" from {host.describe()}'s archive" if packages else ""
-        differs.append(f"parts/{name}.yaml upstream.version is {upstream_declared} (the release recipe{on_base}); "
-                       f"this {mode} build has {facts['version']}{from_host}")
+        differs.append(
+            f"parts/{name}.yaml upstream.version is {upstream_declared} (the release recipe{on_base}); "
+            f"this {mode} build has {facts['version']}{from_host}"
+        )
     if differs:
         facts["differs"] = differs
     return facts
@@ -459,17 +506,23 @@ def build_info_problems(info: dict[str, Any], tree: Tree, snap_yaml: dict[str, A
         problems.append(f"{BUILD_INFO}: base is {info['base']!r}, meta/snap.yaml says {snap_yaml.get('base')!r}; {fix}")
     target = base_userland(str(info.get("base", "")))
     if target and info.get("base-userland") and info["base-userland"] != target.describe():
-        problems.append(f"{BUILD_INFO}: base-userland is {info['base-userland']!r}, but base {info['base']} is "
-                        f"{target.describe()!r}; {fix}")
+        problems.append(
+            f"{BUILD_INFO}: base-userland is {info['base-userland']!r}, but base {info['base']} is "
+            f"{target.describe()!r}; {fix}"
+        )
     staging = sorted(n for n, part in info["parts"].items() if isinstance(part, dict) and part.get("stage-packages"))
     if staging and not info.get("userland"):
-        problems.append(f"{BUILD_INFO}: parts {', '.join(staging)} list stage-packages, but `userland` does not say whose "
-                        f"archive they came from; {fix}")
+        problems.append(
+            f"{BUILD_INFO}: parts {', '.join(staging)} list stage-packages, but `userland` does not say whose "
+            f"archive they came from; {fix}"
+        )
     for name in staging:
         distribution = (info["parts"][name].get("archive") or {}).get("distribution")
         if info.get("build-host") and distribution != info["build-host"]:
-            problems.append(f"{BUILD_INFO}: parts.{name}.archive.distribution is {distribution!r}, but build-host is "
-                            f"{info['build-host']!r}; {fix}")
+            problems.append(
+                f"{BUILD_INFO}: parts.{name}.archive.distribution is {distribution!r}, but build-host is "
+                f"{info['build-host']!r}; {fix}"
+            )
     listed: dict[str, tuple[str, str]] = {}  # package -> (version, part)
     for name, part in sorted(info["parts"].items()):
         if not isinstance(part, dict):
@@ -481,14 +534,20 @@ def build_info_problems(info: dict[str, Any], tree: Tree, snap_yaml: dict[str, A
             for required in probe.required:
                 path = required.format(series=series(version))
                 if not tree.kind(path):
-                    problems.append(f"{BUILD_INFO}: parts.{name}.version is {version!r}, but the snap has no {path}; {fix}")
+                    problems.append(
+                        f"{BUILD_INFO}: parts.{name}.version is {version!r}, but the snap has no {path}; {fix}"
+                    )
             found = probe.files(tree)
             if found is None:
-                problems.append(f"{BUILD_INFO}: parts.{name}.version is {version!r}, but nothing in the snap shows part "
-                                f"{name}'s version; {fix}")
+                problems.append(
+                    f"{BUILD_INFO}: parts.{name}.version is {version!r}, but nothing in the snap shows part "
+                    f"{name}'s version; {fix}"
+                )
             elif not version_matches(version, found.version):
-                problems.append(f"{BUILD_INFO}: parts.{name}.version is {version!r}, but the snap has {found.version} "
-                                f"({found.evidence}); {fix}")
+                problems.append(
+                    f"{BUILD_INFO}: parts.{name}.version is {version!r}, but the snap has {found.version} "
+                    f"({found.evidence}); {fix}"
+                )
         packages = part.get("stage-packages") or {}
         if not isinstance(packages, dict):
             problems.append(f"{BUILD_INFO}: parts.{name}.stage-packages must map package names to versions; {fix}")
@@ -496,27 +555,37 @@ def build_info_problems(info: dict[str, Any], tree: Tree, snap_yaml: dict[str, A
         if probe is not None and probe.package and version and packages:
             package = probe.package.format(series=series(version))
             if package not in packages:
-                problems.append(f"{BUILD_INFO}: parts.{name}.version is {version!r}, but its stage-packages have no "
-                                f"{package}; {fix}")
+                problems.append(
+                    f"{BUILD_INFO}: parts.{name}.version is {version!r}, but its stage-packages have no "
+                    f"{package}; {fix}"
+                )
             elif not version_matches(version, debian_upstream(str(packages[package]))):
-                problems.append(f"{BUILD_INFO}: parts.{name}.version is {version!r}, but its stage-package {package} "
-                                f"is {packages[package]}; {fix}")
+                problems.append(
+                    f"{BUILD_INFO}: parts.{name}.version is {version!r}, but its stage-package {package} "
+                    f"is {packages[package]}; {fix}"
+                )
         for package, staged in sorted(packages.items()):
             staged = str(staged)
             if package in listed and listed[package][0] != staged:
-                problems.append(f"{BUILD_INFO}: parts.{name}.stage-packages.{package} is {staged}, parts."
-                                f"{listed[package][1]} says {listed[package][0]}; {fix}")
+                problems.append(
+                    f"{BUILD_INFO}: parts.{name}.stage-packages.{package} is {staged}, parts."
+                    f"{listed[package][1]} says {listed[package][0]}; {fix}"
+                )
             listed.setdefault(package, (staged, name))
             shipped = _doc_changelog(tree, package, arch)
             if shipped and not same_binary_version(package, staged, shipped[0], shipped[1]):
-                problems.append(f"{BUILD_INFO}: parts.{name}.stage-packages.{package} is {staged}, but the snap's "
-                                f"{shipped[2]} is {shipped[0]} {shipped[1]}; {fix}")
+                problems.append(
+                    f"{BUILD_INFO}: parts.{name}.stage-packages.{package} is {staged}, but the snap's "
+                    f"{shipped[2]} is {shipped[0]} {shipped[1]}; {fix}"
+                )
     if listed:
         # Every Debian package whose files the snap ships must be accounted for.
         for package in tree.names("usr/share/doc"):
             if package not in listed and _doc_changelog(tree, package, arch):
-                problems.append(f"usr/share/doc/{package}: a Debian package in the snap that no part's stage-packages "
-                                f"in {BUILD_INFO} lists; {fix}")
+                problems.append(
+                    f"usr/share/doc/{package}: a Debian package in the snap that no part's stage-packages "
+                    f"in {BUILD_INFO} lists; {fix}"
+                )
     return problems
 
 
@@ -534,6 +603,16 @@ def summary_rows(info: dict[str, Any]) -> list[list[str]]:
         archive = part.get("archive") or {}
         suites = ", ".join(archive.get("suites") or [])
         where = f"{archive.get('distribution', '')}: {suites} ({len(packages)} packages)" if archive else "-"
-        rows.append([name, version, str(part.get("declared", "-")), str(part.get("from", "-")), own, where,
-                     str(part.get("libraries-from", "-")), "; ".join(part.get("differs") or []) or "-"])
+        rows.append(
+            [
+                name,
+                version,
+                str(part.get("declared", "-")),
+                str(part.get("from", "-")),
+                own,
+                where,
+                str(part.get("libraries-from", "-")),
+                "; ".join(part.get("differs") or []) or "-",
+            ]
+        )
     return rows

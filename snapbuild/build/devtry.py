@@ -57,13 +57,20 @@ def builder_name(image_alias: str) -> str:
 def check_container_name(name: str) -> str:
     """`name` if LXD accepts it as a container name; a build container is refused."""
     if not LXD_NAME.match(name) or name.endswith("-") or "--" in name:
-        raise ToolError(f"--container {name!r}: not a valid LXD container name",
-                        resolution="use letters, digits and single hyphens, starting with a letter, at most 63 characters "
-                                   f"(e.g. {TRY_PREFIX}-dev)")
+        raise ToolError(
+            f"--container {name!r}: not a valid LXD container name",
+            resolution=(
+                "use letters, digits and single hyphens, starting with a letter, at most 63 characters "
+                f"(e.g. {TRY_PREFIX}-dev)"
+            ),
+        )
     if name.endswith("-builder"):
-        raise ToolError(f"--container {name}: that is a build container, not a test container",
-                        resolution=f"name a test container, e.g. --container {TRY_PREFIX}-dev "
-                                   "(made from the test image if missing)")
+        raise ToolError(
+            f"--container {name}: that is a build container, not a test container",
+            resolution=(
+                f"name a test container, e.g. --container {TRY_PREFIX}-dev (made from the test image if missing)"
+            ),
+        )
     return name
 
 
@@ -89,8 +96,17 @@ def tried_dir(method: str) -> str:
 def device_add_argv(container: str, source: Path) -> list[str]:
     """Share the builder's work dir read-only: a tried snap cannot write into its own files
     through it, as it cannot into a squashfs."""
-    return ["config", "device", "add", container, DEVICE, "disk", f"source={source}", f"path={MOUNT_POINT}",
-            "readonly=true"]
+    return [
+        "config",
+        "device",
+        "add",
+        container,
+        DEVICE,
+        "disk",
+        f"source={source}",
+        f"path={MOUNT_POINT}",
+        "readonly=true",
+    ]
 
 
 def snap_try_argv(directory: str) -> list[str]:
@@ -115,19 +131,22 @@ def next_steps(tried: Tried, checks: Sequence[str], checks_dir: str) -> str:
     """What to do with a tried snap: run a check or a spread task's check, update it, leave."""
     c = tried.container
     example = "install" if "install" in checks else (checks[0] if checks else "NAME")
-    return "\n".join([
-        f"ondemand {tried.revision} is tried in {c} from {tried.directory} (snap try, no .snap)",
-        f"  run a check (as root, in the container):  lxc exec {c} -- {checks_dir}/{example}.sh",
-        f"    checks: {', '.join(checks)}",
-        "  a spread task: tests/spread/main/NAME runs tests/checks/NAME.sh after reinstalling a packed .snap "
-        "(its prepare); against the tried snap run the check itself as above (not refresh.sh: it needs a .snap, "
-        "and every tried revision is the same directory)",
-        f"  a shell in the container:                 lxc exec {c} -- bash",
-        f"  after editing a hook or any source:       invoke try --container {c}   (updates it in place)",
-        f"  leave: lxc exec {c} -- snap remove --purge ondemand    (the container stays for the next try)",
-        f"         lxc delete --force {c}    (the container too)",
-        f"         lxc delete --force {tried.builder}    (the try build container; the next try rebuilds from scratch)",
-    ])
+    return "\n".join(
+        [
+            f"ondemand {tried.revision} is tried in {c} from {tried.directory} (snap try, no .snap)",
+            f"  run a check (as root, in the container):  lxc exec {c} -- {checks_dir}/{example}.sh",
+            f"    checks: {', '.join(checks)}",
+            "  a spread task: tests/spread/main/NAME runs tests/checks/NAME.sh after reinstalling a packed .snap "
+            "(its prepare); against the tried snap run the check itself as above (not refresh.sh: it needs a .snap, "
+            "and every tried revision is the same directory)",
+            f"  a shell in the container:                 lxc exec {c} -- bash",
+            f"  after editing a hook or any source:       invoke try --container {c}   (updates it in place)",
+            f"  leave: lxc exec {c} -- snap remove --purge ondemand    (the container stays for the next try)",
+            f"         lxc delete --force {c}    (the container too)",
+            f"         lxc delete --force {tried.builder}"
+            "    (the try build container; the next try rebuilds from scratch)",
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- inside the build container
@@ -137,10 +156,11 @@ def build_prime(project: Project, mode: str, without: frozenset[str], work: Path
     """Lifecycle up to prime and meta/ (snap.yaml, hooks, build-info), without packing.
 
     The caller probed the sources already; this side does not probe them again."""
-    from snapbuild.build.lifecycle import host_arch, make_plan, run_lifecycle
+    from snapbuild.build.lifecycle import make_plan, run_lifecycle
     from snapbuild.build.pack import write_meta
     from snapbuild.build.sourcecache import cache_from
     from snapbuild.recipe.generate import snap_version
+    from snapbuild.recipe.partfile import host_arch
 
     plan = make_plan(project, mode, without, cache_from(cache_dir))  # type: ignore[arg-type]
     version = snap_version(plan.parts, mode, without)  # type: ignore[arg-type]
@@ -151,8 +171,10 @@ def build_prime(project: Project, mode: str, without: frozenset[str], work: Path
 
 
 def _parser() -> cli.ArgumentParser:
-    parser = cli.ArgumentParser(prog="python -m snapbuild.build.devtry",
-                                description="inside the try build container: build prime and meta/, no pack")
+    parser = cli.ArgumentParser(
+        prog="python -m snapbuild.build.devtry",
+        description="inside the try build container: build prime and meta/, no pack",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     prime = sub.add_parser("prime")
     prime.add_argument("--source", required=True, choices=("upstream", "archive"))
@@ -211,9 +233,13 @@ def refuse_foreign(name: str) -> None:
     from snapbuild.machines import lxd
 
     if lxd.lxc("config", "get", name, MARK, check=False).stdout.strip() != "1":
-        raise ToolError(f"container {name} exists but was not made by `invoke try` (no {MARK}=1); nothing was done",
-                        resolution=f"name another one (e.g. --container {TRY_PREFIX}-NAME, made from the test image), "
-                                   "or leave --container out for a fresh one")
+        raise ToolError(
+            f"container {name} exists but was not made by `invoke try` (no {MARK}=1); nothing was done",
+            resolution=(
+                f"name another one (e.g. --container {TRY_PREFIX}-NAME, made from the test image), "
+                "or leave --container out for a fresh one"
+            ),
+        )
 
 
 def ensure_test_container(name: str) -> bool:
@@ -266,8 +292,14 @@ def revision(container: str) -> str:
     return lines[1].split()[2] if done.returncode == 0 and len(lines) > 1 else "?"
 
 
-def try_snap(project: Project, mode: str, without: frozenset[str], container: str = "", copy: bool = False,
-             cache: SourceCache | None = None) -> Tried:
+def try_snap(
+    project: Project,
+    mode: str,
+    without: frozenset[str],
+    container: str = "",
+    copy: bool = False,
+    cache: SourceCache | None = None,
+) -> Tried:
     """Build what changed in the try builder, then `snap try` its prime dir in a test container."""
     from snapbuild.machines import images, lxd, systemtest
 
@@ -289,9 +321,12 @@ def try_snap(project: Project, mode: str, without: frozenset[str], container: st
         with step(f"build prime inside {builder}"):
             done = lxd.exec_(builder, argv, cwd=backends.CONTAINER_PROJECT, check=False)
             if done.returncode != 0:
-                raise ToolError(f"the build inside {builder} failed (exit {done.returncode}); the tried snap was left as it was",
-                                resolution=f"the error is printed above; look inside with `lxc exec {builder} -- bash` "
-                                           f"(work dir {work})")
+                raise ToolError(
+                    f"the build inside {builder} failed (exit {done.returncode}); the tried snap was left as it was",
+                    resolution=(
+                        f"the error is printed above; look inside with `lxc exec {builder} -- bash` (work dir {work})"
+                    ),
+                )
     name = container or systemtest.container_name(TRY_PREFIX)
     fresh = ensure_test_container(name)
     driver, pool = _pool_source()
@@ -306,10 +341,14 @@ def try_snap(project: Project, mode: str, without: frozenset[str], container: st
     with step(f"snap try --classic {directory} in {name}"):
         done = lxd.exec_(name, snap_try_argv(directory), check=False, capture=True)
         if done.returncode != 0:
-            raise ToolError(f"`snap try` refused {directory} in {name}: {done.stderr.strip() or done.stdout.strip()}",
-                            resolution=f"the hooks' log: lxc exec {name} -- cat /var/snap/ondemand/common/var/log/hooks.log; "
-                                       f"snapd's: lxc exec {name} -- snap changes",
-                            details=done.stdout + done.stderr)
+            raise ToolError(
+                f"`snap try` refused {directory} in {name}: {done.stderr.strip() or done.stdout.strip()}",
+                resolution=(
+                    f"the hooks' log: lxc exec {name} -- cat /var/snap/ondemand/common/var/log/hooks.log; "
+                    f"snapd's: lxc exec {name} -- snap changes"
+                ),
+                details=done.stdout + done.stderr,
+            )
     tried = Tried(name, directory, revision(name), builder, fresh)
     say(f"==> try ready in {time.monotonic() - started:.1f}s")
     print(next_steps(tried, systemtest.check_names(project), systemtest.REMOTE_CHECKS))

@@ -23,6 +23,7 @@ from snapbuild.recipe.partfile import Mode, PartFile, Source, host_arch
 from snapbuild.recipe.project import Project
 from snapbuild.recipe.userland import Distribution, base_userland
 
+
 @dataclass
 class BuildPlan:
     """What a build will use: per part, the source it takes, and the parts left out."""
@@ -56,15 +57,24 @@ class BuildPlan:
             if name in self.without:
                 rows.append(f"  {name:<{width}}  {'-':<14}  {'-':<12}  LEFT OUT (--without {name})")
             else:
-                rows.append(f"  {name:<{width}}  {self.versions[name]:<14}  {self.origins[name]:<12}  {self.sources[name]}")
-        if any(self.parts[name].body.get("stage-packages") or self.parts[name].archive_overrides.get("stage-packages")
-               for name in self.included):
+                rows.append(
+                    f"  {name:<{width}}  {self.versions[name]:<14}  {self.origins[name]:<12}  {self.sources[name]}"
+                )
+        if any(
+            self.parts[name].body.get("stage-packages") or self.parts[name].archive_overrides.get("stage-packages")
+            for name in self.included
+        ):
             rows.append(f"  ({userland_note(self.base, self.host)})")
         return "\n".join(rows)
 
 
-def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: SourceCache | None = None,
-              host: Distribution | None = None) -> BuildPlan:
+def make_plan(
+    project: Project,
+    mode: Mode,
+    without: frozenset[str],
+    cache: SourceCache | None = None,
+    host: Distribution | None = None,
+) -> BuildPlan:
     """Choose each part's source for `mode`; refuse unknown or still-needed `without` parts.
 
     With a source cache, a part whose upstream source has a cache entry present in the cache
@@ -73,12 +83,16 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
     """
     parts, problems = project.load_parts()
     if problems:
-        raise ToolError("the part files have problems; nothing was built",
-                        resolution="run `invoke check` and fix what it lists",
-                        details=describe(problems))
+        raise ToolError(
+            "the part files have problems; nothing was built",
+            resolution="run `invoke check` and fix what it lists",
+            details=describe(problems),
+        )
     unknown = sorted(without - set(parts))
     if unknown:
-        raise ToolError(f"--without {', '.join(unknown)}: no such part", resolution=f"parts are: {', '.join(sorted(parts))}")
+        raise ToolError(
+            f"--without {', '.join(unknown)}: no such part", resolution=f"parts are: {', '.join(sorted(parts))}"
+        )
     needed = {dep: name for name, part in parts.items() if name not in without for dep in part.body.get("after", [])}
     still_needed = sorted(p for p in without if p in needed)
     if still_needed:
@@ -86,8 +100,14 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
             f"--without {', '.join(still_needed)}: needed by part {needed[still_needed[0]]} (its `after:`)",
             resolution="leave that part out too, or keep this one",
         )
-    plan = BuildPlan(mode=mode, parts=parts, without=without, cache=cache, host=host or host_distribution(),
-                     base=str(project.load_metadata().get("base", "")))
+    plan = BuildPlan(
+        mode=mode,
+        parts=parts,
+        without=without,
+        cache=cache,
+        host=host or host_distribution(),
+        base=str(project.load_metadata().get("base", "")),
+    )
     missing = []
     for name in plan.included:
         part = parts[name]
@@ -97,7 +117,9 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
             continue
         if mode == "archive" and not part.has_archive:
             source = part.upstream_source
-            missing.append(f"{name}: has no archive source; its upstream source {source.describe() if source else '-'} is needed")
+            missing.append(
+                f"{name}: has no archive source; its upstream source {source.describe() if source else '-'} is needed"
+            )
             continue
         source = part.source_for(mode)
         from_archive = mode == "archive" and source is part.archive_source
@@ -119,8 +141,10 @@ def make_plan(project: Project, mode: Mode, without: frozenset[str], cache: Sour
     if missing:
         raise ToolError(
             f"cannot build from the {mode} sources: {len(missing)} part(s) cannot be sourced; nothing was built",
-            resolution=f"build without them: `invoke build --without {','.join(m.split(':')[0] for m in missing)}` "
-                       "(the snap's version then says so), or build where the upstream sources are reachable",
+            resolution=(
+                f"build without them: `invoke build --without {','.join(m.split(':')[0] for m in missing)}` "
+                "(the snap's version then says so), or build where the upstream sources are reachable"
+            ),
             details=describe(missing),
         )
     return plan
@@ -167,8 +191,11 @@ def unreachable_sources(plan: BuildPlan, timeout: float = 8.0) -> list[str]:
                 except requests.RequestException as error:
                     probed[url] = type(error).__name__
             if probed[url]:
-                fix = ("--source-cache DIR with its cache entry" if source and url == source.url and source.cache
-                       else f"--without {name}")
+                fix = (
+                    "--source-cache DIR with its cache entry"
+                    if source and url == source.url and source.cache
+                    else f"--without {name}"
+                )
                 failures.append(f"{name}: {url} ({probed[url]}); the build could go on with {fix}")
     return failures
 
@@ -217,15 +244,22 @@ def run_lifecycle(project: Project, plan: BuildPlan, work: Path, base: str) -> P
     try:
         with _libyaml_states():  # the manager loads every state file
             manager = LifecycleManager(
-                {"parts": parts}, application_name="ondemand", project_name="ondemand",
-                cache_dir=work / "cache", work_dir=work, arch=host_arch(), base=base,
+                {"parts": parts},
+                application_name="ondemand",
+                project_name="ondemand",
+                cache_dir=work / "cache",
+                work_dir=work,
+                arch=host_arch(),
+                base=base,
                 parallel_build_count=os.cpu_count() or 1,
             )
             actions = manager.plan(Step.PRIME)
     except PartsError as error:
-        raise ToolError(f"craft-parts refused the parts: {error.brief}",
-                        resolution=error.resolution or "run `invoke check`",
-                        details=error.details or "") from None
+        raise ToolError(
+            f"craft-parts refused the parts: {error.brief}",
+            resolution=error.resolution or "run `invoke check`",
+            details=error.details or "",
+        ) from None
     todo = [a for a in actions if a.action_type != ActionType.SKIP]
     listings = StageListings(work / STAGE_LISTINGS)
     say(f"lifecycle: {len(todo)} of {len(actions)} step(s) to run (the rest are up to date)")
@@ -285,11 +319,12 @@ def _libyaml_states() -> Iterator[None]:
     if not getattr(yaml, "__with_libyaml__", False) or getattr(states, "yaml", None) is not yaml:
         yield  # no libyaml, or a craft-parts that loads states otherwise: leave it as it is
         return
-    states.yaml = _LibyamlLoader(yaml)
+    module: Any = states  # its `yaml` global is what it loads state files with
+    module.yaml = _LibyamlLoader(yaml)
     try:
         yield
     finally:
-        states.yaml = yaml
+        module.yaml = yaml
 
 
 STAGE_LISTINGS = "stage-listings.pickle"
@@ -311,7 +346,9 @@ class StageListings:
 
         self.path = path
         try:
-            self.saved: dict[tuple[str, str | None], tuple[tuple[object, ...], list[str]]] = pickle.loads(path.read_bytes())
+            self.saved: dict[tuple[str, str | None], tuple[tuple[object, ...], list[str]]] = pickle.loads(
+                path.read_bytes()
+            )
         except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError):
             self.saved = {}
 
@@ -342,8 +379,12 @@ class StageListings:
             saved = self.saved.get((part.name, partition))
             if key is not None and saved is not None and saved[0] == key:
                 return collisions.StageCandidate(
-                    part_name=part.name, contents={Path(p) for p in saved[1]},
-                    source_dir=part.part_install_dirs[partition], permissions=part.spec.permissions, is_overlay=False)
+                    part_name=part.name,
+                    contents={Path(p) for p in saved[1]},
+                    source_dir=part.part_install_dirs[partition],
+                    permissions=part.spec.permissions,
+                    is_overlay=False,
+                )
             candidate = original(part, partition)
             if key is not None and candidate is not None:
                 self.saved[(part.name, partition)] = (key, sorted(str(p) for p in candidate.contents))
@@ -386,13 +427,17 @@ def _step_failed(part: str, step: str, log: Path, brief: str) -> ToolError:
     if STAGE_CONFLICT in brief:
         return ToolError(
             f"part {part}: {step} failed: {brief}",
-            resolution="if a file moved between parts since the last build, the work dir still has the old part's "
-                       "copy: rebuild from a fresh one (`invoke build --clean`, or delete the work dir for "
-                       "--destructive); otherwise two part files ship the same path: give it to one part",
+            resolution=(
+                "if a file moved between parts since the last build, the work dir still has the old part's "
+                "copy: rebuild from a fresh one (`invoke build --clean`, or delete the work dir for "
+                "--destructive); otherwise two part files ship the same path: give it to one part"
+            ),
             details=tail,
         )
     return ToolError(
         f"part {part}: {step} failed: {brief}",
-        resolution=f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)",
+        resolution=(
+            f"read the whole log at {log}; fix parts/{part}.yaml and run the build again (finished steps are kept)"
+        ),
         details=tail,
     )

@@ -33,7 +33,18 @@ def snap_yaml(metadata: dict[str, Any], version: str, arch: str) -> dict[str, An
     data["version"] = version
     data["architectures"] = [arch]
     data["hooks"] = {hook: spec or {} for hook, spec in (metadata.get("hooks") or {}).items()}
-    order = ["name", "version", "summary", "description", "title", "license", "base", "confinement", "grade", "architectures"]
+    order = [
+        "name",
+        "version",
+        "summary",
+        "description",
+        "title",
+        "license",
+        "base",
+        "confinement",
+        "grade",
+        "architectures",
+    ]
     return {k: data[k] for k in order if k in data} | {k: v for k, v in data.items() if k not in order}
 
 
@@ -47,14 +58,18 @@ def missing_provides(plan: BuildPlan, prime: Path) -> list[str]:
     ]
 
 
-def write_meta(project: Project, plan: BuildPlan, prime: Path, version: str, arch: str, work: Path | None = None) -> None:
+def write_meta(
+    project: Project, plan: BuildPlan, prime: Path, version: str, arch: str, work: Path | None = None
+) -> None:
     """meta/snap.yaml, meta/hooks/* and meta/build-info.yaml (what this build contains: with the
     work dir, the versions read from what was staged, not the part files' intentions)."""
     problems = missing_provides(plan, prime)
     if problems:
-        raise ToolError("the primed snap lacks files its apps need; nothing was packed",
-                        resolution="fix the parts named below",
-                        details=describe(problems))
+        raise ToolError(
+            "the primed snap lacks files its apps need; nothing was packed",
+            resolution="fix the parts named below",
+            details=describe(problems),
+        )
     meta = prime / "meta"
     hooks = meta / "hooks"
     if hooks.exists():
@@ -77,14 +92,26 @@ def build_info(plan: BuildPlan, prime: Path, base: str, work: Path | None = None
     facts: dict[str, dict[str, Any]] = {}
     if work is not None:
         target = base_userland(base)
-        info |= {"base": base, "base-userland": target.describe() if target else "unknown",
-                 "build-host": plan.host.describe(), "userland": userland_note(base, plan.host)}
+        info |= {
+            "base": base,
+            "base-userland": target.describe() if target else "unknown",
+            "build-host": plan.host.describe(),
+            "userland": userland_note(base, plan.host),
+        }
         say(f"build-info: reading the staged versions and packages of {len(plan.included)} parts")
         for name in plan.included:
             part = plan.parts[name]
             facts[name] = part_facts(
-                name, mode=plan.mode, declared=plan.versions[name], upstream_declared=part.upstream_version,
-                origin=plan.origins[name], prime=prime, stage=work / "stage", work=work, host=plan.host, base=base,
+                name,
+                mode=plan.mode,
+                declared=plan.versions[name],
+                upstream_declared=part.upstream_version,
+                origin=plan.origins[name],
+                prime=prime,
+                stage=work / "stage",
+                work=work,
+                host=plan.host,
+                base=base,
             )
     info["parts"] = {name: part_info(plan, name, facts.get(name)) for name in plan.included}
     return info
@@ -99,8 +126,12 @@ def part_info(plan: BuildPlan, name: str, facts: dict[str, Any] | None = None) -
         info |= facts
     source = plan.parts[name].source_for(plan.mode)
     if name in plan.cached and source is not None and source.cache is not None:
-        info["cache"] = {"file": source.cache.file, "sha256": source.cache.sha256,
-                         "repository": source.cache.repository, "commit": source.cache.commit}
+        info["cache"] = {
+            "file": source.cache.file,
+            "sha256": source.cache.sha256,
+            "repository": source.cache.repository,
+            "commit": source.cache.commit,
+        }
     if plan.parts[name].network:
         info["lock-pinned-from"] = list(plan.parts[name].network)
     return info
@@ -117,13 +148,17 @@ def snap_pack(prime: Path, target: Path, compression: str = "lzo") -> Path:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".pack-") as scratch:
         result = subprocess.run(
             ["snap", "pack", f"--compression={compression}", f"--filename={target.name}", str(prime), scratch],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
+            said = result.stderr.strip()
             raise ToolError(
-                f"snap pack refused {prime}: {result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no output'}",
-                resolution="fix snap/metadata.yaml (or the part that primed the offending file), then `invoke build` again; "
-                           f"{target.name if target.exists() else 'no snap'} was left as it was",
+                f"snap pack refused {prime}: {said.splitlines()[-1] if said else 'no output'}",
+                resolution=(
+                    "fix snap/metadata.yaml (or the part that primed the offending file), then `invoke build` again; "
+                    f"{target.name if target.exists() else 'no snap'} was left as it was"
+                ),
                 details=result.stderr + result.stdout,
             )
         os.replace(Path(scratch) / target.name, target)

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from snapbuild.errors import ToolError, describe
 from snapbuild.progress import say, step
@@ -23,8 +24,24 @@ from snapbuild.progress import say, step
 SNAP_AT = "/relocated/ondemand"
 # Host programs the wrappers use (POSIX tools every host has).
 # OnDemand's own wrappers are bash scripts, and update_ood_portal shells out to cmp and cat.
-HOST_TOOLS = ["sh", "bash", "basename", "dirname", "readlink", "sed", "env", "cat", "cmp", "install", "mkdir", "uname", "rm", "ls",
-              "sleep", "kill"]
+HOST_TOOLS = [
+    "sh",
+    "bash",
+    "basename",
+    "dirname",
+    "readlink",
+    "sed",
+    "env",
+    "cat",
+    "cmp",
+    "install",
+    "mkdir",
+    "uname",
+    "rm",
+    "ls",
+    "sleep",
+    "kill",
+]
 HTTPD_CONF = """\
 ServerRoot /tmp
 Listen 127.0.0.1:8080
@@ -46,7 +63,9 @@ LoadModule auth_openidc_module {snap}/apache/modules/mod_auth_openidc.so
 
 # mod_lua with mod_ood_proxy's Lua tree and luaposix on its package paths; /check runs
 # check.lua, which loads the modules the portal's handlers load.
-LUA_CONF = HTTPD_CONF + """\
+LUA_CONF = (
+    HTTPD_CONF
+    + """\
 User nobody
 Group nogroup
 LuaPackagePath {snap}/opt/ood/mod_ood_proxy/lib/?.lua
@@ -55,6 +74,7 @@ LuaPackagePath {snap}/usr/share/lua/5.3/?/init.lua
 LuaPackageCPath {snap}/usr/lib/{triplet}/lua/5.3/?.so
 LuaMapHandler ^/check$ /tmp/check.lua
 """
+)
 LUA_CHECK = """\
 function handle(r)
   local posix = require "posix"
@@ -86,14 +106,22 @@ class Check:
 
 ONDEMAND = f"{SNAP_AT}/opt/ood"
 # Fetch a URL with the snap's own Python (the chroot has no HTTP client of its own).
-FETCH = f"{SNAP_AT}/bin/ondemand-python -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())'"
+FETCH = (
+    f"{SNAP_AT}/bin/ondemand-python -c "
+    "'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())'"
+)
 
 CHECKS = [
-    Check("nginx with Passenger's module", f"{SNAP_AT}/bin/nginx -V 2>&1", ("nginx version: nginx/1.28.0", "passenger/src/nginx_module")),
+    Check(
+        "nginx with Passenger's module",
+        f"{SNAP_AT}/bin/nginx -V 2>&1",
+        ("nginx version: nginx/1.28.0", "passenger/src/nginx_module"),
+    ),
     # The module's Server header is compiled in from nginx's and Passenger's version macros.
     Check(
         "nginx's Passenger module is 6.1.2",
-        f"{SNAP_AT}/bin/ruby -e 'd = File.binread(ARGV[0]); s = d[/nginx\\/[0-9.]+ \\+ Phusion Passenger\\(R\\) [0-9.]+/]; puts s || \"none\"; exit(s ? 0 : 1)' "
+        f"{SNAP_AT}/bin/ruby -e 'd = File.binread(ARGV[0]); "
+        's = d[/nginx\\/[0-9.]+ \\+ Phusion Passenger\\(R\\) [0-9.]+/]; puts s || "none"; exit(s ? 0 : 1)\' '
         f"{SNAP_AT}/nginx/sbin/nginx",
         ("nginx/1.28.0 + Phusion Passenger(R) 6.1.2",),
     ),
@@ -109,7 +137,11 @@ CHECKS = [
         f"{SNAP_AT}/bin/httpd -f /tmp/httpd.conf -M 2>&1",
         ("lua_module", "proxy_module", "proxy_wstunnel_module", "auth_openidc_module", "ssl_module"),
     ),
-    Check("Ruby with OpenSSL", f"{SNAP_AT}/bin/ruby -ropenssl -e 'puts \"ruby #{{RUBY_VERSION}} #{{OpenSSL::OPENSSL_LIBRARY_VERSION}}\"'", ("ruby ", "OpenSSL")),
+    Check(
+        "Ruby with OpenSSL",
+        f"{SNAP_AT}/bin/ruby -ropenssl -e 'puts \"ruby #{{RUBY_VERSION}} #{{OpenSSL::OPENSSL_LIBRARY_VERSION}}\"'",
+        ("ruby ", "OpenSSL"),
+    ),
     Check("Node.js", f"{SNAP_AT}/bin/node -e 'console.log(\"node \" + process.versions.node)'", ("node 22.",)),
     Check(
         "nginx_stage (upstream's wrapper, the snap's Ruby and gems)",
@@ -120,17 +152,27 @@ CHECKS = [
         "update_ood_portal renders a vhost (the snap's Ruby, dotenv and bcrypt)",
         f"mkdir -p /tmp/portal && env PATH={SNAP_AT}/bin:$PATH GEM_PATH={ONDEMAND}/gems CONFIG=/tmp/ood_portal.yml "
         f"APACHE=/tmp/portal/ood-portal.conf SUM=/tmp/portal/ood-portal.sha256sum "
-        f"{ONDEMAND}/ood-portal-generator/sbin/update_ood_portal --detailed-exitcodes; echo \"exit $?\"; cat /tmp/portal/ood-portal.conf",
+        f"{ONDEMAND}/ood-portal-generator/sbin/update_ood_portal --detailed-exitcodes; "
+        'echo "exit $?"; cat /tmp/portal/ood-portal.conf',
         # The no-auth template's public root, redirected into the snap at build time.
-        ("exit 3", "ServerName portal.example.org", "need_auth.html", 'Alias "/public" "/var/snap/ondemand/common/var/www/ood/public"'),
+        (
+            "exit 3",
+            "ServerName portal.example.org",
+            "need_auth.html",
+            'Alias "/public" "/var/snap/ondemand/common/var/www/ood/public"',
+        ),
     ),
     Check(
         "the snap's update_ood_portal wrapper renders the full vhost (paths redirected at build time)",
         f"mkdir -p /tmp/portal-auth && env CONFIG=/tmp/ood_portal-auth.yml APACHE=/tmp/portal-auth/ood-portal.conf "
         f"SUM=/tmp/portal-auth/ood-portal.sha256sum {SNAP_AT}/sbin/update_ood_portal --detailed-exitcodes; "
-        "echo \"exit $?\"; cat /tmp/portal-auth/ood-portal.conf",
-        ("exit 3", "Listen 8080", "RewriteCond /var/snap/ondemand/common/etc/ood/maintenance.enable -f",
-         '<FilesMatch "/var/snap/ondemand/common/var/www/ood/public/maintenance/.*">'),
+        'echo "exit $?"; cat /tmp/portal-auth/ood-portal.conf',
+        (
+            "exit 3",
+            "Listen 8080",
+            "RewriteCond /var/snap/ondemand/common/etc/ood/maintenance.enable -f",
+            '<FilesMatch "/var/snap/ondemand/common/var/www/ood/public/maintenance/.*">',
+        ),
     ),
     Check(
         "mod_lua loads mod_ood_proxy's Lua with luaposix",
@@ -140,20 +182,21 @@ CHECKS = [
     ),
     Check(
         "the shell app's node-pty in the shipped Node",
-        f"cd {ONDEMAND}/apps/shell && {SNAP_AT}/bin/node -e 'const pty = require(\"node-pty\"); "
-        "const p = pty.spawn(\"/bin/sh\", [\"-c\", \"echo pty-ok\"], {}); "
-        "p.onData(d => process.stdout.write(d)); p.onExit(e => console.log(\"exit \" + e.exitCode));'",
+        f'cd {ONDEMAND}/apps/shell && {SNAP_AT}/bin/node -e \'const pty = require("node-pty"); '
+        'const p = pty.spawn("/bin/sh", ["-c", "echo pty-ok"], {}); '
+        'p.onData(d => process.stdout.write(d)); p.onExit(e => console.log("exit " + e.exitCode));\'',
         ("pty-ok", "exit 0"),
     ),
     Check(
         "the hooks' Python",
-        f"{SNAP_AT}/bin/ondemand-python -c 'import sys, yaml, ondemand_hooks; print(\"python\", sys.version.split()[0], \"yaml\", yaml.__version__)'",
+        f"{SNAP_AT}/bin/ondemand-python -c 'import sys, yaml, ondemand_hooks; "
+        'print("python", sys.version.split()[0], "yaml", yaml.__version__)\'',
         ("python 3.", "yaml "),
     ),
 ]
 
 
-def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+def _run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, **kwargs)
 
 
@@ -197,7 +240,9 @@ def make_root(root: Path) -> None:
         (root / directory).mkdir(parents=True, exist_ok=True)
     (root / "tmp").chmod(0o1777)
     # The accounts every host has: Apache's workers drop to nobody, luaposix looks up root.
-    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+    (root / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    )
     (root / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
 
 
@@ -207,8 +252,9 @@ def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
         raise ToolError("the relocation test needs root (chroot and mounts)", resolution="run it as root, as CI does")
     for tool in ("unsquashfs", "unshare", "chroot"):
         if shutil.which(tool) is None:
-            raise ToolError(f"relocation test: {tool} is missing",
-                            resolution="apt-get install squashfs-tools util-linux coreutils")
+            raise ToolError(
+                f"relocation test: {tool} is missing", resolution="apt-get install squashfs-tools util-linux coreutils"
+            )
     failures = []
     with tempfile.TemporaryDirectory(prefix="ondemand-relocation-") as scratch:
         root = Path(scratch) / "root"
@@ -233,9 +279,12 @@ def run_checks(snap_file: Path, checks: list[Check] = CHECKS) -> list[str]:
             script = (
                 f"mount -t proc proc {root}/proc && mount --rbind /dev {root}/dev && "
                 f"exec chroot {root} /usr/bin/env -i PATH=/usr/bin:/bin SNAP={SNAP_AT} "
-                f"SNAP_COMMON=/var/snap/ondemand/common HOME=/tmp /bin/sh -c \"$1\""
+                f'SNAP_COMMON=/var/snap/ondemand/common HOME=/tmp /bin/sh -c "$1"'
             )
-            done = _run(["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", script, "sh", check.command], timeout=120)
+            done = _run(
+                ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", script, "sh", check.command],
+                timeout=120,
+            )
             output = done.stdout + done.stderr
             missing = [text for text in check.expect if text.lower() not in output.lower()]
             if done.returncode != 0 or missing:
@@ -252,8 +301,10 @@ def relocation_test(snap_file: Path) -> None:
     if failures:
         raise ToolError(
             f"relocation test: {len(failures)} stack(s) do not run from {SNAP_AT} with only the host's C library",
-            resolution="make the failing part find its libraries inside the snap (rpath $ORIGIN/... or its "
-                       "wrapper's environment)",
+            resolution=(
+                "make the failing part find its libraries inside the snap (rpath $ORIGIN/... or its "
+                "wrapper's environment)"
+            ),
             details=describe(failures),
         )
     say(f"relocation test: all {len(CHECKS)} stacks run from {SNAP_AT}")

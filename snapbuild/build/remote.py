@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -62,7 +63,7 @@ class Platform:
     build_for: tuple[str, ...]
 
 
-def _recipe(project: Project) -> dict:
+def _recipe(project: Project) -> dict[str, Any]:
     try:
         return yaml.safe_load(project.recipe_file.read_text()) or {}
     except FileNotFoundError:
@@ -73,8 +74,10 @@ def platforms(project: Project) -> list[Platform]:
     """The recipe's platforms; the shorthand `amd64: null` builds on and for amd64."""
     declared = _recipe(project).get("platforms") or {}
     if not isinstance(declared, dict) or not declared:
-        raise ToolError("snap/snapcraft.yaml: no `platforms`",
-                        resolution="declare them in snap/metadata.yaml and run `invoke generate`")
+        raise ToolError(
+            "snap/snapcraft.yaml: no `platforms`",
+            resolution="declare them in snap/metadata.yaml and run `invoke generate`",
+        )
     result = []
     for name, spec in declared.items():
         targets = (spec or {}).get("build-for") or [name]
@@ -87,9 +90,10 @@ def select(available: list[Platform], platform: str) -> list[Platform]:
         return available
     chosen = [p for p in available if p.name == platform]
     if not chosen:
-        raise ToolError(f"--platform {platform}: not a platform of snap/snapcraft.yaml",
-                        resolution=f"use one of: {', '.join(p.name for p in available)}, "
-                                   "or leave --platform out to build them all")
+        raise ToolError(
+            f"--platform {platform}: not a platform of snap/snapcraft.yaml",
+            resolution=f"use one of: {', '.join(p.name for p in available)}, or leave --platform out to build them all",
+        )
     return chosen
 
 
@@ -123,15 +127,22 @@ def git_problems(root: Path) -> list[str]:
     if top.returncode != 0:
         return [f"{root} is not in a git repository; remote-build uploads a git repository: clone the project with git"]
     if Path(top.stdout.strip()).resolve() != root.resolve():
-        return [f"{root} is not the top level of its git repository ({top.stdout.strip()}); remote-build needs the project at the top"]
+        return [
+            f"{root} is not the top level of its git repository ({top.stdout.strip()}); "
+            "remote-build needs the project at the top"
+        ]
     problems = []
     if _git(root, "rev-parse", "--is-shallow-repository").stdout.strip() == "true":
-        problems.append("this is a shallow clone; remote-build refuses those: `git fetch --unshallow` "
-                        "(in GitHub Actions: actions/checkout with fetch-depth: 0)")
+        problems.append(
+            "this is a shallow clone; remote-build refuses those: `git fetch --unshallow` "
+            "(in GitHub Actions: actions/checkout with fetch-depth: 0)"
+        )
     dirty = [line[3:] for line in _git(root, "status", "--porcelain", "--untracked-files=no").stdout.splitlines()]
     if dirty:
-        problems.append(f"uncommitted changes to {', '.join(dirty)}; remote-build uploads the tree as it is, "
-                        "so commit (or stash) them to build the committed recipe")
+        problems.append(
+            f"uncommitted changes to {', '.join(dirty)}; remote-build uploads the tree as it is, "
+            "so commit (or stash) them to build the committed recipe"
+        )
     return problems
 
 
@@ -144,15 +155,22 @@ def untracked(root: Path) -> list[str]:
 def snapcraft_problems(environ: Mapping[str, str], runner: Runner) -> list[str]:
     snapcraft = shutil.which("snapcraft", path=environ.get("PATH"))
     if snapcraft is None:
-        return [f"snapcraft is not on PATH; install snapcraft {MIN_SNAPCRAFT} or newer: `sudo snap install snapcraft --classic`"]
+        return [
+            f"snapcraft is not on PATH; install snapcraft {MIN_SNAPCRAFT} or newer: "
+            "`sudo snap install snapcraft --classic`"
+        ]
     done = runner(["snapcraft", "--version"], env=dict(environ), capture_output=True, text=True, check=False)
     found = re.search(r"(\d+)\.(\d+)", done.stdout or "")
     if done.returncode != 0 or found is None:
-        return [f"`snapcraft --version` failed or printed no version ({(done.stdout or done.stderr or '').strip()!r}); "
-                "reinstall it: `sudo snap remove snapcraft && sudo snap install snapcraft --classic`"]
+        return [
+            f"`snapcraft --version` failed or printed no version ({(done.stdout or done.stderr or '').strip()!r}); "
+            "reinstall it: `sudo snap remove snapcraft && sudo snap install snapcraft --classic`"
+        ]
     if int(found.group(1)) < MIN_SNAPCRAFT:
-        return [f"snapcraft {found.group(0)} is too old for a core24 remote build; "
-                f"`sudo snap refresh snapcraft --channel={MIN_SNAPCRAFT}.x/stable` (or latest/stable)"]
+        return [
+            f"snapcraft {found.group(0)} is too old for a core24 remote build; "
+            f"`sudo snap refresh snapcraft --channel={MIN_SNAPCRAFT}.x/stable` (or latest/stable)"
+        ]
     return []
 
 
@@ -182,7 +200,11 @@ def refusals(project: Project) -> list[str]:
     from snapbuild.recipe.check import check_project, drift_problems
 
     problems = [f"invoke check --release: {problem}" for problem in check_project(project, release=True).problems]
-    problems += [f"drift: {problem}" for problem in drift_problems(project) if f"invoke check --release: {problem}" not in problems]
+    problems += [
+        f"drift: {problem}"
+        for problem in drift_problems(project)
+        if f"invoke check --release: {problem}" not in problems
+    ]
     return problems
 
 
@@ -205,13 +227,20 @@ def _write_credentials(environ: Mapping[str, str]) -> None:
     say(f"wrote ${CREDENTIALS_ENV} to {current}")
 
 
-def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run: bool = False,
-                 runner: Runner = subprocess.run, environ: Mapping[str, str] | None = None) -> list[Path]:
+def build_remote(
+    project: Project,
+    platform: str = "",
+    timeout: int = 0,
+    dry_run: bool = False,
+    runner: Runner = subprocess.run,
+    environ: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Build the recipe's platforms on Launchpad; returns the snaps snapcraft brought back (none on a dry run)."""
     env = dict(os.environ if environ is None else environ)
     if timeout < 0:
-        raise ToolError(f"--launchpad-timeout {timeout}: negative",
-                        resolution="give seconds, or 0 to wait until Launchpad is done")
+        raise ToolError(
+            f"--launchpad-timeout {timeout}: negative", resolution="give seconds, or 0 to wait until Launchpad is done"
+        )
     every = platforms(project)
     chosen = select(every, platform)
     command = remote_build_command(chosen, every, timeout)
@@ -219,30 +248,43 @@ def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run
     print(f"remote build plan: {' '.join(command)}")
     print(f"  recipe:    snap/snapcraft.yaml (ondemand {version})")
     for p in chosen:
-        print(f"  platform:  {p.name} (build-for {','.join(p.build_for)}) -> ondemand_{version}_{','.join(p.build_for)}.snap")
+        arches = ",".join(p.build_for)
+        print(f"  platform:  {p.name} (build-for {arches}) -> ondemand_{version}_{arches}.snap")
     print("  builds on: Launchpad's build farm, one native build per platform; the tree is uploaded publicly")
-    print(f"  timeout:   {f'{timeout}s (local; the Launchpad build goes on)' if timeout else 'none (waits until Launchpad is done)'}")
+    waits = f"{timeout}s (local; the Launchpad build goes on)" if timeout else "none (waits until Launchpad is done)"
+    print(f"  timeout:   {waits}")
     extra = untracked(project.root) if shutil.which("git") else []
     if extra:
-        print(f"  untracked: {', '.join(extra)} (uploaded too: snapcraft copies the directory, minus what .gitignore lists)")
+        print(
+            f"  untracked: {', '.join(extra)} "
+            "(uploaded too: snapcraft copies the directory, minus what .gitignore lists)"
+        )
     problems = refusals(project)
     if problems:
-        raise ToolError(f"refusing to build remotely: {len(problems)} problem(s)",
-                        resolution="fix the recipe until `invoke check --release` passes, then run again",
-                        details=describe(problems))
+        raise ToolError(
+            f"refusing to build remotely: {len(problems)} problem(s)",
+            resolution="fix the recipe until `invoke check --release` passes, then run again",
+            details=describe(problems),
+        )
     missing = prerequisites(project, env, runner)
     if dry_run:
         print("prerequisites:")
         for what, found in missing.items():
-            detail = "; ".join(found) if found else ("ok, " + _credentials_source(env) if what == "launchpad credentials" else "ok")
+            detail = (
+                "; ".join(found)
+                if found
+                else ("ok, " + _credentials_source(env) if what == "launchpad credentials" else "ok")
+            )
             print(f"  {what}: {'MISSING: ' if found else ''}{detail}")
         print("dry run: nothing uploaded; without --dry-run this runs the command above in " + str(project.root))
         return []
     listed = [problem for found in missing.values() for problem in found]
     if listed:
-        raise ToolError(f"cannot build remotely: {len(listed)} thing(s) missing; nothing was uploaded",
-                        resolution="provide what is listed, then run again (`--dry-run` shows the plan and each prerequisite)",
-                        details=describe(listed))
+        raise ToolError(
+            f"cannot build remotely: {len(listed)} thing(s) missing; nothing was uploaded",
+            resolution="provide what is listed, then run again (`--dry-run` shows the plan and each prerequisite)",
+            details=describe(listed),
+        )
     if env.get(CREDENTIALS_ENV):
         _write_credentials(env)
     started = time.time()
@@ -251,15 +293,19 @@ def build_remote(project: Project, platform: str = "", timeout: int = 0, dry_run
     if done.returncode != 0:
         raise ToolError(
             f"`{' '.join(command)}` failed (exit {done.returncode})",
-            resolution="read snapcraft's message above; the build logs (*.txt) are in the project root, and "
-                       "`snapcraft remote-build --recover` picks up builds that are still running on Launchpad",
+            resolution=(
+                "read snapcraft's message above; the build logs (*.txt) are in the project root, and "
+                "`snapcraft remote-build --recover` picks up builds that are still running on Launchpad"
+            ),
         )
     built = sorted(p for p in project.root.glob("ondemand_*.snap") if p.stat().st_mtime >= started - 1)
     wanted = {t for p in chosen for t in p.build_for}
     arrived = {p.stem.rsplit("_", 1)[-1] for p in built}
     if wanted - arrived:
-        raise ToolError(f"snapcraft finished but no snap for {', '.join(sorted(wanted - arrived))} arrived",
-                        resolution="read snapcraft's log above and the build logs (*.txt) in the project root")
+        raise ToolError(
+            f"snapcraft finished but no snap for {', '.join(sorted(wanted - arrived))} arrived",
+            resolution="read snapcraft's log above and the build logs (*.txt) in the project root",
+        )
     for snap in built:
         say(f"built {snap} ({snap.stat().st_size / 1e6:.1f} MB) on Launchpad")
     return built

@@ -55,15 +55,19 @@ class SourceCache:
             raise ToolError(
                 f"part {part}: {self.root / SUMS_FILE} lists {entry.file} with sha256 {listed}, "
                 f"but parts/{part}.yaml pins {entry.sha256}; nothing was built",
-                resolution="the cache holds a different file than the part file names: replace the file with the pinned "
-                           f"one, or (after checking its provenance) update upstream.source.cache.sha256 in parts/{part}.yaml",
+                resolution=(
+                    "the cache holds a different file than the part file names: replace the file with the pinned "
+                    f"one, or (after checking its provenance) update upstream.source.cache.sha256 in parts/{part}.yaml"
+                ),
             )
         actual = sha256_file(path)
         if actual != entry.sha256:
             raise ToolError(
                 f"part {part}: cache file {path} does not match its pin; nothing was built",
-                resolution="the file is damaged or not the pinned one: restore it from the cache's origin "
-                           f"(it is the tree of {entry.repository} at {entry.commit})",
+                resolution=(
+                    "the file is damaged or not the pinned one: restore it from the cache's origin "
+                    f"(it is the tree of {entry.repository} at {entry.commit})"
+                ),
                 details=f"expected sha256 {entry.sha256}\nactual   sha256 {actual}",
             )
         return path
@@ -73,13 +77,18 @@ def open_cache(directory: Path) -> SourceCache:
     """Load a cache directory; refuse one that does not exist or has no SHA256SUMS."""
     root = directory.expanduser().resolve()
     if not root.is_dir():
-        raise ToolError(f"--source-cache {directory}: no such directory",
-                        resolution=f"point --source-cache (or ${ENV_CACHE}) at a directory of source archives with a {SUMS_FILE}")
+        raise ToolError(
+            f"--source-cache {directory}: no such directory",
+            resolution=f"point --source-cache (or ${ENV_CACHE}) at a directory of source archives with a {SUMS_FILE}",
+        )
     sums_path = root / SUMS_FILE
     if not sums_path.is_file():
-        raise ToolError(f"--source-cache {directory}: no {SUMS_FILE} in it",
-                        resolution=f"write one with `sha256sum *.tar.gz > {SUMS_FILE}` in the cache, "
-                                   "after checking each file's provenance")
+        raise ToolError(
+            f"--source-cache {directory}: no {SUMS_FILE} in it",
+            resolution=(
+                f"write one with `sha256sum *.tar.gz > {SUMS_FILE}` in the cache, after checking each file's provenance"
+            ),
+        )
     return SourceCache(root, parse_sums(sums_path.read_text()))
 
 

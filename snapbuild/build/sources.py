@@ -15,7 +15,9 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from snapbuild.errors import ToolError
 from snapbuild.progress import say, step
@@ -31,7 +33,7 @@ _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 # --------------------------------------------------------------------------- pure parts
 
 
-def validate_spec(part: str, spec: dict) -> tuple[str, str, str]:
+def validate_spec(part: str, spec: dict[str, Any]) -> tuple[str, str, str]:
     """Return (package, suite, version) of an apt-source spec, or raise ToolError."""
     where = f"parts/{part}.yaml archive.source"
     problems = []
@@ -49,8 +51,10 @@ def validate_spec(part: str, spec: dict) -> tuple[str, str, str]:
     if problems:
         raise ToolError(
             f"{where}: invalid apt-source spec: " + "; ".join(problems),
-            resolution=f"Set archive.source to {{type: apt-source, package: NAME, suite: "
-                       f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml.",
+            resolution=(
+                f"Set archive.source to {{type: apt-source, package: NAME, suite: "
+                f"{'|'.join(SUITES)}, version: DEBIAN-VERSION}} in parts/{part}.yaml."
+            ),
         )
     return package, suite, version
 
@@ -111,7 +115,7 @@ def render_apt_config(root: Path, as_root: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def apt_env(root: Path, base: dict | None = None) -> dict[str, str]:
+def apt_env(root: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env["APT_CONFIG"] = str(root / "etc" / "apt.conf")
     env["LC_ALL"] = "C"
@@ -168,16 +172,19 @@ def index_sha256(stanzas: list[dict[str, str]], version: str, filename: str) -> 
     return None
 
 
-def explain_apt_failure(part: str, package: str, suite: str, version: str, output: str,
-                        available: list[str]) -> ToolError:
+def explain_apt_failure(
+    part: str, package: str, suite: str, version: str, output: str, available: list[str]
+) -> ToolError:
     """Turn `apt-get source` output into an error the maintainer can act on."""
     fix = f"update archive.source.version (and suite) in parts/{part}.yaml"
     have = f" {suite} has: {', '.join(available)}." if available else ""
-    if re.search(r"Unable to find a source package|Can not find version|"
-                 r"Unable to locate package", output):
+    if re.search(
+        r"Unable to find a source package|Can not find version|"
+        r"Unable to locate package",
+        output,
+    ):
         return ToolError(
-            f"part {part}: source package {package} {version} is not in Debian {suite}'s "
-            f"source index.{have}",
+            f"part {part}: source package {package} {version} is not in Debian {suite}'s source index.{have}",
             resolution=f"Pick a version the suite carries and {fix}.",
             details=output,
         )
@@ -185,16 +192,16 @@ def explain_apt_failure(part: str, package: str, suite: str, version: str, outpu
         return ToolError(
             f"part {part}: Debian {suite} lists {package} {version} but the mirror "
             f"({MIRROR}) answered 404 for its files.",
-            resolution=f"The mirror is partial or the version was just removed; use another "
-                       f"suite/version and {fix}.",
+            resolution=f"The mirror is partial or the version was just removed; use another suite/version and {fix}.",
             details=output,
         )
-    if re.search(r"cannot be authenticated|not signed|NO_PUBKEY|BADSIG|Hash Sum mismatch",
-                 output, re.I):
+    if re.search(r"cannot be authenticated|not signed|NO_PUBKEY|BADSIG|Hash Sum mismatch", output, re.I):
         return ToolError(
             f"part {part}: apt could not verify {package} {version} from Debian {suite}.",
-            resolution=f"Check {KEYRING} (package debian-archive-keyring) carries {suite}'s key, "
-                       f"or retry if the mirror was mid-sync.",
+            resolution=(
+                f"Check {KEYRING} (package debian-archive-keyring) carries {suite}'s key, "
+                f"or retry if the mirror was mid-sync."
+            ),
             details=output,
         )
     return ToolError(
@@ -207,10 +214,11 @@ def explain_apt_failure(part: str, package: str, suite: str, version: str, outpu
 # --------------------------------------------------------------------------- side effects
 
 
-def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, check=False)
+        return subprocess.run(
+            cmd, env=env, cwd=cwd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+        )
     except FileNotFoundError as exc:
         raise ToolError(
             f"{cmd[0]} is not installed (needed to fetch apt-source parts).",
@@ -221,8 +229,15 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subpro
 def prepare_apt(workdir: Path, suite: str) -> Path:
     """Write the private apt tree for `suite`; returns its root."""
     root = apt_root(workdir, suite).resolve()
-    for sub in ("etc/apt.conf.d", "etc/sources.list.d", "etc/preferences.d",
-                "etc/trusted.gpg.d", "state/lists/partial", "cache/archives/partial", "log"):
+    for sub in (
+        "etc/apt.conf.d",
+        "etc/sources.list.d",
+        "etc/preferences.d",
+        "etc/trusted.gpg.d",
+        "state/lists/partial",
+        "cache/archives/partial",
+        "log",
+    ):
         (root / sub).mkdir(parents=True, exist_ok=True)
     (root / "etc" / "apt.conf").write_text(render_apt_config(root, os.geteuid() == 0))
     (root / "etc" / "sources.list").write_text(render_sources_list(suite))
@@ -235,7 +250,7 @@ def _signed_index_present(root: Path, suite: str) -> bool:
     return any(p.name.endswith(f"_dists_{suite}_InRelease") for p in lists.iterdir())
 
 
-def fetch_archive_source(part: str, spec: dict, workdir: Path) -> Path:
+def fetch_archive_source(part: str, spec: dict[str, Any], workdir: Path) -> Path:
     """Download, verify and extract `spec`'s Debian source package; return the tree.
 
     Cached: a tree already extracted for the same package, suite and version is reused.
@@ -280,12 +295,15 @@ def _update_signed_index(part: str, suite: str, root: Path, env: dict[str, str])
         res = _run(update_command(), env)
         if res.returncode != 0 or re.search(r"^(W|E): ", res.stdout, re.M):
             if "is expired" in res.stdout:
-                fix = (f"The mirror serves a stale {suite} Release file; use another suite for "
-                       f"archive.source in parts/{part}.yaml.")
+                fix = (
+                    f"The mirror serves a stale {suite} Release file; use another suite for "
+                    f"archive.source in parts/{part}.yaml."
+                )
             else:
                 fix = f"Check that {MIRROR} is reachable and {KEYRING} has {suite}'s key."
-            raise ToolError(f"part {part}: could not read Debian {suite}'s signed source index.",
-                            resolution=fix, details=res.stdout)
+            raise ToolError(
+                f"part {part}: could not read Debian {suite}'s signed source index.", resolution=fix, details=res.stdout
+            )
         if not _signed_index_present(root, suite):
             raise ToolError(
                 f"part {part}: apt fetched no signed InRelease for Debian {suite}.",
@@ -294,8 +312,9 @@ def _update_signed_index(part: str, suite: str, root: Path, env: dict[str, str])
             )
 
 
-def _download_source(part: str, package: str, suite: str, version: str, env: dict[str, str],
-                     downloads: Path) -> list[dict[str, str]]:
+def _download_source(
+    part: str, package: str, suite: str, version: str, env: dict[str, str], downloads: Path
+) -> list[dict[str, str]]:
     """`apt-get source --download-only` into a fresh `downloads`; returns the index's stanzas of
     `package` (they give the .dsc's sha256)."""
     res = _run(showsrc_command(package), env)
@@ -306,9 +325,9 @@ def _download_source(part: str, package: str, suite: str, version: str, env: dic
     downloads.mkdir(parents=True)
     with step(f"{part}: apt-get source {package}={version} (Debian {suite})"):
         if version not in available:
-            raise explain_apt_failure(part, package, suite, version,
-                                      f"E: Can not find version '{version}' of package "
-                                      f"'{package}'", available)
+            raise explain_apt_failure(
+                part, package, suite, version, f"E: Can not find version '{version}' of package '{package}'", available
+            )
         res = _run(download_command(package, version), env, cwd=downloads)
         if res.returncode != 0 or re.search(r"^E: |cannot be authenticated", res.stdout, re.M):
             raise explain_apt_failure(part, package, suite, version, res.stdout, available)
@@ -320,10 +339,11 @@ def _verify_dsc(part: str, suite: str, dsc: Path, expected: str | None) -> str:
     actual = hashlib.sha256(dsc.read_bytes()).hexdigest() if dsc.is_file() else None
     if expected is None or actual != expected:
         raise ToolError(
-            f"part {part}: {dsc.name} does not match Debian {suite}'s signed index "
-            f"(index {expected}, file {actual}).",
-            resolution="Delete the work dir's downloads and retry; if it persists the mirror is "
-                       "serving a stale or tampered file.",
+            f"part {part}: {dsc.name} does not match Debian {suite}'s signed index (index {expected}, file {actual}).",
+            resolution=(
+                "Delete the work dir's downloads and retry; if it persists the mirror is "
+                "serving a stale or tampered file."
+            ),
         )
     return actual
 
@@ -342,8 +362,10 @@ def _extract(part: str, dsc: Path, dest: Path, env: dict[str, str]) -> None:
         if res.returncode != 0:
             raise ToolError(
                 f"part {part}: dpkg-source could not extract {dsc.name}.",
-                resolution="A tarball may not match the .dsc or a Debian patch failed to apply; "
-                           "delete the work dir's downloads and retry.",
+                resolution=(
+                    "A tarball may not match the .dsc or a Debian patch failed to apply; "
+                    "delete the work dir's downloads and retry."
+                ),
                 details=res.stdout,
             )
     tmp.rename(dest)

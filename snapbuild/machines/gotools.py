@@ -39,7 +39,14 @@ TOOLS = {"actionlint": (ACTIONLINT_MODULE, ACTIONLINT_VERSION), "spread": (SPREA
 _MODINFO_START = bytes.fromhex("3077af0c9274080241e1c107e6d618e6")
 _MODINFO_END = bytes.fromhex("f932433186182072008242104116d8f2")
 _GO_VERSION = re.compile(r"\bgo(\d+)\.(\d+)(?:\.(\d+))?")
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64"}
+_GOARCH = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "arm",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
 
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
@@ -61,7 +68,7 @@ def module_info(binary: Path) -> str:
     end = data.find(_MODINFO_END, start)
     if end < 0:
         return ""
-    return data[start + len(_MODINFO_START):end].decode("utf-8", "replace")
+    return data[start + len(_MODINFO_START) : end].decode("utf-8", "replace")
 
 
 def built_from(binary: Path, package: str, version: str) -> bool:
@@ -94,7 +101,9 @@ def _apt_install(package: str, runner: Runner) -> None:
     with step(f"apt-get install {package} (Go is needed to build the project's tools)"):
         done = runner(
             [*prefix, "apt-get", "install", "-y", "-q", "--no-install-recommends", package],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
     if done.returncode != 0:
@@ -113,8 +122,9 @@ def find_go(runner: Runner = subprocess.run) -> str:
     _apt_install("golang", runner)
     found = shutil.which("go") or shutil.which("go", path="/usr/lib/go/bin")
     if not found:
-        raise ToolError("apt-get installed golang but no `go` command appeared",
-                        resolution="install Go from go.dev and run again")
+        raise ToolError(
+            "apt-get installed golang but no `go` command appeared", resolution="install Go from go.dev and run again"
+        )
     return found
 
 
@@ -124,8 +134,10 @@ def _run_go(go: str, args: list[str], env: Mapping[str, str], runner: Runner, wh
         output = (done.stderr + done.stdout).strip()
         raise ToolError(
             f"{what} failed (exit {done.returncode})",
-            resolution="check that the Go module proxy is reachable (`go env GOPROXY`; proxy.golang.org by default) "
-                       "and that the module path and version exist (`go list -m -versions MODULE`)",
+            resolution=(
+                "check that the Go module proxy is reachable (`go env GOPROXY`; proxy.golang.org by default) "
+                "and that the module path and version exist (`go list -m -versions MODULE`)"
+            ),
             details="\n".join(output.splitlines()[-15:]),
         )
     return done.stdout
@@ -151,8 +163,13 @@ def _module_root(package: str, env: Mapping[str, str], go: str, version: str, ru
     parts = package.split("/")
     for cut in range(len(parts), 2, -1):
         candidate = "/".join(parts[:cut])
-        done = runner([go, "mod", "download", "-json", f"{candidate}@{version}"], capture_output=True, text=True,
-                      check=False, env=dict(env))
+        done = runner(
+            [go, "mod", "download", "-json", f"{candidate}@{version}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=dict(env),
+        )
         if done.returncode == 0:
             return candidate
     return "/".join(parts[:3])
@@ -163,12 +180,18 @@ def newer_toolchain(go: str, package: str, version: str, env: Mapping[str, str],
     import json
 
     module = _module_root(package, env, go, version, runner)
-    info = json.loads(_run_go(go, ["mod", "download", "-json", f"{module}@{version}"], env, runner, f"go mod download {module}@{version}"))
+    info = json.loads(
+        _run_go(
+            go, ["mod", "download", "-json", f"{module}@{version}"], env, runner, f"go mod download {module}@{version}"
+        )
+    )
     wanted = required_go(Path(info["GoMod"]).read_text())
     arch = _GOARCH.get(platform.machine(), platform.machine())
     toolchain = f"golang.org/toolchain@v0.0.1-{wanted}.linux-{arch}"
     with step(f"fetch Go toolchain {wanted} through the module proxy (this Go is too old for {package})"):
-        info = json.loads(_run_go(go, ["mod", "download", "-json", toolchain], env, runner, f"go mod download {toolchain}"))
+        info = json.loads(
+            _run_go(go, ["mod", "download", "-json", toolchain], env, runner, f"go mod download {toolchain}")
+        )
     root = Path(info["Dir"])
     # Module zips carry no file modes: make the toolchain's programs executable, as Go does.
     for directory in [root / "bin", *sorted((root / "pkg" / "tool").glob("*"))]:
@@ -178,8 +201,15 @@ def newer_toolchain(go: str, package: str, version: str, env: Mapping[str, str],
     return str(root / "bin" / "go")
 
 
-def go_install(module_path: str, version: str, name: str, *, project: Project = DEFAULT,
-               runner: Runner = subprocess.run, gobin: Path | None = None) -> Path:
+def go_install(
+    module_path: str,
+    version: str,
+    name: str,
+    *,
+    project: Project = DEFAULT,
+    runner: Runner = subprocess.run,
+    gobin: Path | None = None,
+) -> Path:
     """`go install module_path@version` into build/tools/bin; returns the binary's path.
 
     Skipped when the binary there was built from that version already.
@@ -190,8 +220,12 @@ def go_install(module_path: str, version: str, name: str, *, project: Project = 
         return binary
     go = find_go(runner)
     flags = os.environ.get("GOFLAGS", "")
-    env = {**os.environ, "GOBIN": str(bindir), "CGO_ENABLED": "0",
-           "GOFLAGS": flags if "-modcacherw" in flags else f"{flags} -modcacherw".strip()}
+    env = {
+        **os.environ,
+        "GOBIN": str(bindir),
+        "CGO_ENABLED": "0",
+        "GOFLAGS": flags if "-modcacherw" in flags else f"{flags} -modcacherw".strip(),
+    }
     env.setdefault("GOTOOLCHAIN", "auto")  # a newer Go is fetched through the proxy if go.mod needs it
     if go_version(go, runner) < (1, 21):
         go = newer_toolchain(go, module_path, version, env, runner)
@@ -200,8 +234,9 @@ def go_install(module_path: str, version: str, name: str, *, project: Project = 
     with step(f"go install {module_path}@{version}"):
         _run_go(go, ["install", f"{module_path}@{version}"], env, runner, f"go install {module_path}@{version}")
     if not binary.is_file():
+        shown = project.relative(binary) if binary.is_relative_to(project.root) else binary
         raise ToolError(
-            f"go install {module_path}@{version} succeeded but left no {project.relative(binary) if binary.is_relative_to(project.root) else binary}",
+            f"go install {module_path}@{version} succeeded but left no {shown}",
             resolution=f"check that the package's command is named {name!r} (the last element of its import path)",
         )
     return binary
@@ -220,25 +255,38 @@ def actionlint_workflows(project: Project = DEFAULT, runner: Runner = subprocess
     """Run actionlint on .github/workflows; ToolError listing every finding."""
     files = workflow_files(project)
     if not files:
-        raise ToolError(".github/workflows: no workflow files to lint",
-                        resolution="add the CI workflows (.github/workflows/*.yml)")
+        raise ToolError(
+            ".github/workflows: no workflow files to lint", resolution="add the CI workflows (.github/workflows/*.yml)"
+        )
     binary = actionlint(project, runner)
     if shutil.which("shellcheck") is None:
-        say("note: shellcheck is not installed, so actionlint skips the shell in `run:` steps "
-            "(`apt-get install shellcheck` to check them too)")
+        say(
+            "note: shellcheck is not installed, so actionlint skips the shell in `run:` steps "
+            "(`apt-get install shellcheck` to check them too)"
+        )
     done = runner(
-        [str(binary), "-no-color", "-format", "{{range $e := .}}{{$e.Filepath}}:{{$e.Line}}:{{$e.Column}}: {{$e.Message}} [{{$e.Kind}}]\n{{end}}",
-         *[project.relative(f) for f in files]],
-        capture_output=True, text=True, check=False, cwd=project.root,
+        [
+            str(binary),
+            "-no-color",
+            "-format",
+            "{{range $e := .}}{{$e.Filepath}}:{{$e.Line}}:{{$e.Column}}: {{$e.Message}} [{{$e.Kind}}]\n{{end}}",
+            *[project.relative(f) for f in files],
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project.root,
     )
     findings = [line for line in done.stdout.splitlines() if line.strip()]
     if done.returncode == 0 and not findings:
         say(f"actionlint {ACTIONLINT_VERSION}: {len(files)} workflow file(s), no findings")
         return
     if done.returncode not in (0, 1):  # 2: bad invocation, 3: actionlint itself failed
-        raise ToolError(f"actionlint could not run (exit {done.returncode})",
-                        resolution="see its message below",
-                        details=done.stderr.strip())
+        raise ToolError(
+            f"actionlint could not run (exit {done.returncode})",
+            resolution="see its message below",
+            details=done.stderr.strip(),
+        )
     raise ToolError(
         f"actionlint: {len(findings)} finding(s) in .github/workflows",
         resolution="fix each finding at the file:line:column shown, then run the lint again",

@@ -55,13 +55,34 @@ KINDS = ("build", "test")
 # resolver copes with alternatives such as snapd's dbus dependency, debootstrap's not).
 BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "ca-certificates", "iproute2")
 BUILD_PACKAGES = (
-    "python3", "python3-venv", "python3-apt", "python3-pip", "build-essential", "patchelf",
-    "squashfs-tools", "snapd", "sudo", "git", "curl", "xz-utils", "dpkg-dev",
+    "python3",
+    "python3-venv",
+    "python3-apt",
+    "python3-pip",
+    "build-essential",
+    "patchelf",
+    "squashfs-tools",
+    "snapd",
+    "sudo",
+    "git",
+    "curl",
+    "xz-utils",
+    "dpkg-dev",
     "libnss-myhostname",
 )
 TEST_PACKAGES = (
-    "dbus-user-session", "udev", "procps", "squashfs-tools", "squashfuse", "fuse3", "python3",
-    "openssh-server", "sudo", "curl", "snapd", "libnss-myhostname",
+    "dbus-user-session",
+    "udev",
+    "procps",
+    "squashfs-tools",
+    "squashfuse",
+    "fuse3",
+    "python3",
+    "openssh-server",
+    "sudo",
+    "curl",
+    "snapd",
+    "libnss-myhostname",
 )
 # snapd is in the build image for `snap pack` only; a running snapd there would just
 # slow boot down trying to reach the store.
@@ -97,9 +118,7 @@ class Recipe:
             "kind": self.kind,
             "base_packages": sorted(set(self.base_packages)),
             "packages": sorted(set(self.packages)),
-            "files": sorted(
-                [f.path, oct(f.mode), hashlib.sha256(f.content).hexdigest()] for f in self.files
-            ),
+            "files": sorted([f.path, oct(f.mode), hashlib.sha256(f.content).hexdigest()] for f in self.files),
             "enable": sorted(self.enable),
             "mask": sorted(self.mask),
             "remove": sorted(self.remove),
@@ -176,15 +195,29 @@ def recipe(kind: str, *, bridge_ip: str, ca_certs: Mapping[str, bytes]) -> Recip
     if kind == "build":
         # Package lists stay: `apt-get source` works without an `apt-get update` first.
         files = common_files(bridge_ip, ca_certs, deb_src=True)
-        return Recipe(kind, BASE_PACKAGES, BUILD_PACKAGES, tuple(files), tuple(enable),
-                      tuple(mask + list(BUILD_MASKED)), tuple(remove))
+        return Recipe(
+            kind,
+            BASE_PACKAGES,
+            BUILD_PACKAGES,
+            tuple(files),
+            tuple(enable),
+            tuple(mask + list(BUILD_MASKED)),
+            tuple(remove),
+        )
     if kind == "test":
         files = common_files(bridge_ip, ca_certs, deb_src=False)
         # Lists go (another ~140 MB per launch): tests that need apt run `apt-get update`.
         remove += ["/var/lib/apt/lists/*_*", "/etc/ssh/ssh_host_*"]
         files += [_text(path, data_file(name)) for path, name in TEST_IMAGE_FILES.items()]
-        return Recipe(kind, BASE_PACKAGES, TEST_PACKAGES, tuple(files),
-                      tuple(enable + ["store-stub.service"]), tuple(mask), tuple(remove))
+        return Recipe(
+            kind,
+            BASE_PACKAGES,
+            TEST_PACKAGES,
+            tuple(files),
+            tuple(enable + ["store-stub.service"]),
+            tuple(mask),
+            tuple(remove),
+        )
     raise ToolError(f"unknown image kind {kind!r}", resolution=f"use one of: {', '.join(KINDS)}")
 
 
@@ -192,8 +225,7 @@ def host_ca_certs() -> dict[str, bytes]:
     """Local CA certificates the host trusts (HTTPS may be re-signed by one of them)."""
     if not HOST_CA_DIR.is_dir():
         return {}
-    return {str(p.relative_to(HOST_CA_DIR)): p.read_bytes()
-            for p in sorted(HOST_CA_DIR.rglob("*.crt")) if p.is_file()}
+    return {str(p.relative_to(HOST_CA_DIR)): p.read_bytes() for p in sorted(HOST_CA_DIR.rglob("*.crt")) if p.is_file()}
 
 
 def recipe_for(kind: str) -> Recipe:
@@ -231,8 +263,10 @@ def image_property(alias: str, key: str) -> str:
     image = lxd.query(f"/1.0/images/{fingerprint}") if fingerprint else None
     value = (image or {}).get("properties", {}).get(key)
     if value is None:
-        raise ToolError(f"image {alias} has no property {key!r}",
-                        resolution=f"delete it (lxc image delete {alias}) so it gets rebuilt")
+        raise ToolError(
+            f"image {alias} has no property {key!r}",
+            resolution=f"delete it (lxc image delete {alias}) so it gets rebuilt",
+        )
     return str(value)
 
 
@@ -263,8 +297,7 @@ def ensure_image(kind: str) -> str:
 # --------------------------------------------------------------------------- building
 
 
-def _run_logged(argv: Sequence[str], log: IO[bytes], what: str,
-                env: Mapping[str, str] | None = None) -> None:
+def _run_logged(argv: Sequence[str], log: IO[bytes], what: str, env: Mapping[str, str] | None = None) -> None:
     log.write(f"\n$ {' '.join(argv)}\n".encode())
     log.flush()
     done = subprocess.run(list(argv), stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -279,9 +312,14 @@ def _run_logged(argv: Sequence[str], log: IO[bytes], what: str,
 
 def debootstrap_argv(recipe: Recipe, rootfs: Path, debs: Path) -> list[str]:
     return [
-        "debootstrap", "--variant=minbase", "--components=main",
+        "debootstrap",
+        "--variant=minbase",
+        "--components=main",
         f"--include={','.join(sorted(set(recipe.base_packages)))}",
-        f"--cache-dir={debs}", SUITE, str(rootfs), MIRROR,
+        f"--cache-dir={debs}",
+        SUITE,
+        str(rootfs),
+        MIRROR,
     ]
 
 
@@ -318,8 +356,7 @@ def _chroot(rootfs: Path, debs: Path) -> Iterator[None]:
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
         stack.callback(policy.unlink)
-        for source, target, opts in ((None, "proc", ["-t", "proc"]),
-                                     (debs, "var/cache/apt/archives", ["--bind"])):
+        for source, target, opts in ((None, "proc", ["-t", "proc"]), (debs, "var/cache/apt/archives", ["--bind"])):
             where = rootfs / target
             where.mkdir(parents=True, exist_ok=True)
             lxd.run(["mount", *opts, str(source or "proc"), str(where)], what=f"mounting {where}")
@@ -352,8 +389,7 @@ def build_rootfs(recipe: Recipe, rootfs: Path, log: IO[bytes]) -> None:
     with _chroot(rootfs, debs):
         for label, argv in _chroot_steps(recipe):
             with step(label):
-                _run_logged(["chroot", str(rootfs), *argv], log, f"{label} in the image",
-                            env=CHROOT_ENV)
+                _run_logged(["chroot", str(rootfs), *argv], log, f"{label} in the image", env=CHROOT_ENV)
     for pattern in recipe.remove:
         for path in glob.glob(str(rootfs) + pattern):
             if os.path.isdir(path) and not os.path.islink(path):
@@ -373,8 +409,9 @@ def metadata(recipe: Recipe, extra: Mapping[str, str]) -> str:
         "ondemand.recipe": recipe.key(),
         **extra,
     }
-    return yaml.safe_dump({"architecture": arch, "creation_date": int(time.time()),
-                           "properties": props, "templates": {}}, sort_keys=True)
+    return yaml.safe_dump(
+        {"architecture": arch, "creation_date": int(time.time()), "properties": props, "templates": {}}, sort_keys=True
+    )
 
 
 def _build_and_import(recipe: Recipe) -> None:
@@ -395,14 +432,30 @@ def _build_and_import(recipe: Recipe) -> None:
                 extra["ondemand.snapd-info"] = info.read_text()
             (work / "metadata.yaml").write_text(metadata(recipe, extra))
             with step("packing and importing the image"):
-                _run_logged(["tar", "-C", str(work), "-cf", str(work / "meta.tar"), "metadata.yaml"],
-                            log, "packing image metadata")
-                _run_logged(["tar", "-C", str(rootfs), "--numeric-owner", "-cf",
-                             str(work / "rootfs.tar"), "."], log, "packing the rootfs")
+                _run_logged(
+                    ["tar", "-C", str(work), "-cf", str(work / "meta.tar"), "metadata.yaml"],
+                    log,
+                    "packing image metadata",
+                )
+                _run_logged(
+                    ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(work / "rootfs.tar"), "."],
+                    log,
+                    "packing the rootfs",
+                )
                 shutil.rmtree(rootfs)  # halve peak disk use before LXD unpacks its copy
-                _run_logged(["lxc", "image", "import", str(work / "meta.tar"),
-                             str(work / "rootfs.tar"), "--alias", recipe.alias],
-                            log, f"importing image {recipe.alias}")
+                _run_logged(
+                    [
+                        "lxc",
+                        "image",
+                        "import",
+                        str(work / "meta.tar"),
+                        str(work / "rootfs.tar"),
+                        "--alias",
+                        recipe.alias,
+                    ],
+                    log,
+                    f"importing image {recipe.alias}",
+                )
     finally:
         _remove_work_dir(work)
 
@@ -436,32 +489,64 @@ def snapd_version(info: str) -> str:
     for line in info.splitlines():
         if line.startswith("VERSION="):
             return line.split("=", 1)[1].strip().strip("'\"")
-    raise ToolError("snapd's info file has no VERSION line",
-                    resolution="rebuild the test image (lxc image delete it)", details=info)
+    raise ToolError(
+        "snapd's info file has no VERSION line", resolution="rebuild the test image (lxc image delete it)", details=info
+    )
 
 
-CORE_DIRS = ("bin", "boot", "dev", "etc", "home", "lib", "lib64", "media", "mnt", "opt", "proc",
-             "root", "run", "sbin", "snap", "srv", "sys", "tmp", "usr", "var", "writable")
+CORE_DIRS = (
+    "bin",
+    "boot",
+    "dev",
+    "etc",
+    "home",
+    "lib",
+    "lib64",
+    "media",
+    "mnt",
+    "opt",
+    "proc",
+    "root",
+    "run",
+    "sbin",
+    "snap",
+    "srv",
+    "sys",
+    "tmp",
+    "usr",
+    "var",
+    "writable",
+)
 
 
 def placeholder_trees(info: str) -> dict[str, dict[str, str | None]]:
     """Snap name -> {relative path: file content, or None for a directory}."""
     version = snapd_version(info)
     snapd = {
-        "meta/snap.yaml": yaml.safe_dump({
-            "name": "snapd", "version": version, "type": "snapd",
-            "summary": "Local placeholder for the snapd snap",
-            "description": "Satisfies snapd's prerequisite check; carries only the info file.",
-        }, sort_keys=True),
+        "meta/snap.yaml": yaml.safe_dump(
+            {
+                "name": "snapd",
+                "version": version,
+                "type": "snapd",
+                "summary": "Local placeholder for the snapd snap",
+                "description": "Satisfies snapd's prerequisite check; carries only the info file.",
+            },
+            sort_keys=True,
+        ),
         # Same version as the running snapd, so snapd sees nothing newer to re-exec into.
         "usr/lib/snapd/info": info,
     }
     core: dict[str, str | None] = {
-        "meta/snap.yaml": yaml.safe_dump({
-            "name": "core24", "version": "24", "type": "base",
-            "summary": "Local placeholder for the core24 base",
-            "description": "Empty standard directories; classic snaps do not run inside it.",
-        }, sort_keys=True),
+        "meta/snap.yaml": yaml.safe_dump(
+            {
+                "name": "core24",
+                "version": "24",
+                "type": "base",
+                "summary": "Local placeholder for the core24 base",
+                "description": "Empty standard directories; classic snaps do not run inside it.",
+            },
+            sort_keys=True,
+        ),
     }
     core.update({d: None for d in CORE_DIRS})
     return {"snapd": dict(snapd), "core24": core}
@@ -490,12 +575,15 @@ def build_placeholders(info: str) -> list[Path]:
                 else:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_text(content)
-            done = subprocess.run(["snap", "pack", str(root), tmp, f"--filename={name}.snap"],
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                ["snap", "pack", str(root), tmp, f"--filename={name}.snap"], capture_output=True, text=True
+            )
             if done.returncode != 0:
-                raise ToolError(f"`snap pack` of the placeholder {name} snap failed",
-                                resolution="check the host's snapd and squashfs-tools",
-                                details=done.stderr or done.stdout)
+                raise ToolError(
+                    f"`snap pack` of the placeholder {name} snap failed",
+                    resolution="check the host's snapd and squashfs-tools",
+                    details=done.stderr or done.stdout,
+                )
             os.replace(Path(tmp) / f"{name}.snap", out / f"{name}.snap")  # atomic for readers
     return paths
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 import yaml
 
@@ -42,9 +42,7 @@ START_TIMEOUT = 60
 # /24s we may give the bridge, in order of preference; the first one that does not
 # overlap the host's own networks (routes, addresses, DNS servers) wins.
 CANDIDATE_SUBNETS = tuple(
-    ipaddress.IPv4Network(f"10.{second}.{third}.0/24")
-    for second in (147, 173, 199, 223)
-    for third in (11, 47, 83)
+    ipaddress.IPv4Network(f"10.{second}.{third}.0/24") for second in (147, 173, 199, 223) for third in (11, 47, 83)
 )
 
 _ready = False  # ensure_lxd() already succeeded in this process
@@ -83,8 +81,9 @@ def tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def run(argv: Sequence[str], *, check: bool = True, what: str = "",
-        input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: Sequence[str], *, check: bool = True, what: str = "", input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a host command with captured output; a failure becomes a ToolError."""
     done = subprocess.run(list(argv), capture_output=True, text=True, input=input)
     if check and done.returncode != 0:
@@ -123,14 +122,17 @@ def pick_subnet(taken: Iterable[ipaddress.IPv4Network]) -> ipaddress.IPv4Interfa
             return ipaddress.IPv4Interface(f"{net[1]}/{net.prefixlen}")
     raise ToolError(
         "no free 10.x.y.0/24 subnet for the LXD bridge",
-        resolution=f"create `{BRIDGE}` yourself: lxc network create {BRIDGE} "
-        "ipv4.address=10.A.B.1/24 ipv4.nat=true ipv6.address=none",
+        resolution=(
+            f"create `{BRIDGE}` yourself: lxc network create {BRIDGE} "
+            "ipv4.address=10.A.B.1/24 ipv4.nat=true ipv6.address=none"
+        ),
         details="host networks: " + ", ".join(map(str, taken)),
     )
 
 
-def parse_host_networks(routes: list[dict[str, Any]], addrs: list[dict[str, Any]],
-                        resolv_conf: str) -> list[ipaddress.IPv4Network]:
+def parse_host_networks(
+    routes: list[dict[str, Any]], addrs: list[dict[str, Any]], resolv_conf: str
+) -> list[ipaddress.IPv4Network]:
     """Networks the bridge must not shadow, from `ip -j -4 route`, `ip -j -4 addr`, resolv.conf."""
     nets: list[ipaddress.IPv4Network] = []
     for route in routes:
@@ -167,8 +169,9 @@ def _uplink_mtu() -> int | None:
     return None
 
 
-def preseed(bridge_address: str, *, pool: bool = True, network: bool = True,
-            profile: bool = True, mtu: int | None = None) -> str:
+def preseed(
+    bridge_address: str, *, pool: bool = True, network: bool = True, profile: bool = True, mtu: int | None = None
+) -> str:
     """`lxd init --preseed` YAML creating only the pieces asked for.
 
     Existing pools and networks are left out rather than "updated": preseeding an existing
@@ -183,13 +186,15 @@ def preseed(bridge_address: str, *, pool: bool = True, network: bool = True,
             config["bridge.mtu"] = str(mtu)
         data["networks"] = [{"name": BRIDGE, "type": "bridge", "config": config}]
     if profile:
-        data["profiles"] = [{
-            "name": PROFILE,
-            "devices": {
-                "eth0": {"type": "nic", "name": "eth0", "network": BRIDGE},
-                "root": {"type": "disk", "path": "/", "pool": POOL},
-            },
-        }]
+        data["profiles"] = [
+            {
+                "name": PROFILE,
+                "devices": {
+                    "eth0": {"type": "nic", "name": "eth0", "network": BRIDGE},
+                    "root": {"type": "disk", "path": "/", "pool": POOL},
+                },
+            }
+        ]
     return yaml.safe_dump(data, sort_keys=True)
 
 
@@ -206,8 +211,7 @@ def _configure() -> None:
     if not (need_pool or need_network or need_profile):
         return
     address = str(pick_subnet(_host_networks())) if need_network else ""
-    text = preseed(address, pool=need_pool, network=need_network, profile=need_profile,
-                   mtu=_uplink_mtu())
+    text = preseed(address, pool=need_pool, network=need_network, profile=need_profile, mtu=_uplink_mtu())
     with step(f"configuring LXD (bridge {address or 'kept'})"):
         run(["lxd", "init", "--preseed"], input=text, what="`lxd init --preseed`")
 
@@ -241,8 +245,7 @@ def _host_lock() -> Iterator[None]:
 
 
 def _daemon_up(timeout: int) -> bool:
-    return subprocess.run(["lxd", "waitready", f"--timeout={timeout}"],
-                          capture_output=True).returncode == 0
+    return subprocess.run(["lxd", "waitready", f"--timeout={timeout}"], capture_output=True).returncode == 0
 
 
 def kernel_problems() -> list[str]:
@@ -268,17 +271,22 @@ def _start_daemon() -> None:
             # A new session so the daemon survives this process and its job control.
             subprocess.Popen(
                 ["lxd", "--group", "root", f"--logfile={DAEMON_LOG}"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                start_new_session=True, close_fds=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+                close_fds=True,
             )
     if not _daemon_up(START_TIMEOUT):
-        logs = "\n".join(tail(p.read_text(errors="replace"), 20)
-                         for p in (DAEMON_LOG, DAEMON_OUTPUT) if p.exists())
+        logs = "\n".join(tail(p.read_text(errors="replace"), 20) for p in (DAEMON_LOG, DAEMON_OUTPUT) if p.exists())
         problems = kernel_problems()
         raise ToolError(
             "the LXD daemon did not start" + (": " + "; ".join(problems) if problems else ""),
-            resolution="run on a kernel with user namespaces and cgroups (a VM or bare "
-            "metal, not a restricted container); see " + str(DAEMON_LOG),
+            resolution=(
+                "run on a kernel with user namespaces and cgroups (a VM or bare "
+                "metal, not a restricted container); see "
+            )
+            + str(DAEMON_LOG),
             details=logs,
         )
 
@@ -315,8 +323,7 @@ def ensure_lxd() -> None:
 # --------------------------------------------------------------------------- containers
 
 
-def launch_commands(name: str, image_alias: str, *, nesting: bool = True,
-                    fuse: bool = True) -> list[list[str]]:
+def launch_commands(name: str, image_alias: str, *, nesting: bool = True, fuse: bool = True) -> list[list[str]]:
     """The lxc commands that create and start a container (unprivileged, always)."""
     init = ["lxc", "init", image_alias, name, "-c", "security.privileged=false"]
     if nesting:
@@ -324,8 +331,20 @@ def launch_commands(name: str, image_alias: str, *, nesting: bool = True,
     cmds = [init]
     if fuse:
         # The host's /dev/fuse may be 0600; snapd inside mounts snaps with squashfuse.
-        cmds.append(["lxc", "config", "device", "add", name, "fuse", "unix-char",
-                     "source=/dev/fuse", "path=/dev/fuse", "mode=0666"])
+        cmds.append(
+            [
+                "lxc",
+                "config",
+                "device",
+                "add",
+                name,
+                "fuse",
+                "unix-char",
+                "source=/dev/fuse",
+                "path=/dev/fuse",
+                "mode=0666",
+            ]
+        )
     cmds.append(["lxc", "start", name])
     return cmds
 
@@ -339,8 +358,7 @@ def launch(name: str, image_alias: str, *, nesting: bool = True, fuse: bool = Tr
     """Create and start container `name` from `image_alias`; it must not exist yet."""
     ensure_lxd()
     if exists(name):
-        raise ToolError(f"container {name} already exists",
-                        resolution=f"delete it first: lxc delete --force {name}")
+        raise ToolError(f"container {name} already exists", resolution=f"delete it first: lxc delete --force {name}")
     if fuse and not Path("/dev/fuse").exists():
         raise ToolError("the host has no /dev/fuse", resolution="modprobe fuse")
     for argv in launch_commands(name, image_alias, nesting=nesting, fuse=fuse):
@@ -350,8 +368,9 @@ def launch(name: str, image_alias: str, *, nesting: bool = True, fuse: bool = Tr
             delete(name)
             raise ToolError(
                 f"launching container {name} from {image_alias} failed at `{' '.join(argv[:3])}`",
-                resolution="check `lxc image list` for the image, and the container log below "
-                "(kernel support: " + ("; ".join(kernel_problems()) or "looks fine") + ")",
+                resolution=("check `lxc image list` for the image, and the container log below (kernel support: ")
+                + ("; ".join(kernel_problems()) or "looks fine")
+                + ")",
                 details=tail(done.stderr) + "\n" + tail(log, 25),
             )
 
@@ -388,8 +407,9 @@ def wait_ready(name: str, timeout: float = 180.0) -> str:
         ip = address(name)
         if state in ("running", "degraded") and ip:
             if state == "degraded":
-                failed = exec_(name, ["systemctl", "--failed", "--no-legend", "--plain"],
-                               check=False, capture=True).stdout.strip()
+                failed = exec_(
+                    name, ["systemctl", "--failed", "--no-legend", "--plain"], check=False, capture=True
+                ).stdout.strip()
                 say(f"{name}: systemd is degraded; failed units:\n{failed}")
             return ip
         time.sleep(0.5)
@@ -401,8 +421,9 @@ def wait_ready(name: str, timeout: float = 180.0) -> str:
     )
 
 
-def exec_argv(name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-              cwd: str | None = None) -> list[str]:
+def exec_argv(
+    name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: str | None = None
+) -> list[str]:
     """The `lxc exec` command line: no pty, so stdout and stderr stay separate."""
     cmd = ["lxc", "exec", name, "--mode=non-interactive"]
     if cwd:
@@ -412,9 +433,17 @@ def exec_argv(name: str, argv: Sequence[str], *, env: Mapping[str, str] | None =
     return [*cmd, "--", *argv]
 
 
-def exec_(name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-          check: bool = True, capture: bool = False, stdin: str | bytes | None = None,
-          cwd: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+def exec_(
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    capture: bool = False,
+    stdin: str | bytes | None = None,
+    cwd: str | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run `argv` in container `name`.
 
     Without `capture`, output streams to the terminal (long builds stay visible); with it,
@@ -424,12 +453,16 @@ def exec_(name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = Non
     try:
         done = subprocess.run(
             exec_argv(name, argv, env=env, cwd=cwd),
-            input=data, stdin=None if data is not None else subprocess.DEVNULL,
-            capture_output=capture, timeout=timeout,
+            input=data,
+            stdin=None if data is not None else subprocess.DEVNULL,
+            capture_output=capture,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        raise ToolError(f"`{' '.join(argv)}` in container {name} timed out after {timeout}s",
-                        resolution=f"look inside: lxc exec {name} -- bash") from None
+        raise ToolError(
+            f"`{' '.join(argv)}` in container {name} timed out after {timeout}s",
+            resolution=f"look inside: lxc exec {name} -- bash",
+        ) from None
     out = (done.stdout or b"").decode(errors="replace")
     err = (done.stderr or b"").decode(errors="replace")
     if check and done.returncode != 0:
@@ -473,11 +506,9 @@ def tar_extract(directory: str) -> list[str]:
 def push_tree(name: str, local_dir: Path, remote_dir: str) -> None:
     """Copy the contents of local_dir into remote_dir (created if needed), symlinks intact."""
     if not local_dir.is_dir():
-        raise ToolError(f"cannot push {local_dir}: not a directory",
-                        resolution="pass an existing directory")
+        raise ToolError(f"cannot push {local_dir}: not a directory", resolution="pass an existing directory")
     # The remote dir is passed as $1, never spliced into the shell text.
-    unpack = ["sh", "-c", 'mkdir -p "$1" && shift && exec "$@"', "sh", remote_dir,
-              *tar_extract(remote_dir)]
+    unpack = ["sh", "-c", 'mkdir -p "$1" && shift && exec "$@"', "sh", remote_dir, *tar_extract(remote_dir)]
     _pipe(tar_create(str(local_dir)), exec_argv(name, unpack), f"pushing {local_dir} to {name}:{remote_dir}")
 
 
@@ -485,21 +516,28 @@ def pull_tree(name: str, remote_dir: str, local_dir: Path) -> None:
     """Copy the contents of remote_dir into local_dir; unlike `lxc file pull -r`, relative
     symlinks stay relative."""
     local_dir.mkdir(parents=True, exist_ok=True)
-    _pipe(exec_argv(name, tar_create(remote_dir)), tar_extract(str(local_dir)),
-          f"pulling {name}:{remote_dir} to {local_dir}")
+    _pipe(
+        exec_argv(name, tar_create(remote_dir)),
+        tar_extract(str(local_dir)),
+        f"pulling {name}:{remote_dir} to {local_dir}",
+    )
 
 
 def copy_tree_between(source: str, source_dir: str, target: str, target_dir: str) -> None:
     """Copy the contents of source:source_dir into target:target_dir (which must exist), one
     tar stream from container to container, symlinks and hard links intact."""
-    _pipe(exec_argv(source, tar_create(source_dir)), exec_argv(target, tar_extract(target_dir)),
-          f"copying {source}:{source_dir} to {target}:{target_dir}")
+    _pipe(
+        exec_argv(source, tar_create(source_dir)),
+        exec_argv(target, tar_extract(target_dir)),
+        f"copying {source}:{source_dir} to {target}:{target_dir}",
+    )
 
 
 def _remote(name: str, path: str) -> str:
     if not path.startswith("/"):
-        raise ToolError(f"container path {path!r} is not absolute",
-                        resolution="pass an absolute path inside the container")
+        raise ToolError(
+            f"container path {path!r} is not absolute", resolution="pass an absolute path inside the container"
+        )
     return f"{name}{path}"
 
 
@@ -518,8 +556,9 @@ def pull_file(name: str, remote: str, local: Path) -> None:
 
 
 @contextmanager
-def container(name: str, image_alias: str, *, nesting: bool = True, fuse: bool = True,
-              keep: bool = False) -> Iterator[str]:
+def container(
+    name: str, image_alias: str, *, nesting: bool = True, fuse: bool = True, keep: bool = False
+) -> Iterator[str]:
     """Launch, wait until ready, yield the address; delete afterwards unless `keep`."""
     launch(name, image_alias, nesting=nesting, fuse=fuse)
     try:

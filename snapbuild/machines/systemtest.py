@@ -62,9 +62,12 @@ def find_snap(root: Path, environ: Mapping[str, str] | None = None) -> Path | No
     if chosen:
         path = Path(chosen)
         if not path.is_file():
-            raise ToolError(f"{ENV_SNAP}={chosen}: no such file",
-                            resolution=f"point {ENV_SNAP} at a built .snap, or unset it to use "
-                            f"the newest {root}/{SNAP_NAME}_*.snap")
+            raise ToolError(
+                f"{ENV_SNAP}={chosen}: no such file",
+                resolution=(
+                    f"point {ENV_SNAP} at a built .snap, or unset it to use the newest {root}/{SNAP_NAME}_*.snap"
+                ),
+            )
         return path.resolve()
     candidates = [p for p in root.glob(f"{SNAP_NAME}_*.snap") if p.is_file()]
     if not candidates:
@@ -73,8 +76,9 @@ def find_snap(root: Path, environ: Mapping[str, str] | None = None) -> Path | No
 
 
 def no_snap_reason(root: Path) -> str:
-    return (f"no snap under test: set {ENV_SNAP}=/path/to/{SNAP_NAME}_*.snap or build one "
-            f"(`invoke build`; none in {root})")
+    return (
+        f"no snap under test: set {ENV_SNAP}=/path/to/{SNAP_NAME}_*.snap or build one (`invoke build`; none in {root})"
+    )
 
 
 def keep_requested(environ: Mapping[str, str] | None = None) -> bool:
@@ -91,7 +95,7 @@ def container_name(prefix: str, tag: str = "", suffix: str | None = None) -> str
     suffix = secrets.token_hex(3) if suffix is None else suffix
     slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
     room = 63 - len(prefix) - len(suffix) - 2
-    slug = slug[:max(room, 0)].strip("-")
+    slug = slug[: max(room, 0)].strip("-")
     return "-".join(part for part in (prefix, slug, suffix) if part)
 
 
@@ -104,7 +108,7 @@ def address_host(address: str) -> str:
     """`10.0.0.5:22` or `[fd00::5]:22` -> the host part (spread's $SPREAD_SYSTEM_ADDRESS)."""
     text = address.strip()
     if text.startswith("["):
-        return text[1:text.index("]")] if "]" in text else text[1:]
+        return text[1 : text.index("]")] if "]" in text else text[1:]
     return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
 
 
@@ -124,8 +128,9 @@ class SystemContainer:
     name: str
     snap: Path
 
-    def sh(self, argv: Sequence[str], *, check: bool = True,
-           timeout: float = CHECK_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    def sh(
+        self, argv: Sequence[str], *, check: bool = True, timeout: float = CHECK_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
         return lxd.exec_(self.name, argv, check=check, capture=True, timeout=timeout)
 
     def installed(self) -> bool:
@@ -167,8 +172,7 @@ def launch_test_container(name: str) -> str:
     return ip
 
 
-def start(snap: Path, tag: str = "", project: Project = DEFAULT, *,
-          keep_on_error: bool = False) -> SystemContainer:
+def start(snap: Path, tag: str = "", project: Project = DEFAULT, *, keep_on_error: bool = False) -> SystemContainer:
     """A fresh container with `snap` installed and the checks pushed; the caller deletes it.
 
     If installing fails the container is deleted, unless `keep_on_error` (to look inside).
@@ -183,8 +187,7 @@ def start(snap: Path, tag: str = "", project: Project = DEFAULT, *,
         container.install_snap()
     except BaseException:
         if keep_on_error:
-            say(f"keeping container {name} after the failure: lxc exec {name} -- bash; "
-                f"lxc delete --force {name}")
+            say(f"keeping container {name} after the failure: lxc exec {name} -- bash; lxc delete --force {name}")
         else:
             lxd.delete(name)
         raise
@@ -192,22 +195,26 @@ def start(snap: Path, tag: str = "", project: Project = DEFAULT, *,
 
 
 @contextmanager
-def system_container(snap: Path, tag: str = "", *, keep: Callable[[], bool] = lambda: False,
-                     project: Project = DEFAULT) -> Iterator[SystemContainer]:
+def system_container(
+    snap: Path, tag: str = "", *, keep: Callable[[], bool] = lambda: False, project: Project = DEFAULT
+) -> Iterator[SystemContainer]:
     """start(); delete the container afterwards unless keep() says otherwise."""
     container = start(snap, tag, project, keep_on_error=keep_requested())
     try:
         yield container
     finally:
         if keep():
-            say(f"keeping container {container.name} ({ENV_KEEP}=1 and a test failed): "
-                f"lxc exec {container.name} -- bash; lxc delete --force {container.name}")
+            say(
+                f"keeping container {container.name} ({ENV_KEEP}=1 and a test failed): "
+                f"lxc exec {container.name} -- bash; lxc delete --force {container.name}"
+            )
         else:
             lxd.delete(container.name)
 
 
-def run_on_installed_snap(container: str | None, tag: str, run: Callable[[str], int],
-                          project: Project = DEFAULT) -> int:
+def run_on_installed_snap(
+    container: str | None, tag: str, run: Callable[[str], int], project: Project = DEFAULT
+) -> int:
     """run(name) in `container`, or in a fresh one with the newest built snap installed
     (benchmark scripts); exit status 2 with the reason when there is no snap to install."""
     if container:
@@ -220,11 +227,13 @@ def run_on_installed_snap(container: str | None, tag: str, run: Callable[[str], 
         return run(fresh.name)
 
 
-def run_script_inside(script: Path, remote: str, args: Sequence[str], container: str | None, tag: str,
-                      project: Project = DEFAULT) -> int:
+def run_script_inside(
+    script: Path, remote: str, args: Sequence[str], container: str | None, tag: str, project: Project = DEFAULT
+) -> int:
     """A benchmark script that runs itself on the test machine: pushed to `remote` in
     `container` (or a fresh one with the snap installed) and run there as root with `--inside`
     and `args`, so no `lxc exec` is timed; its exit status."""
+
     def run_in(name: str) -> int:
         lxd.push_file(name, script, remote)
         return subprocess.run(lxd.exec_argv(name, ["python3", remote, "--inside", *args]), check=False).returncode
@@ -243,16 +252,17 @@ def _wait_port(host: str, port: int, timeout: float) -> None:
                 return
         except OSError as error:
             if time.monotonic() > deadline:
-                raise ToolError(f"{host}:{port} does not accept connections after {timeout:.0f}s ({error})",
-                                resolution="check sshd in the container: systemctl status ssh") from None
+                raise ToolError(
+                    f"{host}:{port} does not accept connections after {timeout:.0f}s ({error})",
+                    resolution="check sshd in the container: systemctl status ssh",
+                ) from None
             time.sleep(0.5)
 
 
 def allocate(system: str, password: str) -> str:
     """For spread's adhoc `allocate`: a prepared container reachable as root over ssh; its IPv4."""
     if not password:
-        raise ToolError("SPREAD_PASSWORD is empty",
-                        resolution="run this from spread's allocate script, which sets it")
+        raise ToolError("SPREAD_PASSWORD is empty", resolution="run this from spread's allocate script, which sets it")
     name = container_name(SPREAD_PREFIX, system)
     ip = launch_test_container(name)
     try:
@@ -271,8 +281,11 @@ def spread_containers() -> dict[str, str]:
     names = lxd.lxc("list", "--format=json").stdout
     import json
 
-    return {item["name"]: (lxd.ipv4_from_state(item.get("state") or {}) or "")
-            for item in json.loads(names or "[]") if item["name"].startswith(SPREAD_PREFIX + "-")}
+    return {
+        item["name"]: (lxd.ipv4_from_state(item.get("state") or {}) or "")
+        for item in json.loads(names or "[]")
+        if item["name"].startswith(SPREAD_PREFIX + "-")
+    }
 
 
 def discard(address: str) -> str:
@@ -280,8 +293,10 @@ def discard(address: str) -> str:
     host = address_host(address)
     matches = [name for name, ip in spread_containers().items() if ip == host]
     if not matches:
-        raise ToolError(f"no {SPREAD_PREFIX}-* container has address {host}",
-                        resolution="list them with `lxc list " + SPREAD_PREFIX + "`; delete by hand")
+        raise ToolError(
+            f"no {SPREAD_PREFIX}-* container has address {host}",
+            resolution="list them with `lxc list " + SPREAD_PREFIX + "`; delete by hand",
+        )
     for name in matches:
         collect_skips(name)
         lxd.delete(name)
@@ -328,9 +343,11 @@ def ensure_spread(project: Project = DEFAULT, runner: Runner = subprocess.run) -
         if done.returncode != 0 or not binary.is_file():
             _spread_error = ToolError(
                 go_error_brief(done.stderr + done.stdout),
-                resolution="spread is not served by the Go module proxy here; put a spread built from "
-                f"its source on PATH (or at {SHARED_SPREAD} from the project root), or run where "
-                f"GitHub is reachable: GOPROXY=direct go install {target}",
+                resolution=(
+                    "spread is not served by the Go module proxy here; put a spread built from "
+                    f"its source on PATH (or at {SHARED_SPREAD} from the project root), or run where "
+                    f"GitHub is reachable: GOPROXY=direct go install {target}"
+                ),
             )
             raise _spread_error
     return binary
@@ -369,7 +386,7 @@ def parse_spread_summary(output: str) -> SpreadSummary:
                 summary.aborted += count
             else:
                 summary.failed += count
-            lines.append(line[match.start():])
+            lines.append(line[match.start() :])
             in_list = True
         elif in_list and line.startswith("    - "):
             lines.append(line)
@@ -399,8 +416,16 @@ def skip_lines(listing: str) -> list[str]:
 
 def collect_skips(name: str, project: Project = DEFAULT) -> list[str]:
     """Copy the reasons of the checks that skipped on container `name` to build/spread-skipped/."""
-    done = lxd.exec_(name, ["sh", "-c", f"find {SPREAD_REMOTE_PATH}/tests -name {SKIP_FILE} -size +0 "
-                            "-print0 2>/dev/null | xargs -0 -r grep -H ."], check=False, capture=True)
+    done = lxd.exec_(
+        name,
+        [
+            "sh",
+            "-c",
+            f"find {SPREAD_REMOTE_PATH}/tests -name {SKIP_FILE} -size +0 -print0 2>/dev/null | xargs -0 -r grep -H .",
+        ],
+        check=False,
+        capture=True,
+    )
     found = skip_lines(done.stdout)
     if found:
         target = project.root / SKIPPED_DIR
@@ -427,32 +452,38 @@ def _snap_for_spread(snap: Path, project: Project) -> str:
     if target.exists():
         if filecmp.cmp(target, snap, shallow=False):
             return snap.name
-        raise ToolError(f"{target} exists and differs from {snap}",
-                        resolution=f"spread sends snaps from {root} only: remove or rename {target}, "
-                        "or pass that one with --snap")
+        raise ToolError(
+            f"{target} exists and differs from {snap}",
+            resolution=f"spread sends snaps from {root} only: remove or rename {target}, or pass that one with --snap",
+        )
     with step(f"copy {snap} into {root} (spread sends files from the project root)"):
         shutil.copy2(snap, target)
     return snap.name
 
 
-def run_spread(spread: Path, snap_name: str, project: Project = DEFAULT,
-               args: Sequence[str] = (SPREAD_BACKEND,)) -> SpreadSummary:
+def run_spread(
+    spread: Path, snap_name: str, project: Project = DEFAULT, args: Sequence[str] = (SPREAD_BACKEND,)
+) -> SpreadSummary:
     """Run spread (its output streamed), then check its summary: every listed job successful."""
     env = {**os.environ, ENV_SPREAD_SNAP: snap_name}
-    listed = subprocess.run([str(spread), "-list", *args], cwd=project.root, env=env,
-                            capture_output=True, text=True, check=False)
+    listed = subprocess.run(
+        [str(spread), "-list", *args], cwd=project.root, env=env, capture_output=True, text=True, check=False
+    )
     if listed.returncode != 0:
-        raise ToolError(f"spread -list {' '.join(args)} failed (exit {listed.returncode})",
-                        resolution="fix spread.yaml or the task.yaml it names",
-                        details=(listed.stderr + listed.stdout).strip())
+        raise ToolError(
+            f"spread -list {' '.join(args)} failed (exit {listed.returncode})",
+            resolution="fix spread.yaml or the task.yaml it names",
+            details=(listed.stderr + listed.stdout).strip(),
+        )
     jobs = spread_jobs(listed.stdout)
     shutil.rmtree(project.root / SKIPPED_DIR, ignore_errors=True)
     argv = [str(spread), *args]
     say(f"==> spread: {len(jobs)} task(s), {' '.join(argv[1:])} (sends {snap_name})")
     started = time.monotonic()
     output: list[str] = []
-    with subprocess.Popen(argv, cwd=project.root, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as process:
+    with subprocess.Popen(
+        argv, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as process:
         assert process.stdout is not None
         for line in process.stdout:
             print(line, end="", flush=True)
@@ -467,9 +498,11 @@ def run_spread(spread: Path, snap_name: str, project: Project = DEFAULT,
         raise ToolError(
             f"spread suite failed (exit {process.returncode}; {summary.successful} of {len(jobs)} task(s) "
             f"successful, {summary.failed} failed, {summary.aborted} aborted)",
-            resolution="read the failed task's output above (spread prints it with the task's debug "
-            f"script); rerun one task with `spread -debug {SPREAD_BACKEND}:debian-12:tests/spread/main/TASK` "
-            "for a shell at the failure",
+            resolution=(
+                "read the failed task's output above (spread prints it with the task's debug "
+                f"script); rerun one task with `spread -debug {SPREAD_BACKEND}:debian-12:tests/spread/main/TASK` "
+                "for a shell at the failure"
+            ),
         )
     return summary
 
@@ -487,9 +520,11 @@ def run_tests(snap: Path, project: Project = DEFAULT) -> None:
 # --------------------------------------------------------------------------- command line
 
 
-USAGE = ("usage: python -m snapbuild.machines.systemtest allocate [SYSTEM]   (spread adhoc; "
-         "prints the address, uses $SPREAD_PASSWORD)\n"
-         "       python -m snapbuild.machines.systemtest discard ADDRESS")
+USAGE = (
+    "usage: python -m snapbuild.machines.systemtest allocate [SYSTEM]   (spread adhoc; "
+    "prints the address, uses $SPREAD_PASSWORD)\n"
+    "       python -m snapbuild.machines.systemtest discard ADDRESS"
+)
 
 
 def _command(args: list[str]) -> None:
@@ -499,8 +534,10 @@ def _command(args: list[str]) -> None:
     elif args[:1] == ["discard"] and len(args) <= 2:
         address = args[1] if len(args) == 2 else os.environ.get("SPREAD_SYSTEM_ADDRESS", "")
         if not address:
-            raise cli.UsageError("discard: no ADDRESS, and $SPREAD_SYSTEM_ADDRESS is empty",
-                                 resolution="give the address `allocate` printed")
+            raise cli.UsageError(
+                "discard: no ADDRESS, and $SPREAD_SYSTEM_ADDRESS is empty",
+                resolution="give the address `allocate` printed",
+            )
         discard(address)
     else:
         raise cli.wrong_arguments(args)

@@ -61,10 +61,26 @@ ROOT_NOTES: dict[str, tuple[str, str]] = {
         "the user's nginx under the user's own uid and gid. Admins call it for maintenance "
         "(`nginx_clean`, `app_reset`).",
     ),
-    "install": ("root (snapd runs hooks as root)", "creates the $SNAP_COMMON tree, installs the sudoers rule (checked with visudo first)."),
-    "configure": ("root (snapd runs hooks as root)", "validates `snap set` values, writes ood_portal.yml and nginx_stage.yml, runs upstream's `update_ood_portal` on a staged copy (only when ood_portal.yml changed), checks the result with `httpd -t`, installs it by journaled renames (vhost root:root 0600) and reloads Apache gracefully when it changed."),
-    "post-refresh": ("root (snapd runs hooks as root)", "rewrites the sudoers rule and configs for the new revision; resets per-user nginx configs, as upstream's package upgrade does."),
-    "remove": ("root (snapd runs hooks as root)", "stops every per-user nginx and deletes the sudoers rule; snapd removes $SNAP_COMMON itself."),
+    "install": (
+        "root (snapd runs hooks as root)",
+        "creates the $SNAP_COMMON tree, installs the sudoers rule (checked with visudo first).",
+    ),
+    "configure": (
+        "root (snapd runs hooks as root)",
+        "validates `snap set` values, writes ood_portal.yml and nginx_stage.yml, runs upstream's "
+        "`update_ood_portal` on a staged copy (only when ood_portal.yml changed), checks the result with "
+        "`httpd -t`, installs it by journaled renames (vhost root:root 0600) and reloads Apache gracefully "
+        "when it changed.",
+    ),
+    "post-refresh": (
+        "root (snapd runs hooks as root)",
+        "rewrites the sudoers rule and configs for the new revision; resets per-user nginx configs, as "
+        "upstream's package upgrade does.",
+    ),
+    "remove": (
+        "root (snapd runs hooks as root)",
+        "stops every per-user nginx and deletes the sudoers rule; snapd removes $SNAP_COMMON itself.",
+    ),
 }
 
 CLASSIC = """\
@@ -106,11 +122,19 @@ def _pin(source: Source) -> tuple[str, str, str]:
         return pin, "yes" if source.verified else "**NO**", source.checksum_from or "(not stated)"
     if source.type == "git":
         pin = f"commit `{source.commit}`" if source.verified else "no commit"
-        return pin, "yes" if source.verified else "**NO**", "the git commit id (content-addressed); the tag is informational"
+        return (
+            pin,
+            "yes" if source.verified else "**NO**",
+            "the git commit id (content-addressed); the tag is informational",
+        )
     if source.type == "local":
         return "this repository", "yes", "reviewed in this repository (same commit as the recipe)"
     if source.type == "apt-source":
-        return f"`{source.package}={source.version}`", "yes", f"apt, against the signed Sources index of Debian {source.suite}"
+        return (
+            f"`{source.package}={source.version}`",
+            "yes",
+            f"apt, against the signed Sources index of Debian {source.suite}",
+        )
     return "-", "-", "-"
 
 
@@ -138,8 +162,18 @@ def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
             body = part.body
         else:
             if not part.has_archive:
-                rows.append([name, "-", "not built: archive builds leave this part out (`--without " + name + "`)",
-                             "-", part.license, "-", "-", "-"])
+                rows.append(
+                    [
+                        name,
+                        "-",
+                        "not built: archive builds leave this part out (`--without " + name + "`)",
+                        "-",
+                        part.license,
+                        "-",
+                        "-",
+                        "-",
+                    ]
+                )
                 continue
             version = part.archive_version
             if part.archive_by_arch:
@@ -154,13 +188,33 @@ def source_rows(parts: dict[str, PartFile], mode: str) -> list[list[str]]:
             # Every architecture's source, whatever machine writes the audit (it must not drift).
             for arch in [a for a in ARCHITECTURES if a in by_arch]:
                 pin, verified, provenance = _pin(by_arch[arch])
-                rows.append([name, version, f"{arch}: {_where(by_arch[arch])}", pin, part.license, verified,
-                             provenance, packages])
+                rows.append(
+                    [
+                        name,
+                        version,
+                        f"{arch}: {_where(by_arch[arch])}",
+                        pin,
+                        part.license,
+                        verified,
+                        provenance,
+                        packages,
+                    ]
+                )
             continue
         if source is None:
             archive = "the base's archive" if mode == "upstream" else f"the build host's archive, {archive_host()}"
-            rows.append([name, version, f"{archive} (stage-packages only)", "apt: signed archive index", part.license,
-                         "yes", "apt verifies every package against the archive's signed index", packages])
+            rows.append(
+                [
+                    name,
+                    version,
+                    f"{archive} (stage-packages only)",
+                    "apt: signed archive index",
+                    part.license,
+                    "yes",
+                    "apt verifies every package against the archive's signed index",
+                    packages,
+                ]
+            )
             continue
         pin, verified, provenance = _pin(source)
         rows.append([name, version, _where(source), pin, part.license, verified, provenance, packages])
@@ -184,16 +238,22 @@ def plugin_inputs(project: Project, parts: dict[str, PartFile]) -> list[str]:
         deps = list(data.get("project", {}).get("dependencies", [])) + list(part.body.get("python-packages") or [])
         build = list(data.get("build-system", {}).get("requires", []))
         if deps:
-            found.append(f"- `parts/{name}.yaml`: pip installs {', '.join(f'`{d}`' for d in deps)} from PyPI "
-                         f"(dependencies of `{source.path}/pyproject.toml`; a version range, not hash-pinned)")
+            found.append(
+                f"- `parts/{name}.yaml`: pip installs {', '.join(f'`{d}`' for d in deps)} from PyPI "
+                f"(dependencies of `{source.path}/pyproject.toml`; a version range, not hash-pinned)"
+            )
         if build:
-            found.append(f"- `parts/{name}.yaml`: pip builds `{source.path}` with {', '.join(f'`{d}`' for d in build)} "
-                         "from PyPI (build requirements; a version range, not hash-pinned)")
+            found.append(
+                f"- `parts/{name}.yaml`: pip builds `{source.path}` with {', '.join(f'`{d}`' for d in build)} "
+                "from PyPI (build requirements; a version range, not hash-pinned)"
+            )
     for name, part in sorted(parts.items()):
         if part.network:
-            found.append(f"- `parts/{name}.yaml`: its build fetches the packages its committed lock files pin "
-                         f"(versions and integrity hashes) from {', '.join(part.network)} (`network:`, probed "
-                         "before every build)")
+            found.append(
+                f"- `parts/{name}.yaml`: its build fetches the packages its committed lock files pin "
+                f"(versions and integrity hashes) from {', '.join(part.network)} (`network:`, probed "
+                "before every build)"
+            )
     return found
 
 
@@ -221,8 +281,16 @@ def cache_rows(parts: dict[str, PartFile]) -> list[list[str]]:
         if source is None or source.cache is None:
             continue
         entry = source.cache
-        rows.append([name, f"`{entry.file}`", f"sha256 `{entry.sha256}`", f"{entry.repository} @ `{entry.commit}`",
-                     _where(source), entry.note or "-"])
+        rows.append(
+            [
+                name,
+                f"`{entry.file}`",
+                f"sha256 `{entry.sha256}`",
+                f"{entry.repository} @ `{entry.commit}`",
+                _where(source),
+                entry.note or "-",
+            ]
+        )
     return rows
 
 
@@ -231,8 +299,11 @@ def sudoers_rule(project: Project, snap_name: str) -> tuple[Path, dict[str, str]
     sudoers = hooks_module(project, "sudoers")
     env = hooks_module(project, "env")
     paths = env.Paths(
-        snap=Path(f"/snap/{snap_name}/x1"), snap_common=Path(f"/var/snap/{snap_name}/common"),
-        snap_data=Path(f"/var/snap/{snap_name}/x1"), revision="x1", name=snap_name,
+        snap=Path(f"/snap/{snap_name}/x1"),
+        snap_common=Path(f"/var/snap/{snap_name}/common"),
+        snap_data=Path(f"/var/snap/{snap_name}/x1"),
+        revision="x1",
+        name=snap_name,
     )
     return paths.sudoers, {flavour: sudoers.render(paths, flavour) for flavour in ("sudo", "sudo-rs")}
 
@@ -246,8 +317,10 @@ def audit_doc(project: Project) -> str:
     metadata = project.load_metadata()
     parts, problems = project.load_parts()
     if problems:
-        raise ToolError("the part files have problems; the audit needs them valid",
-                        resolution="run `invoke check` and fix what it lists")
+        raise ToolError(
+            "the part files have problems; the audit needs them valid",
+            resolution="run `invoke check` and fix what it lists",
+        )
     name = str(metadata.get("name", ""))
     user = portal_user(project)
     lines = [
@@ -278,16 +351,23 @@ def snap_section(metadata: dict[str, Any], parts: dict[str, PartFile]) -> list[s
         "",
     ]
     users = sorted((metadata.get("system-usernames") or {}).items())
-    return lines + markdown_table(["key", "value"], [
-        ["name", name],
-        ["version", f"{snap_version(parts)} (Open OnDemand's; local builds without it say `+stacks-only` and are never published)"],
-        ["base", str(metadata.get("base", ""))],
-        ["confinement", str(metadata.get("confinement", ""))],
-        ["grade", str(metadata.get("grade", ""))],
-        ["license", str(metadata.get("license", ""))],
-        ["architectures", ", ".join(sorted((metadata.get("platforms") or {}).keys()))],
-        ["system users", ", ".join(f"`{u}` ({scope})" for u, scope in users) or "-"],
-    ])
+    return lines + markdown_table(
+        ["key", "value"],
+        [
+            ["name", name],
+            [
+                "version",
+                f"{snap_version(parts)} (Open OnDemand's; local builds without it say `+stacks-only` "
+                "and are never published)",
+            ],
+            ["base", str(metadata.get("base", ""))],
+            ["confinement", str(metadata.get("confinement", ""))],
+            ["grade", str(metadata.get("grade", ""))],
+            ["license", str(metadata.get("license", ""))],
+            ["architectures", ", ".join(sorted((metadata.get("platforms") or {}).keys()))],
+            ["system users", ", ".join(f"`{u}` ({scope})" for u, scope in users) or "-"],
+        ],
+    )
 
 
 def classic_section() -> list[str]:
@@ -303,20 +383,29 @@ def root_section(metadata: dict[str, Any], user: str) -> list[str]:
         if spec.get("timer"):
             kind += f", timer `{spec['timer']}`"
         runs_as, why = ROOT_NOTES.get(app, undocumented)
-        rows.append([f"app `{app}`", kind, f"`{spec.get('command', '')}`", runs_as.format(user=user), why.format(user=user)])
+        rows.append(
+            [f"app `{app}`", kind, f"`{spec.get('command', '')}`", runs_as.format(user=user), why.format(user=user)]
+        )
     for hook in sorted(metadata.get("hooks") or {}):
         runs_as, why = ROOT_NOTES.get(hook, undocumented)
-        rows.append([f"hook `{hook}`", "hook", f"`meta/hooks/{hook}`", runs_as.format(user=user), why.format(user=user)])
-    return ["## What runs as root, and why", ""] + markdown_table(["what", "kind", "runs", "as", "why"], rows) + [
-        "",
-        "Privilege drops, in order:",
-        "",
-        f"1. Apache's parent (root) → its request-serving children run as `{user}` (`User`/`Group` in the generated httpd.conf).",
-        f"2. `{user}` → root, only for `nginx_stage`, through the sudoers rule below (no other command, no shell).",
-        "3. `nginx_stage` (root) → each user's nginx, started under that user's own uid and gid; the user's",
-        "   apps (Passenger) run as that user.",
-        "",
-    ]
+        rows.append(
+            [f"hook `{hook}`", "hook", f"`meta/hooks/{hook}`", runs_as.format(user=user), why.format(user=user)]
+        )
+    return (
+        ["## What runs as root, and why", ""]
+        + markdown_table(["what", "kind", "runs", "as", "why"], rows)
+        + [
+            "",
+            "Privilege drops, in order:",
+            "",
+            f"1. Apache's parent (root) → its request-serving children run as `{user}` "
+            "(`User`/`Group` in the generated httpd.conf).",
+            f"2. `{user}` → root, only for `nginx_stage`, through the sudoers rule below (no other command, no shell).",
+            "3. `nginx_stage` (root) → each user's nginx, started under that user's own uid and gid; the user's",
+            "   apps (Passenger) run as that user.",
+            "",
+        ]
+    )
 
 
 def sudoers_section(project: Project, name: str) -> list[str]:
@@ -387,15 +476,19 @@ def build_tables(base: str, parts: dict[str, PartFile]) -> list[str]:
     return [
         "### Release build (what the store gets: `snap/snapcraft.yaml`)",
         "",
-        *markdown_table(SOURCE_HEADER + [f"stage-packages ({base}'s archive{': ' + userland.describe() if userland else ''})"],
-                        source_rows(parts, "upstream")),
+        *markdown_table(
+            SOURCE_HEADER + [f"stage-packages ({base}'s archive{': ' + userland.describe() if userland else ''})"],
+            source_rows(parts, "upstream"),
+        ),
         "",
         "### Archive build (`invoke build --source archive`: Debian 12 build hosts, test builds never published)",
         "",
         f"Its stage-packages are {host}'s, not {base}'s: libraries, Ruby, Python and Apache",
         "of another userland than the snap's base, which is why these builds are never published.",
         "",
-        *markdown_table(SOURCE_HEADER + [f"stage-packages (the build host's archive: {host})"], source_rows(parts, "archive")),
+        *markdown_table(
+            SOURCE_HEADER + [f"stage-packages (the build host's archive: {host})"], source_rows(parts, "archive")
+        ),
     ]
 
 

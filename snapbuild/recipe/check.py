@@ -41,13 +41,43 @@ SNAP_VERSION = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9:.+~-]{0,30}[a-zA-Z0-9+~])?
 APP_NAME = re.compile(r"^[a-zA-Z0-9](?:-?[a-zA-Z0-9])*$")
 BASES = {"core18", "core20", "core22", "core24", "bare"}
 DAEMONS = {"simple", "forking", "oneshot", "notify", "dbus"}
-STOP_MODES = {"sigterm", "sigterm-all", "sighup", "sighup-all", "sigusr1", "sigusr1-all", "sigusr2", "sigusr2-all", "sigint", "sigint-all"}
+STOP_MODES = {
+    "sigterm",
+    "sigterm-all",
+    "sighup",
+    "sighup-all",
+    "sigusr1",
+    "sigusr1-all",
+    "sigusr2",
+    "sigusr2-all",
+    "sigint",
+    "sigint-all",
+}
 RESTART = {"on-failure", "on-success", "on-abnormal", "on-abort", "on-watchdog", "always", "never"}
 HOOKS = {"install", "configure", "pre-refresh", "post-refresh", "remove", "default-configure", "check-health"}
 APP_KEYS = {
-    "command", "daemon", "restart-condition", "stop-mode", "timer", "install-mode", "environment",
-    "command-chain", "stop-timeout", "start-timeout", "refresh-mode", "before", "after", "plugs", "slots",
-    "restart-delay", "post-stop-command", "reload-command", "stop-command", "sockets", "activates-on", "passthrough",
+    "command",
+    "daemon",
+    "restart-condition",
+    "stop-mode",
+    "timer",
+    "install-mode",
+    "environment",
+    "command-chain",
+    "stop-timeout",
+    "start-timeout",
+    "refresh-mode",
+    "before",
+    "after",
+    "plugs",
+    "slots",
+    "restart-delay",
+    "post-stop-command",
+    "reload-command",
+    "stop-command",
+    "sockets",
+    "activates-on",
+    "passthrough",
 }
 REQUIRED_TOP = ["name", "summary", "description", "license", "base", "confinement", "grade", "platforms", "apps"]
 
@@ -82,14 +112,20 @@ def _craft_parts_problems(parts: dict[str, PartFile], mode: Mode, work: Path) ->
         body.pop("after", None)  # dependencies are checked across parts below
         try:
             LifecycleManager(
-                {"parts": {name: body}}, application_name="ondemand", cache_dir=work / "cache",
-                work_dir=work / name, base="core24", project_name="ondemand",
+                {"parts": {name: body}},
+                application_name="ondemand",
+                cache_dir=work / "cache",
+                work_dir=work / name,
+                base="core24",
+                project_name="ondemand",
             ).plan(Step.PRIME)
         except PartsError as error:
             details = " ".join((error.details or "").split())
             key = "part" if mode == "upstream" else "part (with archive.part)"
-            problems.append(f"{part.where(key)}: craft-parts: {error.brief} {details}".rstrip()
-                            + f"; {error.resolution or 'see docs/parts.md'}")
+            problems.append(
+                f"{part.where(key)}: craft-parts: {error.brief} {details}".rstrip()
+                + f"; {error.resolution or 'see docs/parts.md'}"
+            )
         except (ValueError, TypeError) as error:  # plugin registry raises plain errors
             problems.append(f"{part.where('part.plugin')}: craft-parts: {error}; use a plugin craft-parts provides")
     return problems
@@ -106,14 +142,16 @@ def dependency_problems(parts: dict[str, PartFile]) -> list[str]:
             continue
         graph[name] = [a for a in after if a in parts]
         for missing in [a for a in after if a not in parts]:
-            problems.append(f"{part.where('part.after')}: no part named {missing!r}; parts are {', '.join(sorted(parts))}")
+            problems.append(
+                f"{part.where('part.after')}: no part named {missing!r}; parts are {', '.join(sorted(parts))}"
+            )
     state: dict[str, str] = {}
 
     def visit(node: str, trail: list[str]) -> None:
         state[node] = "open"
         for nxt in graph.get(node, []):
             if state.get(nxt) == "open":
-                cycle = trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt]
+                cycle = trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt]
                 problems.append(
                     f"{parts[node].where('part.after')}: dependency cycle {' -> '.join(cycle)}; "
                     "remove one of these `after:` entries"
@@ -131,7 +169,7 @@ def dependency_problems(parts: dict[str, PartFile]) -> list[str]:
 def download_problems(parts: dict[str, PartFile]) -> list[str]:
     """No network fetches inside override scripts, in either mode."""
     problems = []
-    for name, part in sorted(parts.items()):
+    for _name, part in sorted(parts.items()):
         for prefix, body in (("part", part.body), ("archive.part", part.archive_overrides)):
             for key, script in sorted(body.items()):
                 if not key.startswith("override-") or not isinstance(script, str):
@@ -161,7 +199,7 @@ def _download_in(line: str, network: list[str]) -> str | None:
 def pin_problems(parts: dict[str, PartFile], release: bool) -> tuple[list[str], list[str]]:
     """Unverified sources: warnings normally, errors for a release."""
     problems, warnings = [], []
-    for name, part in sorted(parts.items()):
+    for _name, part in sorted(parts.items()):
         for key, source in declared_sources(part):
             if source is None or source.verified:
                 continue
@@ -173,7 +211,9 @@ def pin_problems(parts: dict[str, PartFile], release: bool) -> tuple[list[str], 
     return problems, warnings
 
 
-def metadata_problems(project: Project, metadata: dict[str, Any], parts: dict[str, PartFile], version: str) -> list[str]:
+def metadata_problems(
+    project: Project, metadata: dict[str, Any], parts: dict[str, PartFile], version: str
+) -> list[str]:
     """Top-level keys against the snap rules that `snap pack` and the store enforce."""
     where = project.relative(project.metadata_file)
     problems = [f"{where}: {key}: missing; every snap declares it" for key in REQUIRED_TOP if key not in metadata]
@@ -183,7 +223,9 @@ def metadata_problems(project: Project, metadata: dict[str, Any], parts: dict[st
     if name and (not SNAP_NAME.match(name) or len(name) > 40):
         problems.append(f"{where}: name: {name!r} is not a snap name (lowercase letters, digits, single dashes; ≤40)")
     if not SNAP_VERSION.match(version):
-        problems.append(f"{where}: version {version!r} (from parts/ondemand.yaml) is not a snap version (≤32 of [a-zA-Z0-9.+~-])")
+        problems.append(
+            f"{where}: version {version!r} (from parts/ondemand.yaml) is not a snap version (≤32 of [a-zA-Z0-9.+~-])"
+        )
     if len(str(metadata.get("summary", ""))) > 78:
         problems.append(f"{where}: summary: longer than 78 characters; shorten it")
     if len(str(metadata.get("title", ""))) > 40:
@@ -206,7 +248,9 @@ def metadata_problems(project: Project, metadata: dict[str, Any], parts: dict[st
         if not isinstance(spec, dict):
             problems.append(f"{key}: must be a mapping with at least `command`")
             continue
-        problems += [f"{key}.{k}: unknown app key; allowed: {', '.join(sorted(APP_KEYS))}" for k in spec if k not in APP_KEYS]
+        problems += [
+            f"{key}.{k}: unknown app key; allowed: {', '.join(sorted(APP_KEYS))}" for k in spec if k not in APP_KEYS
+        ]
         command = str(spec.get("command", "")).split()
         if not command:
             problems.append(f"{key}.command: missing; name the program in the snap to run")
@@ -235,20 +279,24 @@ def metadata_problems(project: Project, metadata: dict[str, Any], parts: dict[st
             problems.append(f"{project.relative(script)}: not executable; run `chmod +x {project.relative(script)}`")
     for script in sorted(project.hooks_dir.glob("*")) if project.hooks_dir.is_dir() else []:
         if script.name not in hooks:
-            problems.append(f"{project.relative(script)}: a hook not declared under hooks: in {where}; declare or delete it")
+            problems.append(
+                f"{project.relative(script)}: a hook not declared under hooks: in {where}; declare or delete it"
+            )
     return problems
 
 
 def provides_problems(parts: dict[str, PartFile], project: Project) -> list[str]:
     """A dump part from a local directory must actually contain what it promises."""
     problems = []
-    for name, part in sorted(parts.items()):
+    for _name, part in sorted(parts.items()):
         source = part.upstream_source
         if source is None or source.type != "local" or part.body.get("plugin") != "dump":
             continue
         for path in part.provides:
             if not (project.root / source.path / path).exists():
-                problems.append(f"{part.where('provides')}: {path!r} is not in {source.path}/; add it or drop the promise")
+                problems.append(
+                    f"{part.where('provides')}: {path!r} is not in {source.path}/; add it or drop the promise"
+                )
     return problems
 
 
@@ -280,7 +328,11 @@ def drift_problems(project: Project) -> list[str]:
             continue  # the input problems are reported by the other checks
         current = path.read_text() if path.exists() else ""
         if current != fresh:
-            diff = list(difflib.unified_diff(current.splitlines(), fresh.splitlines(), "committed", "generated", lineterm="", n=0))
+            diff = list(
+                difflib.unified_diff(
+                    current.splitlines(), fresh.splitlines(), "committed", "generated", lineterm="", n=0
+                )
+            )
             excerpt = "; ".join(line for line in diff[2:8])
             problems.append(f"{relative}: differs from a fresh generation ({excerpt}); run `{command}` and commit it")
     return problems

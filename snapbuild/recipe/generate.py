@@ -16,13 +16,35 @@ from snapbuild.recipe.project import VERSION_PART, Project
 
 # snapcraft.yaml's conventional order; anything else in metadata follows, sorted.
 TOP_LEVEL_ORDER = [
-    "name", "title", "version", "summary", "description", "license", "base", "confinement",
-    "grade", "platforms", "system-usernames", "environment", "apps", "hooks",
+    "name",
+    "title",
+    "version",
+    "summary",
+    "description",
+    "license",
+    "base",
+    "confinement",
+    "grade",
+    "platforms",
+    "system-usernames",
+    "environment",
+    "apps",
+    "hooks",
 ]
 # Within a part: what it is, where it comes from, what it needs, how it builds, what it ships.
 PART_KEY_ORDER = [
-    "plugin", "source", "source-type", "source-tag", "source-commit", "source-checksum",
-    "override-pull", "after", "build-environment", "build-packages", "build-snaps", "stage-packages",
+    "plugin",
+    "source",
+    "source-type",
+    "source-tag",
+    "source-commit",
+    "source-checksum",
+    "override-pull",
+    "after",
+    "build-environment",
+    "build-packages",
+    "build-snaps",
+    "stage-packages",
 ]
 
 

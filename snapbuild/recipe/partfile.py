@@ -43,8 +43,14 @@ _UPSTREAM_SOURCE_TYPES = {"tarball", "git", "local"}
 _ARCHIVE_SOURCE_TYPES = {"tarball", "apt-source", "same"}
 # snapd's architecture names (snapcraft's `platforms` keys), in the order recipes list them.
 ARCHITECTURES = ("amd64", "arm64", "armhf", "ppc64el", "riscv64", "s390x")
-_MACHINES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "armhf", "ppc64le": "ppc64el",
-             "riscv64": "riscv64", "s390x": "s390x"}
+_MACHINES = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "armhf",
+    "ppc64le": "ppc64el",
+    "riscv64": "riscv64",
+    "s390x": "s390x",
+}
 # A per-architecture source is a tarball pinned by sha256: the generated recipe checks the
 # pulled file itself (snapcraft's source-checksum cannot differ per architecture).
 _PER_ARCH_KEYS = {"type", "url", "sha256", "checksum-from"}
@@ -213,8 +219,10 @@ class PartFile:
 def declared_sources(part: PartFile) -> list[tuple[str, Source | None]]:
     """(key, source) of every source the part file declares, each architecture's included."""
     found: list[tuple[str, Source | None]] = []
-    for key, single, by_arch in (("upstream.source", part.upstream_source, part.upstream_by_arch),
-                                 ("archive.source", part.archive_source, part.archive_by_arch)):
+    for key, single, by_arch in (
+        ("upstream.source", part.upstream_source, part.upstream_by_arch),
+        ("archive.source", part.archive_source, part.archive_by_arch),
+    ):
         found += [(f"{key}.{arch}", source) for arch, source in by_arch.items()] if by_arch else [(key, single)]
     return found
 
@@ -242,12 +250,13 @@ def checksum_script(part: str, sources: list[tuple[str, Source]]) -> str:
         'arch="${CRAFT_ARCH_BUILD_FOR:-$CRAFT_TARGET_ARCH}"\n'
         "# `on <arch>` chose the source by the build machine: a cross-build would ship another arch's binary.\n"
         'if [ -n "${CRAFT_ARCH_BUILD_ON:-}" ] && [ "$CRAFT_ARCH_BUILD_ON" != "$arch" ]; then\n'
-        f'  echo "{part}: per-architecture sources need a native build (building on $CRAFT_ARCH_BUILD_ON for $arch)" >&2\n'
+        f'  echo "{part}: per-architecture sources need a native build '
+        '(building on $CRAFT_ARCH_BUILD_ON for $arch)" >&2\n'
         "  exit 1\n"
         "fi\n"
         'case "$arch" in\n'
-        + cases +
-        f'  *) echo "{part}: no source for architecture $arch; add {where}.$arch" >&2; exit 1 ;;\n'
+        + cases
+        + f'  *) echo "{part}: no source for architecture $arch; add {where}.$arch" >&2; exit 1 ;;\n'
         "esac\n"
         'actual="$(sha256sum "$CRAFT_PART_SRC/$file" | cut -d " " -f 1)"\n'
         'if [ "$actual" != "$sha256" ]; then\n'
@@ -366,12 +375,16 @@ def _parse_arch_sources(pf: PartFile, key: str, data: dict[str, Any], problems: 
     for arch, entry in data.items():
         where = f"{key}.{arch}"
         if arch not in ARCHITECTURES:
-            problems.append(f"{pf.where(where)}: not an architecture; a per-architecture source is keyed by "
-                            f"{', '.join(ARCHITECTURES)} (or give one source with a `type`)")
+            problems.append(
+                f"{pf.where(where)}: not an architecture; a per-architecture source is keyed by "
+                f"{', '.join(ARCHITECTURES)} (or give one source with a `type`)"
+            )
             continue
         if isinstance(entry, dict) and entry.get("type") not in (None, "tarball"):
-            problems.append(f"{pf.where(where + '.type')}: {entry.get('type')!r}: per-architecture sources are "
-                            "tarballs; use `type: tarball` or one source for all architectures")
+            problems.append(
+                f"{pf.where(where + '.type')}: {entry.get('type')!r}: per-architecture sources are "
+                "tarballs; use `type: tarball` or one source for all architectures"
+            )
             continue
         if isinstance(entry, dict):
             problems += _unknown(pf.where(where + "."), entry, _PER_ARCH_KEYS)
@@ -380,8 +393,10 @@ def _parse_arch_sources(pf: PartFile, key: str, data: dict[str, Any], problems: 
         if source is None:
             continue
         if source.sha256 == UNVERIFIED:
-            problems.append(f"{pf.where(where + '.sha256')}: a per-architecture tarball needs its sha256 (the "
-                            "generated recipe checks the pulled file against it); add it")
+            problems.append(
+                f"{pf.where(where + '.sha256')}: a per-architecture tarball needs its sha256 (the "
+                "generated recipe checks the pulled file against it); add it"
+            )
         sources[arch] = source
     if not data:
         problems.append(f"{pf.where(key)}: empty; give one source per architecture or a single source with a `type`")
@@ -403,8 +418,10 @@ def _with_cache(pf: PartFile, key: str, data: Any, source: Source, problems: lis
     )
     for name in ("file", "sha256", "repository", "commit"):
         if not data.get(name):
-            problems.append(f"{pf.where(f'{key}.{name}')}: missing; a cache entry names its file, the file's "
-                            "sha256, and the repository and commit whose tree it holds")
+            problems.append(
+                f"{pf.where(f'{key}.{name}')}: missing; a cache entry names its file, the file's "
+                "sha256, and the repository and commit whose tree it holds"
+            )
     if entry.file and not _CACHE_FILE.match(entry.file):
         problems.append(f"{pf.where(key + '.file')}: {entry.file!r} must be a plain file name inside the cache dir")
     if entry.sha256 and not SHA256.match(entry.sha256):
@@ -412,8 +429,10 @@ def _with_cache(pf: PartFile, key: str, data: Any, source: Source, problems: lis
     if entry.commit and not GIT_COMMIT.match(entry.commit):
         problems.append(f"{pf.where(key + '.commit')}: {entry.commit!r} is not a 40-hex commit id")
     if source.type == "git" and entry.commit and source.commit and entry.commit != source.commit:
-        problems.append(f"{pf.where(key + '.commit')}: {entry.commit} differs from the source's commit "
-                        f"{source.commit}; a cache entry must hold the pinned tree")
+        problems.append(
+            f"{pf.where(key + '.commit')}: {entry.commit} differs from the source's commit "
+            f"{source.commit}; a cache entry must hold the pinned tree"
+        )
     return replace(source, cache=entry)
 
 
@@ -441,8 +460,10 @@ def parse_part_file(path: Path, arch: str | None = None) -> tuple[PartFile, list
         pf.provides = provides
     network = data.get("network", [])
     if not isinstance(network, list) or not all(isinstance(n, str) and n.startswith("https://") for n in network):
-        problems.append(f"{pf.where('network')}: must be a list of https:// registry URLs the build fetches "
-                        "lock-file-pinned packages from (e.g. https://registry.npmjs.org)")
+        problems.append(
+            f"{pf.where('network')}: must be a list of https:// registry URLs the build fetches "
+            "lock-file-pinned packages from (e.g. https://registry.npmjs.org)"
+        )
     else:
         pf.network = network
 
@@ -472,15 +493,20 @@ def parse_part_file(path: Path, arch: str | None = None) -> tuple[PartFile, list
                 pf.archive_by_arch = _parse_arch_sources(pf, "archive.source", archive["source"], problems)
                 pf.archive_source = pf.archive_by_arch.get(pf.arch)
             else:
-                pf.archive_source = _parse_source(pf, "archive.source", archive.get("source"), _ARCHIVE_SOURCE_TYPES, problems)
+                pf.archive_source = _parse_source(
+                    pf, "archive.source", archive.get("source"), _ARCHIVE_SOURCE_TYPES, problems
+                )
             overrides = archive.get("part", {}) or {}
             if not isinstance(overrides, dict):
                 problems.append(f"{pf.where('archive.part')}: must be a mapping merged over `part`")
             else:
                 pf.archive_overrides = overrides
-            upstream_sources = list(pf.upstream_by_arch.values()) or [pf.upstream_source]
-            if (pf.archive_source and pf.archive_source.type == "same"
-                    and any(s and s.remote and s.cache is None for s in upstream_sources)):
+            upstream_sources: list[Source | None] = list(pf.upstream_by_arch.values()) or [pf.upstream_source]
+            if (
+                pf.archive_source
+                and pf.archive_source.type == "same"
+                and any(s and s.remote and s.cache is None for s in upstream_sources)
+            ):
                 problems.append(
                     f"{pf.where('archive.source.type')}: `same` only fits parts whose upstream source is local, "
                     "absent, or has a `cache` entry (offline builds must have a way to it); declare the "
@@ -493,12 +519,18 @@ def parse_part_file(path: Path, arch: str | None = None) -> tuple[PartFile, list
     elif isinstance(body, dict):
         pf.body = body
         for key in sorted(_GENERATED_PART_KEYS & set(body)):
-            problems.append(f"{pf.where('part.' + key)}: set by the generator; declare it under upstream.source instead")
+            problems.append(
+                f"{pf.where('part.' + key)}: set by the generator; declare it under upstream.source instead"
+            )
         if pf.upstream_by_arch and "override-pull" in body:
-            problems.append(f"{pf.where('part.override-pull')}: generated for per-architecture sources (it checks "
-                            "the pulled file's sha256); move these steps to override-build")
+            problems.append(
+                f"{pf.where('part.override-pull')}: generated for per-architecture sources (it checks "
+                "the pulled file's sha256); move these steps to override-build"
+            )
     for key in sorted(_GENERATED_PART_KEYS & set(pf.archive_overrides)):
-        problems.append(f"{pf.where('archive.part.' + key)}: set by the generator; declare it under archive.source instead")
+        problems.append(
+            f"{pf.where('archive.part.' + key)}: set by the generator; declare it under archive.source instead"
+        )
     return pf, problems
 
 
@@ -530,7 +562,9 @@ def platform_arches(metadata: dict[str, Any]) -> list[str]:
     return arches
 
 
-def arch_problems(parts: dict[str, PartFile], arches: list[str], metadata_file: str = "snap/metadata.yaml") -> list[str]:
+def arch_problems(
+    parts: dict[str, PartFile], arches: list[str], metadata_file: str = "snap/metadata.yaml"
+) -> list[str]:
     """Every part with per-architecture sources must have one for every platform."""
     return [
         f"{part.where(key)}: no source for {arch}, which {metadata_file} platforms builds; add "

@@ -56,8 +56,10 @@ class Project:
                 details=str(error),
             ) from None
         if not isinstance(data, dict):
-            raise ToolError(f"{self.relative(self.metadata_file)}: must be a mapping of snap keys",
-                            resolution="see snapcraft.yaml's top-level keys")
+            raise ToolError(
+                f"{self.relative(self.metadata_file)}: must be a mapping of snap keys",
+                resolution="see snapcraft.yaml's top-level keys",
+            )
         return data
 
     def load_parts(self, arch: str | None = None) -> tuple[dict[str, PartFile], list[str]]:

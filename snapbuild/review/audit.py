@@ -40,7 +40,8 @@ def snap_audit(snap_file: Path) -> str:
         "",
         f"- sha256: `{sha256_file(snap_file)}`",
         f"- size: {snap_file.stat().st_size} bytes",
-        f"- {count['files']} files, {count['symlinks']} symlinks, {count['directories']} directories, {count['other']} other",
+        f"- {count['files']} files, {count['symlinks']} symlinks, {count['directories']} directories, "
+        f"{count['other']} other",
         f"- {snapcheck.human(sum(total.values()))} of file data",
         "",
         "## setuid / setgid files (expected: none)",
@@ -50,7 +51,9 @@ def snap_audit(snap_file: Path) -> str:
     lines += ["", "## World-writable files (expected: none)", ""]
     lines += [f"- `{e.path}` {stat.filemode(e.mode)}" for e in writable] or ["None."]
     lines += ["", "## Size per top-level directory", ""]
-    lines += markdown_table(["directory", "bytes", "size"], [[f"`{top}`", str(size), snapcheck.human(size)] for top, size in total.items()])
+    lines += markdown_table(
+        ["directory", "bytes", "size"], [[f"`{top}`", str(size), snapcheck.human(size)] for top, size in total.items()]
+    )
     lines += ["", *built_versions(snap_file, entries)]
     return "\n".join(lines) + "\n"
 
@@ -63,22 +66,37 @@ def built_versions(snap_file: Path, entries: list[Any]) -> list[str]:
     lines = ["## What was built (`meta/build-info.yaml`)", ""]
     info, problems = buildfacts.parse_build_info(snapcheck.read_member(snap_file, buildfacts.BUILD_INFO))
     if info is None:
-        return lines + (problems or ["None in this snap: a snapcraft build of the committed recipe (its versions are "
-                                     "the release build's above)."])
-    lines += [f"- sources: {info.get('sources', '?')}; left out: {', '.join(info.get('left-out') or []) or 'nothing'}",
-              f"- base: {info.get('base', '(not recorded)')} ({info.get('base-userland', 'userland not recorded')}); "
-              f"build host: {info.get('build-host', '(not recorded)')}"]
+        return lines + (
+            problems
+            or [
+                "None in this snap: a snapcraft build of the committed recipe (its versions are "
+                "the release build's above)."
+            ]
+        )
+    lines += [
+        f"- sources: {info.get('sources', '?')}; left out: {', '.join(info.get('left-out') or []) or 'nothing'}",
+        f"- base: {info.get('base', '(not recorded)')} ({info.get('base-userland', 'userland not recorded')}); "
+        f"build host: {info.get('build-host', '(not recorded)')}",
+    ]
     if info.get("userland"):
         lines.append(f"- **{info['userland']}**")
     lines += [""]
-    lines += markdown_table(["part", "built", "declared", "from", "its package", "archive: suites", "libraries from", "differs"],
-                    buildfacts.summary_rows(info))
+    lines += markdown_table(
+        ["part", "built", "declared", "from", "its package", "archive: suites", "libraries from", "differs"],
+        buildfacts.summary_rows(info),
+    )
     snap_yaml = yaml.safe_load(snapcheck.read_member(snap_file, "meta/snap.yaml") or "") or {}
     problems += buildfacts.build_info_problems(info, buildfacts.SnapTree(snap_file, entries), snap_yaml)
     lines += ["", "Checked against the snap's contents (`invoke check --snap` fails on any of these):", ""]
-    lines += [f"- {problem}" for problem in problems] or ["- agrees: every version above matches what the snap's files show."]
-    packages = {(package, str(version)) for part in (info.get("parts") or {}).values() if isinstance(part, dict)
-                for package, version in (part.get("stage-packages") or {}).items()}
+    lines += [f"- {problem}" for problem in problems] or [
+        "- agrees: every version above matches what the snap's files show."
+    ]
+    packages = {
+        (package, str(version))
+        for part in (info.get("parts") or {}).values()
+        if isinstance(part, dict)
+        for package, version in (part.get("stage-packages") or {}).items()
+    }
     if packages:
         lines += ["", f"{len(packages)} Debian packages staged (name=version, per part in `meta/build-info.yaml`)."]
     return lines
@@ -102,7 +120,11 @@ def previous_audit(project: Project) -> str:
 
 
 def audit_diff(old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{AUDIT_DOC} (committed)", f"{AUDIT_DOC} (new)"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(True), new.splitlines(True), f"{AUDIT_DOC} (committed)", f"{AUDIT_DOC} (new)"
+        )
+    )
 
 
 def run_audit(project: Project, snap_file: Path | None = None) -> str:

@@ -54,9 +54,18 @@ C_LIBRARY = re.compile(
     r"librt\.so\.1|libresolv\.so\.2|libutil\.so\.1|libanl\.so\.1|libBrokenLocale\.so\.1|libnsl\.so\.1|"
     r"libnss_\w+\.so\.2|libc_malloc_debug\.so\.0|libthread_db\.so\.1|libmemusage\.so|libpcprofile\.so)$"
 )
-_LISTING = re.compile(r"^(?P<mode>[-dlcbps][-rwxsStT]{9}) (?P<uid>\d+)/(?P<gid>\d+) +(?P<size>\S+) \S+ \S+ squashfs-root(?P<path>/.*)?$")
-_TYPES = {"-": stat.S_IFREG, "d": stat.S_IFDIR, "l": stat.S_IFLNK, "c": stat.S_IFCHR, "b": stat.S_IFBLK,
-          "p": stat.S_IFIFO, "s": stat.S_IFSOCK}
+_LISTING = re.compile(
+    r"^(?P<mode>[-dlcbps][-rwxsStT]{9}) (?P<uid>\d+)/(?P<gid>\d+) +(?P<size>\S+) \S+ \S+ squashfs-root(?P<path>/.*)?$"
+)
+_TYPES = {
+    "-": stat.S_IFREG,
+    "d": stat.S_IFDIR,
+    "l": stat.S_IFLNK,
+    "c": stat.S_IFCHR,
+    "b": stat.S_IFBLK,
+    "p": stat.S_IFIFO,
+    "s": stat.S_IFSOCK,
+}
 
 
 # --- the snap's file list -------------------------------------------------------------------
@@ -89,7 +98,7 @@ class Entry:
 def parse_mode(text: str) -> int:
     """`-rwsr-xr-x` -> st_mode bits."""
     mode = _TYPES[text[0]]
-    for char, bit in zip(text[1:], (0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001)):
+    for char, bit in zip(text[1:], (0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001), strict=True):
         if char in "rwxst":  # s/t: the bit is set along with setuid/setgid/sticky; S/T: without it
             mode |= bit
     special = {3: (stat.S_ISUID, "sS"), 6: (stat.S_ISGID, "sS"), 9: (stat.S_ISVTX, "tT")}
@@ -123,17 +132,23 @@ def _need_unsquashfs() -> None:
 def list_snap(snap_file: Path) -> list[Entry]:
     _need_unsquashfs()
     if not snap_file.is_file():
-        raise ToolError(f"{snap_file}: no such snap", resolution="build it first (`invoke build`) or give the right path")
+        raise ToolError(
+            f"{snap_file}: no such snap", resolution="build it first (`invoke build`) or give the right path"
+        )
     done = subprocess.run(["unsquashfs", "-lln", str(snap_file)], capture_output=True, text=True, errors="replace")
     if done.returncode != 0:
-        raise ToolError(f"{snap_file}: not a readable snap (squashfs)", resolution="rebuild it", details=done.stderr.strip())
+        raise ToolError(
+            f"{snap_file}: not a readable snap (squashfs)", resolution="rebuild it", details=done.stderr.strip()
+        )
     return parse_listing(done.stdout)
 
 
 def read_member(snap_file: Path, member: str) -> str | None:
     """One file's text from the snap (None if it is not there)."""
     _need_unsquashfs()
-    done = subprocess.run(["unsquashfs", "-cat", str(snap_file), member], capture_output=True, text=True, errors="replace")
+    done = subprocess.run(
+        ["unsquashfs", "-cat", str(snap_file), member], capture_output=True, text=True, errors="replace"
+    )
     return done.stdout if done.returncode == 0 else None
 
 
@@ -149,7 +164,15 @@ def sizes(entries: Iterable[Entry]) -> dict[str, int]:
 def counts(entries: Iterable[Entry]) -> dict[str, int]:
     result = {"files": 0, "directories": 0, "symlinks": 0, "other": 0}
     for entry in entries:
-        key = "files" if entry.is_file else "directories" if stat.S_ISDIR(entry.mode) else "symlinks" if entry.is_link else "other"
+        key = (
+            "files"
+            if entry.is_file
+            else "directories"
+            if stat.S_ISDIR(entry.mode)
+            else "symlinks"
+            if entry.is_link
+            else "other"
+        )
         result[key] += 1
     return result
 
@@ -223,10 +246,10 @@ def read_elf(path: Path) -> Elf | None:
             is64 = data[4] == 2
             e_type, machine = struct.unpack_from(end + "HH", data, 16)
             if is64:
-                phoff, = struct.unpack_from(end + "Q", data, 32)
+                (phoff,) = struct.unpack_from(end + "Q", data, 32)
                 phentsize, phnum = struct.unpack_from(end + "HH", data, 54)
             else:
-                phoff, = struct.unpack_from(end + "I", data, 28)
+                (phoff,) = struct.unpack_from(end + "I", data, 28)
                 phentsize, phnum = struct.unpack_from(end + "HH", data, 42)
             elf = Elf(data[4], machine, e_type)
             if not phnum or phentsize < (56 if is64 else 32):
@@ -263,7 +286,14 @@ def read_elf(path: Path) -> Elf | None:
                     break
                 tags.append((tag, value))
             strtab = next((value for tag, value in tags if tag == DT_STRTAB), None)
-            offset = next((off + strtab - vaddr for vaddr, off, filesz in loads if strtab is not None and vaddr <= strtab < vaddr + filesz), None)
+            offset = next(
+                (
+                    off + strtab - vaddr
+                    for vaddr, off, filesz in loads
+                    if strtab is not None and vaddr <= strtab < vaddr + filesz
+                ),
+                None,
+            )
 
             def string(at: int) -> str:
                 handle.seek(offset + at)  # type: ignore[operator]
@@ -289,8 +319,10 @@ def host_loader() -> tuple[str, int]:
         elf = read_elf(Path(candidate).resolve())
         if elf and elf.interp:
             return elf.interp, elf.machine
-    raise ToolError("cannot find the host's dynamic loader (no dynamically linked /bin/sh)",
-                    resolution="run this on a glibc Linux host")
+    raise ToolError(
+        "cannot find the host's dynamic loader (no dynamically linked /bin/sh)",
+        resolution="run this on a glibc Linux host",
+    )
 
 
 def library_dirs(unpacked: Path, triplet: str) -> list[str]:
@@ -308,7 +340,11 @@ def wrapper_library_path(unpacked: Path, entries: Iterable[Entry]) -> list[str]:
     """Directories (relative to the snap) that wrapper scripts put on LD_LIBRARY_PATH."""
     found: list[str] = []
     for entry in entries:
-        if not entry.is_file or entry.size > 65536 or not entry.path.startswith(("bin/", "sbin/", "meta/hooks/", "lib/", "usr/bin/")):
+        if (
+            not entry.is_file
+            or entry.size > 65536
+            or not entry.path.startswith(("bin/", "sbin/", "meta/hooks/", "lib/", "usr/bin/"))
+        ):
             continue
         try:
             head = (unpacked / entry.path).read_bytes()[:65536]
@@ -319,8 +355,8 @@ def wrapper_library_path(unpacked: Path, entries: Iterable[Entry]) -> list[str]:
         for match in _LD_PATH.finditer(head.decode("utf-8", "replace")):
             for item in match.group(1).split(":"):
                 for prefix in ("$SNAP/", "${SNAP}/"):
-                    if item.startswith(prefix) and "$" not in item[len(prefix):]:
-                        path = item[len(prefix):].strip("/")
+                    if item.startswith(prefix) and "$" not in item[len(prefix) :]:
+                        path = item[len(prefix) :].strip("/")
                         if path not in found:
                             found.append(path)
     return found
@@ -367,14 +403,18 @@ def _run_in_root(root: Path, script: str, timeout: int = 1800) -> str:
     argv = ["chroot", str(root), "/bin/sh", "-c", script]
     if os.geteuid() != 0:
         if shutil.which("unshare") is None:
-            raise ToolError("the library check needs root or `unshare` (user namespaces) for its chroot",
-                            resolution="run it as root, as CI does")
+            raise ToolError(
+                "the library check needs root or `unshare` (user namespaces) for its chroot",
+                resolution="run it as root, as CI does",
+            )
         argv = ["unshare", "--user", "--map-root-user", *argv]
     done = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout)
     if done.returncode != 0:
-        raise ToolError("the library check could not run in its chroot",
-                        resolution="run it as root (or where user namespaces are allowed)",
-                        details=done.stderr.strip())
+        raise ToolError(
+            "the library check could not run in its chroot",
+            resolution="run it as root (or where user namespaces are allowed)",
+            details=done.stderr.strip(),
+        )
     return done.stdout
 
 
@@ -394,7 +434,8 @@ def resolve_all(root: Path, loader: str, groups: dict[str, list[str]]) -> dict[s
         listing.write_text("".join(f"{SNAP_AT}/{f}\n" for f in files))
         option = f"--library-path '{libpath}' " if libpath else ""
         script.append(
-            f"while IFS= read -r f; do printf '\\036%s\\n' \"$f\"; LD_TRACE_LOADED_OBJECTS=1 {loader} --inhibit-cache {option}\"$f\" 2>&1; "
+            "while IFS= read -r f; do printf '\\036%s\\n' \"$f\"; "
+            f'LD_TRACE_LOADED_OBJECTS=1 {loader} --inhibit-cache {option}"$f" 2>&1; '
             f"printf '\\037%s\\n' \"$?\"; done < /tmp/elf-{index}"
         )
     output = _run_in_root(root, "; ".join(script) or "true")
@@ -402,7 +443,7 @@ def resolve_all(root: Path, loader: str, groups: dict[str, list[str]]) -> dict[s
     for chunk in output.split("\036")[1:]:
         head, _, rest = chunk.partition("\n")
         body, _, code = rest.rpartition("\037")
-        results[head[len(SNAP_AT) + 1:]] = (body, int(code.strip() or 1))
+        results[head[len(SNAP_AT) + 1 :]] = (body, int(code.strip() or 1))
     return results
 
 
@@ -424,8 +465,12 @@ def check_libraries(unpacked_root: Path, entries: list[Entry]) -> LibraryReport:
     libdirs = library_dirs(unpacked, triplet)
     wrapper_dirs = wrapper_library_path(unpacked, entries)
     report.library_path = libdirs + [d for d in wrapper_dirs if d not in libdirs]
-    as_path = lambda dirs: ":".join(f"{SNAP_AT}/{d}" for d in dirs)  # noqa: E731
-    own, in_libdir = [], []
+
+    def as_path(dirs: Iterable[str]) -> str:
+        return ":".join(f"{SNAP_AT}/{d}" for d in dirs)
+
+    own: list[str] = []
+    in_libdir: list[str] = []
     elves: dict[str, Elf] = {}
     for entry in entries:
         if not entry.is_file or entry.size < 64:
@@ -435,8 +480,10 @@ def check_libraries(unpacked_root: Path, entries: list[Entry]) -> LibraryReport:
             continue
         if elf.machine != machine:
             if entry.path.startswith(COMMAND_DIRS) or os.path.dirname(entry.path) in libdirs:
-                report.problems.append(f"{entry.path}: built for another architecture (ELF machine {elf.machine}, "
-                                       f"this snap's is {machine}); the part took the wrong architecture's source")
+                report.problems.append(
+                    f"{entry.path}: built for another architecture (ELF machine {elf.machine}, "
+                    f"this snap's is {machine}); the part took the wrong architecture's source"
+                )
             else:
                 report.skipped_foreign.append(entry.path)
             continue
@@ -447,7 +494,9 @@ def check_libraries(unpacked_root: Path, entries: list[Entry]) -> LibraryReport:
         (in_libdir if os.path.dirname(entry.path) in libdirs else own).append(entry.path)
         for rpath in elf.rpath + elf.runpath:
             if not rpath.startswith("$ORIGIN") and not rpath.startswith("${ORIGIN}") and not rpath.startswith("/snap/"):
-                report.problems.append(f"{entry.path}: RPATH/RUNPATH entry {rpath!r} points outside the snap (a build-system path?)")
+                report.problems.append(
+                    f"{entry.path}: RPATH/RUNPATH entry {rpath!r} points outside the snap (a build-system path?)"
+                )
     report.checked = len(elves)
     first = resolve_all(unpacked_root, loader, {as_path(wrapper_dirs): own, as_path(report.library_path): in_libdir})
     retry = [p for p in own if first.get(p, ("", 1))[1] != 0 or _classify(p, *first.get(p, ("", 1))).missing]
@@ -458,25 +507,38 @@ def check_libraries(unpacked_root: Path, entries: list[Entry]) -> LibraryReport:
         if result.missing:
             hint = ""
             if path in second and not _classify(path, *second[path]).missing:
-                hint = (" (they are in the snap's library dirs: the file has no RPATH reaching them; "
-                        "run the build's relink over it or give its wrapper LD_LIBRARY_PATH)")
+                hint = (
+                    " (they are in the snap's library dirs: the file has no RPATH reaching them; "
+                    "run the build's relink over it or give its wrapper LD_LIBRARY_PATH)"
+                )
             report.problems.append(f"{path}: cannot find {', '.join(sorted(set(result.missing)))}{hint}")
         if result.outside:
-            report.problems.append(f"{path}: resolves {', '.join(sorted(set(result.outside)))} from the host, not the snap; stage that library")
+            report.problems.append(
+                f"{path}: resolves {', '.join(sorted(set(result.outside)))} from the host, not the snap; "
+                "stage that library"
+            )
         for error in result.errors:
             report.problems.append(f"{path}: loader: {error}")
     return report
 
 
 def _triplet(machine: int) -> str:
-    return {62: "x86_64-linux-gnu", 183: "aarch64-linux-gnu", 40: "arm-linux-gnueabihf", 21: "powerpc64le-linux-gnu",
-            22: "s390x-linux-gnu", 243: "riscv64-linux-gnu"}.get(machine, "unknown")
+    return {
+        62: "x86_64-linux-gnu",
+        183: "aarch64-linux-gnu",
+        40: "arm-linux-gnueabihf",
+        21: "powerpc64le-linux-gnu",
+        22: "s390x-linux-gnu",
+        243: "riscv64-linux-gnu",
+    }.get(machine, "unknown")
 
 
 # --- meta/snap.yaml -----------------------------------------------------------------------------
 
 
-def snap_yaml_problems(snap_yaml: dict[str, Any], metadata: dict[str, Any], versions: set[str], entries: list[Entry]) -> list[str]:
+def snap_yaml_problems(
+    snap_yaml: dict[str, Any], metadata: dict[str, Any], versions: set[str], entries: list[Entry]
+) -> list[str]:
     """meta/snap.yaml against snap/metadata.yaml and the files the snap holds."""
     problems = []
     where = "meta/snap.yaml"
@@ -491,14 +553,17 @@ def snap_yaml_problems(snap_yaml: dict[str, Any], metadata: dict[str, Any], vers
     arches = snap_yaml.get("architectures") or []
     platforms = set((metadata.get("platforms") or {}).keys())
     if not isinstance(arches, list) or len(arches) != 1 or (platforms and arches[0] not in platforms):
-        problems.append(f"{where}: architectures {arches!r}: expected exactly one of {', '.join(sorted(platforms)) or 'the platforms'}")
+        expected = ", ".join(sorted(platforms)) or "the platforms"
+        problems.append(f"{where}: architectures {arches!r}: expected exactly one of {expected}")
     files = {e.path: e for e in entries}
 
     def executable(path: str) -> bool:
         seen = 0
         while path in files and files[path].is_link and seen < 20:
             target = files[path].target
-            path = os.path.normpath(target.lstrip("/") if target.startswith("/") else os.path.join(os.path.dirname(path), target))
+            path = os.path.normpath(
+                target.lstrip("/") if target.startswith("/") else os.path.join(os.path.dirname(path), target)
+            )
             seen += 1
         return path in files and files[path].is_file and bool(files[path].mode & 0o111)
 
@@ -512,13 +577,17 @@ def snap_yaml_problems(snap_yaml: dict[str, Any], metadata: dict[str, Any], vers
             continue
         for key, value in sorted(wanted[app].items()):
             if apps[app].get(key) != value:
-                problems.append(f"{where}: apps.{app}.{key} is {apps[app].get(key)!r}, snap/metadata.yaml says {value!r}")
+                problems.append(
+                    f"{where}: apps.{app}.{key} is {apps[app].get(key)!r}, snap/metadata.yaml says {value!r}"
+                )
         command = str(apps[app].get("command", "")).split()
         if command and not executable(command[0].replace("$SNAP/", "")):
             problems.append(f"{where}: apps.{app}.command {command[0]!r} is not an executable file in the snap")
-    hooks, wanted_hooks = set((snap_yaml.get("hooks") or {})), set((metadata.get("hooks") or {}))
+    hooks, wanted_hooks = set(snap_yaml.get("hooks") or {}), set(metadata.get("hooks") or {})
     for hook in sorted(hooks ^ wanted_hooks):
-        problems.append(f"{where}: hook {hook!r} is {'missing' if hook in wanted_hooks else 'not declared in snap/metadata.yaml'}")
+        problems.append(
+            f"{where}: hook {hook!r} is {'missing' if hook in wanted_hooks else 'not declared in snap/metadata.yaml'}"
+        )
     for hook in sorted(wanted_hooks):
         if not executable(f"meta/hooks/{hook}"):
             problems.append(f"meta/hooks/{hook}: missing or not executable")
@@ -539,27 +608,35 @@ class SnapReport:
     build_info: dict[str, Any] | None = None
 
     def text(self) -> str:
-        lines = [f"{self.snap.name}: {self.snap_yaml.get('name', '?')} {self.snap_yaml.get('version', '?')} "
-                 f"({', '.join(self.snap_yaml.get('architectures') or ['?'])}), "
-                 f"{self.counts.get('files', 0)} files, {self.counts.get('symlinks', 0)} symlinks, "
-                 f"{self.counts.get('directories', 0)} directories, {human(sum(self.sizes.values()))} of file data"]
+        lines = [
+            f"{self.snap.name}: {self.snap_yaml.get('name', '?')} {self.snap_yaml.get('version', '?')} "
+            f"({', '.join(self.snap_yaml.get('architectures') or ['?'])}), "
+            f"{self.counts.get('files', 0)} files, {self.counts.get('symlinks', 0)} symlinks, "
+            f"{self.counts.get('directories', 0)} directories, {human(sum(self.sizes.values()))} of file data"
+        ]
         lines.append("sizes per top-level directory:")
         lines += [f"  {human(size):>10}  {name}" for name, size in self.sizes.items()]
         if self.build_info is None:
             lines.append("build-info: none (a snapcraft build of the committed recipe)")
         else:
             parts = self.build_info.get("parts") or {}
-            versions = ", ".join(f"{n} {p.get('version', '?')}" for n, p in sorted(parts.items()) if isinstance(p, dict))
+            versions = ", ".join(
+                f"{n} {p.get('version', '?')}" for n, p in sorted(parts.items()) if isinstance(p, dict)
+            )
             lines.append(f"build-info: {len(parts)} parts ({versions})")
             if self.build_info.get("userland"):
                 lines.append(f"  {self.build_info['userland']}")
         if self.libraries is not None:
             lib = self.libraries
-            lines.append(f"libraries: {lib.checked} dynamic ELF files resolved against the snap "
-                         f"(library dirs {', '.join(lib.library_path) or 'none'}), {lib.static} static")
+            lines.append(
+                f"libraries: {lib.checked} dynamic ELF files resolved against the snap "
+                f"(library dirs {', '.join(lib.library_path) or 'none'}), {lib.static} static"
+            )
             if lib.skipped_foreign:
-                lines.append(f"  note: {len(lib.skipped_foreign)} ELF file(s) for another architecture, not checked "
-                             f"(e.g. {', '.join(lib.skipped_foreign[:3])})")
+                lines.append(
+                    f"  note: {len(lib.skipped_foreign)} ELF file(s) for another architecture, not checked "
+                    f"(e.g. {', '.join(lib.skipped_foreign[:3])})"
+                )
         return "\n".join(lines)
 
 
@@ -606,14 +683,21 @@ def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = 
     report.problems += found
     if report.build_info is not None:
         with step("snap check: meta/build-info.yaml against the snap's contents"):
-            report.problems += buildfacts.build_info_problems(report.build_info, buildfacts.SnapTree(snap_file, entries),
-                                                              report.snap_yaml)
+            report.problems += buildfacts.build_info_problems(
+                report.build_info, buildfacts.SnapTree(snap_file, entries), report.snap_yaml
+            )
     for entry in world_writable(entries):
-        report.problems.append(f"{entry.path}: world-writable ({stat.filemode(entry.mode)}); drop o+w in the part that ships it")
+        report.problems.append(
+            f"{entry.path}: world-writable ({stat.filemode(entry.mode)}); drop o+w in the part that ships it"
+        )
     for entry in setid(entries):
-        report.problems.append(f"{entry.path}: setuid/setgid ({stat.filemode(entry.mode)}); the store refuses those, drop the bit")
+        report.problems.append(
+            f"{entry.path}: setuid/setgid ({stat.filemode(entry.mode)}); the store refuses those, drop the bit"
+        )
     for entry in external_symlinks(entries):
-        report.problems.append(f"{entry.path}: symlink to {entry.target!r}, outside the snap; point it inside the snap or ship the file")
+        report.problems.append(
+            f"{entry.path}: symlink to {entry.target!r}, outside the snap; point it inside the snap or ship the file"
+        )
     for entry in vcs_dirs(entries):
         report.problems.append(f"{entry.path}: version-control data in the snap; exclude it in the part that ships it")
     if libraries:
@@ -628,10 +712,15 @@ def inspect_snap(snap_file: Path, project: Project = DEFAULT, libraries: bool = 
             with step(f"snap check: unpack {snap_file.name} at {SNAP_AT}"):
                 target = root / SNAP_AT.lstrip("/")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                done = subprocess.run(["unsquashfs", "-no-progress", "-q", "-d", str(target), str(snap_file)],
-                                      capture_output=True, text=True)
+                done = subprocess.run(
+                    ["unsquashfs", "-no-progress", "-q", "-d", str(target), str(snap_file)],
+                    capture_output=True,
+                    text=True,
+                )
                 if done.returncode != 0:
-                    raise ToolError(f"cannot unpack {snap_file}", resolution="rebuild the snap", details=done.stderr.strip())
+                    raise ToolError(
+                        f"cannot unpack {snap_file}", resolution="rebuild the snap", details=done.stderr.strip()
+                    )
             with step("snap check: resolve every ELF file's libraries"):
                 report.libraries = check_libraries(root, entries)
         report.problems += report.libraries.problems

@@ -108,8 +108,16 @@ def client_load(targets: list[str], requests: int, concurrency: int, timeout: fl
 def as_portal_user(args: list[str]) -> dict[str, object]:
     """Run this script's client mode as the portal user; its JSON answer."""
     user = pwd.getpwnam(PORTAL_USER)
-    argv = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-            sys.executable, os.path.abspath(__file__), "--client", *args]
+    argv = [
+        "setpriv",
+        f"--reuid={user.pw_uid}",
+        f"--regid={user.pw_gid}",
+        "--clear-groups",
+        sys.executable,
+        os.path.abspath(__file__),
+        "--client",
+        *args,
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"client {' '.join(args[:1])} failed: {done.stderr.strip()}")
@@ -159,8 +167,10 @@ def app_path(kind: str, tail: str = "bench") -> str:
 def pun_pids(user: str) -> list[int]:
     """The PUN's processes: nginx master + descendants, Passenger watchdog + descendants."""
     roots: set[int] = set()
-    for pattern in (f"{COMMON}/run/ondemand-nginx/{user}/passenger.pid",
-                    f"{COMMON}/var/tmp/ondemand-nginx/{user}/passenger.*/watchdog.pid"):
+    for pattern in (
+        f"{COMMON}/run/ondemand-nginx/{user}/passenger.pid",
+        f"{COMMON}/var/tmp/ondemand-nginx/{user}/passenger.*/watchdog.pid",
+    ):
         for path in glob.glob(pattern):
             text = Path(path).read_text().strip()
             if text.isdigit():
@@ -215,16 +225,25 @@ def inside(opts: argparse.Namespace) -> int:
     fixtures = Path(opts.root) / "fixtures" / "apps"
     sh = Helpers(checks)
     users = [f"bench{i:02d}" for i in range(1, opts.users + 1)]
-    print(f"bench: snap {subprocess.run(['snap', 'list', SNAP_NAME], capture_output=True, text=True).stdout.splitlines()[-1]}")
-    print(f"bench: machine: {os.cpu_count()} CPUs, "
-          f"{int(Path('/proc/meminfo').read_text().split()[1]) // 1024} MiB RAM; clients run as {PORTAL_USER}")
+    listed = subprocess.run(["snap", "list", SNAP_NAME], capture_output=True, text=True).stdout
+    print(f"bench: snap {listed.splitlines()[-1]}")
+    print(
+        f"bench: machine: {os.cpu_count()} CPUs, "
+        f"{int(Path('/proc/meminfo').read_text().split()[1]) // 1024} MiB RAM; clients run as {PORTAL_USER}"
+    )
     if not os.path.isdir(f"{SNAP}/opt/ood/nginx_stage"):
-        print("bench: nginx_stage is absent in this build: PUNs are started by hand with nginx -c CONF (as nginx_stage would)")
+        print(
+            "bench: nginx_stage is absent in this build: "
+            "PUNs are started by hand with nginx -c CONF (as nginx_stage would)"
+        )
 
     def cleanup() -> None:
         for user in users:
-            subprocess.run(["bash", "-c", sh.prefix + f"remove_pun {user} >/dev/null; remove_user {user}"],
-                           capture_output=True, check=False)
+            subprocess.run(
+                ["bash", "-c", sh.prefix + f"remove_pun {user} >/dev/null; remove_user {user}"],
+                capture_output=True,
+                check=False,
+            )
         subprocess.run(["bash", "-c", sh.prefix + "remove_apps"], capture_output=True, check=False)
 
     cleanup()
@@ -245,21 +264,39 @@ def inside(opts: argparse.Namespace) -> int:
             if not got["ok"]:
                 raise SystemExit(f"cold start: no 200 from the Rack app within {opts.timeout}s")
             colds.append(float(got["seconds"]))  # type: ignore[arg-type]
-        print(f"bench: PUN cold start (nginx -c CONF -> first 200 from the Rack app), {len(colds)} runs: "
-              f"min {min(colds):.2f} s, median {statistics.median(colds):.2f} s, max {max(colds):.2f} s")
+        print(
+            f"bench: PUN cold start (nginx -c CONF -> first 200 from the Rack app), {len(colds)} runs: "
+            f"min {min(colds):.2f} s, median {statistics.median(colds):.2f} s, max {max(colds):.2f} s"
+        )
 
         # --- warm requests ---------------------------------------------------------------
-        warm = as_portal_user(["load", "--requests", str(opts.warm_requests), "--concurrency", "1",
-                               "--timeout", str(opts.timeout), f"{sock_of(first)}|{app_path('rack', 'warm')}"])
-        ok = [t for s, t in zip(warm["statuses"], warm["seconds"]) if s == 200]  # type: ignore[arg-type]
-        print(f"bench: warm Rack request through the socket, {opts.warm_requests} sequential, new connection each: "
-              f"{len(ok)}/{opts.warm_requests} ok, p50 {ms(pct(ok, 50))}, p95 {ms(pct(ok, 95))}, max {ms(max(ok))}")
+        warm = as_portal_user(
+            [
+                "load",
+                "--requests",
+                str(opts.warm_requests),
+                "--concurrency",
+                "1",
+                "--timeout",
+                str(opts.timeout),
+                f"{sock_of(first)}|{app_path('rack', 'warm')}",
+            ]
+        )
+        ok = [t for s, t in zip(warm["statuses"], warm["seconds"], strict=True) if s == 200]  # type: ignore[call-overload]
+        print(
+            f"bench: warm Rack request through the socket, {opts.warm_requests} sequential, new connection each: "
+            f"{len(ok)}/{opts.warm_requests} ok, p50 {ms(pct(ok, 50))}, p95 {ms(pct(ok, 95))}, max {ms(max(ok))}"
+        )
         if os.path.isdir(f"{SNAP}/opt/ood/mod_ood_proxy"):
-            print("bench: warm request through the front proxy: not measured: needs an authenticated "
-                  "/pun route (portal.auth.*) and nginx_stage-managed PUNs; add it with an OnDemand build")
+            print(
+                "bench: warm request through the front proxy: not measured: needs an authenticated "
+                "/pun route (portal.auth.*) and nginx_stage-managed PUNs; add it with an OnDemand build"
+            )
         else:
-            print("bench: warm request through the front proxy: skipped: needs mod_ood_proxy "
-                  "(absent in this build: Apache has no route to a PUN)")
+            print(
+                "bench: warm request through the front proxy: skipped: needs mod_ood_proxy "
+                "(absent in this build: Apache has no route to a PUN)"
+            )
         sh("stop_pun", first)
 
         # --- many PUNs at once -----------------------------------------------------------
@@ -270,27 +307,53 @@ def inside(opts: argparse.Namespace) -> int:
             start_nginx(user)
         started_all = time.monotonic() - started
         targets = [f"{sock_of(u)}|{app_path(k, 'first')}" for u in users for k in KINDS]
-        first_hits = as_portal_user(["load", "--requests", str(len(targets)), "--concurrency", str(opts.concurrency),
-                                     "--timeout", str(opts.spawn_timeout), *targets])
-        spawn_ok = [t for s, t in zip(first_hits["statuses"], first_hits["seconds"]) if s == 200]  # type: ignore[arg-type]
-        print(f"bench: {len(users)} PUNs started (nginx -c, sequential) in {started_all:.2f} s; first request to each "
-              f"of their {len(targets)} apps (app spawn), {opts.concurrency} at a time: {len(spawn_ok)}/{len(targets)} ok, "
-              f"p50 {ms(pct(spawn_ok, 50))}, p95 {ms(pct(spawn_ok, 95))}, max {ms(max(spawn_ok or [0.0]))}, "
-              f"all in {float(first_hits['wall']):.2f} s")  # type: ignore[arg-type]
+        first_hits = as_portal_user(
+            [
+                "load",
+                "--requests",
+                str(len(targets)),
+                "--concurrency",
+                str(opts.concurrency),
+                "--timeout",
+                str(opts.spawn_timeout),
+                *targets,
+            ]
+        )
+        hits = zip(first_hits["statuses"], first_hits["seconds"], strict=True)  # type: ignore[call-overload]
+        spawn_ok = [t for s, t in hits if s == 200]
+        print(
+            f"bench: {len(users)} PUNs started (nginx -c, sequential) in {started_all:.2f} s; first request to each "
+            f"of their {len(targets)} apps (app spawn), {opts.concurrency} at a time: "
+            f"{len(spawn_ok)}/{len(targets)} ok, "
+            f"p50 {ms(pct(spawn_ok, 50))}, p95 {ms(pct(spawn_ok, 95))}, max {ms(max(spawn_ok or [0.0]))}, "
+            f"all in {float(first_hits['wall']):.2f} s"  # type: ignore[arg-type]
+        )
 
         targets = [f"{sock_of(u)}|{app_path(k, 'load')}" for u in users for k in KINDS]
-        load = as_portal_user(["load", "--requests", str(opts.requests), "--concurrency", str(opts.concurrency),
-                               "--timeout", str(opts.timeout), *targets])
+        load = as_portal_user(
+            [
+                "load",
+                "--requests",
+                str(opts.requests),
+                "--concurrency",
+                str(opts.concurrency),
+                "--timeout",
+                str(opts.timeout),
+                *targets,
+            ]
+        )
         statuses: list[int] = load["statuses"]  # type: ignore[assignment]
         seconds: list[float] = load["seconds"]  # type: ignore[assignment]
-        good = [t for s, t in zip(statuses, seconds) if s == 200]
+        good = [t for s, t in zip(statuses, seconds, strict=True) if s == 200]
         failures = {str(s): statuses.count(s) for s in sorted(set(statuses)) if s != 200}
         wall = float(load["wall"])  # type: ignore[arg-type]
-        print(f"bench: load on {len(users)} PUNs x {len(KINDS)} apps: {opts.requests} requests, concurrency "
-              f"{opts.concurrency}, timeout {opts.timeout:g} s: success {len(good)}/{opts.requests} "
-              f"({100 * len(good) / opts.requests:.1f} %){', failures ' + json.dumps(failures) if failures else ''}; "
-              f"p50 {ms(pct(good, 50))}, p95 {ms(pct(good, 95))}, max {ms(max(good or [0.0]))}; "
-              f"{opts.requests / wall:.0f} req/s over {wall:.2f} s")
+        print(
+            f"bench: load on {len(users)} PUNs x {len(KINDS)} apps: {opts.requests} requests, concurrency "
+            f"{opts.concurrency}, timeout {opts.timeout:g} s: success {len(good)}/{opts.requests} "
+            f"({100 * len(good) / opts.requests:.1f} %){', failures ' + json.dumps(failures) if failures else ''}; "
+            f"p50 {ms(pct(good, 50))}, p95 {ms(pct(good, 95))}, max {ms(max(good or [0.0]))}; "
+            f"{opts.requests / wall:.0f} req/s over {wall:.2f} s"
+        )
 
         per_pun = []
         for user in users:
@@ -300,10 +363,12 @@ def inside(opts: argparse.Namespace) -> int:
         rss_mib = [r / 1024 for r, _, _ in per_pun]
         pss_mib = [p / 1024 for _, p, _ in per_pun]
         counts = [n for _, _, n in per_pun]
-        print(f"bench: memory per PUN ({min(counts)}-{max(counts)} processes each: nginx master+worker, Passenger "
-              f"watchdog+core, the apps' processes): RSS min {min(rss_mib):.1f} / median "
-              f"{statistics.median(rss_mib):.1f} / max {max(rss_mib):.1f} MiB; PSS median "
-              f"{statistics.median(pss_mib):.1f} MiB; all {len(users)} PUNs: PSS {sum(pss_mib):.0f} MiB")
+        print(
+            f"bench: memory per PUN ({min(counts)}-{max(counts)} processes each: nginx master+worker, Passenger "
+            f"watchdog+core, the apps' processes): RSS min {min(rss_mib):.1f} / median "
+            f"{statistics.median(rss_mib):.1f} / max {max(rss_mib):.1f} MiB; PSS median "
+            f"{statistics.median(pss_mib):.1f} MiB; all {len(users)} PUNs: PSS {sum(pss_mib):.0f} MiB"
+        )
     finally:
         cleanup()
     return 0
@@ -318,9 +383,18 @@ def host(opts: argparse.Namespace) -> int:
     from snapbuild.recipe.project import DEFAULT as PROJECT
 
     tests = PROJECT.root / "tests"
-    inner = ["python3", f"{REMOTE_ROOT}/bench_runtime.py", "--inside", "--root", REMOTE_ROOT,
-             *(f"--{k.replace('_', '-')}={v}" for k, v in vars(opts).items()
-               if k not in ("container", "inside", "client", "root") and v is not None)]
+    inner = [
+        "python3",
+        f"{REMOTE_ROOT}/bench_runtime.py",
+        "--inside",
+        "--root",
+        REMOTE_ROOT,
+        *(
+            f"--{k.replace('_', '-')}={v}"
+            for k, v in vars(opts).items()
+            if k not in ("container", "inside", "client", "root") and v is not None
+        ),
+    ]
 
     def run_in(name: str) -> int:
         lxd.exec_(name, ["rm", "-rf", REMOTE_ROOT], capture=True)
@@ -340,7 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000, help="requests of the load phase (default 2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
-    parser.add_argument("--spawn-timeout", type=float, default=120.0, help="seconds for a first request that spawns an app")
+    parser.add_argument(
+        "--spawn-timeout", type=float, default=120.0, help="seconds for a first request that spawns an app"
+    )
     parser.add_argument("--cold-runs", type=int, default=5, help="cold starts to time (default 5)")
     parser.add_argument("--warm-requests", type=int, default=200, help="sequential warm requests (default 200)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)

@@ -55,8 +55,10 @@ def timed_set(value: str, *, expect_ok: bool = True, snap: str = SNAP_NAME, key:
     done = subprocess.run(["snap", "set", snap, f"{key}={value}"], capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if (done.returncode == 0) != expect_ok:
-        raise SystemExit(f"snap set {snap} {key}={value} exited {done.returncode}, want "
-                         f"{'success' if expect_ok else 'a refusal'}: {done.stderr.strip()}")
+        raise SystemExit(
+            f"snap set {snap} {key}={value} exited {done.returncode}, want "
+            f"{'success' if expect_ok else 'a refusal'}: {done.stderr.strip()}"
+        )
     return seconds
 
 
@@ -67,7 +69,8 @@ def install_floor() -> None:
         tree = Path(work) / "tree"
         (tree / "meta" / "hooks").mkdir(parents=True)
         (tree / "meta" / "snap.yaml").write_text(
-            f"name: {FLOOR}\nversion: '1'\nsummary: floor for bench_snap_set\ndescription: a configure hook that does nothing\n"
+            f"name: {FLOOR}\nversion: '1'\nsummary: floor for bench_snap_set\n"
+            "description: a configure hook that does nothing\n"
             f"base: {base.group(1) if base else 'core24'}\nconfinement: classic\ngrade: devel\n"
         )
         hook = tree / "meta" / "hooks" / "configure"
@@ -83,7 +86,10 @@ def last_timing() -> dict[str, float]:
     lines = [line for line in HOOKS_LOG.read_text(errors="replace").splitlines() if "timing: " in line]
     if not lines:
         return {}
-    return {m.group(1).strip(): float(m.group(2)) for m in re.finditer(r"([^,:]+?) ([0-9.]+)s(?:,|$)", lines[-1].split("timing: ", 1)[1])}
+    return {
+        m.group(1).strip(): float(m.group(2))
+        for m in re.finditer(r"([^,:]+?) ([0-9.]+)s(?:,|$)", lines[-1].split("timing: ", 1)[1])
+    }
 
 
 def current_value() -> str | None:
@@ -123,13 +129,19 @@ def inside(repetitions: int) -> int:
         subprocess.run(["snap", "remove", "--purge", FLOOR], check=False, capture_output=True)
     base = statistics.median(floor)
     print(f"bench: snap set, {repetitions} repetitions each (seconds, exec to exit)")
-    rows = (("floor (a do-nothing configure hook)", floor, None), ("change (generator + graceful reload)", change, 3.0),
-            ("no change", same, 1.5), ("refused", refused, 1.5))
+    rows = (
+        ("floor (a do-nothing configure hook)", floor, None),
+        ("change (generator + graceful reload)", change, 3.0),
+        ("no change", same, 1.5),
+        ("refused", refused, 1.5),
+    )
     for label, values, target in rows:
         ratio = statistics.median(values) / base
         goal = f"  ratio {ratio:.2f}x (target <= {target}x)" if target else ""
-        print(f"bench:   {label:38} median {statistics.median(values):.3f}  p90 {percentile(values, 90):.3f}  "
-              f"min {min(values):.3f}  max {max(values):.3f}{goal}")
+        print(
+            f"bench:   {label:38} median {statistics.median(values):.3f}  p90 {percentile(values, 90):.3f}  "
+            f"min {min(values):.3f}  max {max(values):.3f}{goal}"
+        )
     for kind, found in phases.items():
         shown = ", ".join(f"{name} {statistics.median(values):.3f}" for name, values in found.items())
         print(f"bench:   inside the hook, {kind} (medians, s): {shown or 'no timing lines in hooks.log'}")
@@ -140,8 +152,9 @@ def host(opts: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from snapbuild.machines import systemtest
 
-    return systemtest.run_script_inside(Path(__file__).resolve(), REMOTE, ["--repetitions", str(opts.repetitions)], opts.container,
-                                        "bench-set")
+    return systemtest.run_script_inside(
+        Path(__file__).resolve(), REMOTE, ["--repetitions", str(opts.repetitions)], opts.container, "bench-set"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,9 @@ def module_files() -> dict[str, Path]:
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PACKAGE.parent)
-        if not all((PACKAGE.parent / parent / "__init__.py").is_file() for parent in relative.parents if parent != Path(".")):
+        if not all(
+            (PACKAGE.parent / parent / "__init__.py").is_file() for parent in relative.parents if parent != Path(".")
+        ):
             continue
         parts = list(relative.with_suffix("").parts)
         if parts[-1] == "__init__":
@@ -47,7 +49,9 @@ def imports(module: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             source = _resolve(module, node)
             # `from snapbuild.build import backends` imports the module snapbuild.build.backends.
-            names = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in MODULES else source for alias in node.names]
+            names = [
+                f"{source}.{alias.name}" if f"{source}.{alias.name}" in MODULES else source for alias in node.names
+            ]
         else:
             continue
         found.update(name for name in names if name.split(".")[0] == "snapbuild")

@@ -21,7 +21,6 @@ from snapbuild.recipe.generate import snap_version
 from snapbuild.recipe.project import DEFAULT
 from snapbuild.recipe.userland import Distribution
 
-
 MKSQUASHFS = shutil.which("mksquashfs")
 
 
@@ -29,8 +28,11 @@ needs_squashfs = pytest.mark.skipif(not (MKSQUASHFS and shutil.which("unsquashfs
 
 
 def pack(prime: Path, target: Path) -> Path:
-    subprocess.run([MKSQUASHFS, str(prime), str(target), "-noappend", "-all-root", "-no-progress", "-quiet"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [MKSQUASHFS, str(prime), str(target), "-noappend", "-all-root", "-no-progress", "-quiet"],
+        check=True,
+        capture_output=True,
+    )
     return target
 
 
@@ -71,8 +73,11 @@ def make_snap(tmp_path: Path) -> Path:
     (prime / "share" / "open").write_text("x" * 100)
     (prime / "share" / "open").chmod(0o666)
     snap = tmp_path / "ondemand_4.2.3_amd64.snap"
-    subprocess.run(["mksquashfs", str(prime), str(snap), "-noappend", "-all-root", "-no-progress", "-quiet"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["mksquashfs", str(prime), str(snap), "-noappend", "-all-root", "-no-progress", "-quiet"],
+        check=True,
+        capture_output=True,
+    )
     return snap
 
 
@@ -92,7 +97,11 @@ STACKS_TRIPLET = "x86_64-linux-gnu"
 STAGED = {
     "apache": ["apache2-bin=2.4.71-1~deb12u1", "libapr1=1.7.2-3+deb12u1", "libssl3=3.0.22-1~deb12u2"],
     "python": ["python3=3.11.2-1+b1", "python3.11=3.11.2-6+deb12u9", "libssl3=3.0.22-1~deb12u2"],
-    "ruby": ["ruby3.1=3.1.7+really3.1.2-0+deb12u1", "bundler=2.3.15-2+deb12u1", "libruby3.1=3.1.7+really3.1.2-0+deb12u1"],
+    "ruby": [
+        "ruby3.1=3.1.7+really3.1.2-0+deb12u1",
+        "bundler=2.3.15-2+deb12u1",
+        "libruby3.1=3.1.7+really3.1.2-0+deb12u1",
+    ],
 }
 
 
@@ -109,9 +118,16 @@ CHANGELOGS = {
 }
 
 
-SUITES = {"apache2-bin": ["bookworm-security"], "libapr1": ["bookworm"], "libssl3": ["bookworm-security"],
-          "python3": ["bookworm"], "python3.11": ["bookworm-security"], "ruby3.1": ["bookworm-security"],
-          "bundler": ["bookworm"], "libruby3.1": ["bookworm-security"]}
+SUITES = {
+    "apache2-bin": ["bookworm-security"],
+    "libapr1": ["bookworm"],
+    "libssl3": ["bookworm-security"],
+    "python3": ["bookworm"],
+    "python3.11": ["bookworm-security"],
+    "ruby3.1": ["bookworm-security"],
+    "bundler": ["bookworm"],
+    "libruby3.1": ["bookworm-security"],
+}
 
 
 def script(output: str) -> str:
@@ -129,19 +145,32 @@ def stacks_prime(prime: Path) -> None:
     write(prime / "usr" / "bin" / "python3.11", script("Python 3.11.2"), 0o755)
     (prime / "usr" / "lib" / "ruby" / "3.1.0").mkdir(parents=True)
     write(prime / "usr" / "lib" / STACKS_TRIPLET / "libruby-3.1.so.3.1.2", "not really ELF")
-    write(prime / "usr" / "bin" / "ruby", script("ruby 3.1.2p20 (2022-04-12 revision 4491bb740a) [x86_64-linux-gnu]"), 0o755)
+    write(
+        prime / "usr" / "bin" / "ruby",
+        script("ruby 3.1.2p20 (2022-04-12 revision 4491bb740a) [x86_64-linux-gnu]"),
+        0o755,
+    )
     write(prime / "usr" / "sbin" / "apache2", script("Server version: Apache/2.4.71 (Debian)"), 0o755)
     for package, head in CHANGELOGS.items():
-        write(prime / "usr" / "share" / "doc" / package / "changelog.Debian.gz", gzip.compress(f"{head}\n\n  * x\n".encode()))
+        write(
+            prime / "usr" / "share" / "doc" / package / "changelog.Debian.gz",
+            gzip.compress(f"{head}\n\n  * x\n".encode()),
+        )
 
 
 def craft_parts_state(work: Path) -> None:
     """<work>/parts/<part>/state/pull as craft-parts writes it."""
     for part, packages in STAGED.items():
-        state = {"assets": {"source-details": None, "stage-packages": packages, "stage-snaps": None},
-                 "directories": set(), "files": set(), "part_properties": {"plugin": "nil"}}
+        state = {
+            "assets": {"source-details": None, "stage-packages": packages, "stage-snaps": None},
+            "directories": set(),
+            "files": set(),
+            "part_properties": {"plugin": "nil"},
+        }
         write(work / "parts" / part / "state" / "pull", yaml.dump(state))
-    write(work / "parts" / "wrappers" / "state" / "pull", yaml.dump({"assets": {"stage-packages": None}, "files": set()}))
+    write(
+        work / "parts" / "wrappers" / "state" / "pull", yaml.dump({"assets": {"stage-packages": None}, "files": set()})
+    )
 
 
 @pytest.fixture

@@ -22,24 +22,40 @@ def test_the_build_report_has_each_parts_steps_and_the_best_rebuild_against_a_ba
 
 
 def test_the_try_report_takes_the_best_of_each_and_lists_every_run() -> None:
-    runs = {"try": [8.0, 6.0], "snap try": [3.0, 2.0], "repack+install": [30.0, 24.0], "snap pack": [5.0, 4.0],
-            "snap install": [9.0, 8.0]}
+    runs = {
+        "try": [8.0, 6.0],
+        "snap try": [3.0, 2.0],
+        "repack+install": [30.0, 24.0],
+        "snap pack": [5.0, 4.0],
+        "snap install": [9.0, 8.0],
+    }
     text = bench.try_report(runs, repeats=2)
     assert "(best of 2; seconds)" in text
     assert "`invoke try` (rebuild + snap try)                 :    6.0 s" in text
     assert "of the unchanged prime   :    2.0 s   ratio 3.00x" in text
     assert "`snap pack` + `snap install`        :   12.0 s   (4.0 + 8.0) ratio 2.00x" in text
     assert "repack path / try path                            : 4.00x" in text
-    assert text.splitlines()[-1] == ("  every run: try 8.0, 6.0; snap try 3.0, 2.0; repack+install 30.0, 24.0; "
-                                     "snap pack 5.0, 4.0; snap install 9.0, 8.0")
+    assert text.splitlines()[-1] == (
+        "  every run: try 8.0, 6.0; snap try 3.0, 2.0; repack+install 30.0, 24.0; "
+        "snap pack 5.0, 4.0; snap install 9.0, 8.0"
+    )
 
 
-@pytest.mark.parametrize(("code", "out", "expected"), [
-    (0, '{"steps": {"a": {"build": 1.0}}, "last": {"pack": 2.0}}', {"steps": {"a": {"build": 1.0}}, "last": {"pack": 2.0}}),
-    (1, "", {"steps": {}, "last": {}}),  # no timings.json yet
-    (0, "  \n", {"steps": {}, "last": {}}),
-])
-def test_timings_are_read_from_the_container(monkeypatch: pytest.MonkeyPatch, code: int, out: str, expected: dict) -> None:
+@pytest.mark.parametrize(
+    ("code", "out", "expected"),
+    [
+        (
+            0,
+            '{"steps": {"a": {"build": 1.0}}, "last": {"pack": 2.0}}',
+            {"steps": {"a": {"build": 1.0}}, "last": {"pack": 2.0}},
+        ),
+        (1, "", {"steps": {}, "last": {}}),  # no timings.json yet
+        (0, "  \n", {"steps": {}, "last": {}}),
+    ],
+)
+def test_timings_are_read_from_the_container(
+    monkeypatch: pytest.MonkeyPatch, code: int, out: str, expected: dict
+) -> None:
     calls = []
 
     def exec_(name: str, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -50,8 +50,9 @@ def run(tmp_path: Path):
             stub.write_text(f'#!/bin/sh\nprintf "snap %s\\n" "$*" >>"$LOG"\nexit {snap_status}\n')
             stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
             env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
-        done = subprocess.run(["bash", str(script), *args], capture_output=True, text=True,
-                              env=env, timeout=60, check=False)
+        done = subprocess.run(
+            ["bash", str(script), *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
         return Run(done, log)
 
     return runner
@@ -67,8 +68,9 @@ record body
 
 
 def test_sourcing_lib_sets_no_trap() -> None:
-    done = subprocess.run(["bash", "-c", '. "$1"; trap -p EXIT', "sh", str(LIB)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["bash", "-c", '. "$1"; trap -p EXIT', "sh", str(LIB)], capture_output=True, text=True, check=True
+    )
     assert done.stdout == ""
 
 
@@ -80,13 +82,16 @@ def test_deferred_commands_run_last_first_after_a_passing_check(run) -> None:
     assert result.stderr == ""
 
 
-@pytest.mark.parametrize(("ending", "status"), [
-    ('fail "it differs"\n', 1),
-    ("false\n", 1),           # set -e
-    ("exit 7\n", 7),
-    ("(exit 3)\n", 3),        # set -e keeps the failing command's status
-    ('problem "one"\nfinish demo\n', 1),
-])
+@pytest.mark.parametrize(
+    ("ending", "status"),
+    [
+        ('fail "it differs"\n', 1),
+        ("false\n", 1),  # set -e
+        ("exit 7\n", 7),
+        ("(exit 3)\n", 3),  # set -e keeps the failing command's status
+        ('problem "one"\nfinish demo\n', 1),
+    ],
+)
 def test_deferred_commands_run_when_the_check_fails_and_its_status_stands(run, ending: str, status: int) -> None:
     result = run(THREE + ending + "record not-reached\n")
     assert result.status == status
@@ -214,11 +219,14 @@ def test_defer_restore_runs_the_restore_command_at_exit(run) -> None:
 
 
 def test_restore_mode_exits_with_the_restore_commands_failure(run) -> None:
-    result = run("""\
+    result = run(
+        """\
 undo() { record undo; return 3; }
 check_begin demo --restore-with undo -- "$@"
 record body
-""", "--restore")
+""",
+        "--restore",
+    )
     assert result.status == 3
     assert result.log == ["undo"]
     assert "demo: restore failed (exit 3): undo" in result.stderr
@@ -231,8 +239,11 @@ def test_restore_mode_without_a_restore_command_exits_at_once(run) -> None:
 
 
 def test_restore_mode_does_not_ask_for_the_snap(run) -> None:
-    result = run('undo() { record undo; }\ncheck_begin demo --installed --restore-with undo -- "$@"\n',
-                 "--restore", snap_status=1)
+    result = run(
+        'undo() { record undo; }\ncheck_begin demo --installed --restore-with undo -- "$@"\n',
+        "--restore",
+        snap_status=1,
+    )
     assert result.status == 0, result.stderr
     assert result.log == ["undo"]
 
@@ -247,12 +258,15 @@ def test_installed_needs_the_snap(run) -> None:
     assert present.log == ["snap list ondemand", "body"]
 
 
-@pytest.mark.parametrize(("begin", "message"), [
-    ('check_begin demo "$@"\n', "no -- before the check's own arguments"),
-    ('check_begin demo --wrok -- "$@"\n', "unknown option '--wrok'"),
-    ('check_begin demo --restore-with -- "$@"\n', "--restore-with needs a command"),
-    ('check_begin demo -- "$@"\ndefer_restore\n', "was given no --restore-with"),
-])
+@pytest.mark.parametrize(
+    ("begin", "message"),
+    [
+        ('check_begin demo "$@"\n', "no -- before the check's own arguments"),
+        ('check_begin demo --wrok -- "$@"\n', "unknown option '--wrok'"),
+        ('check_begin demo --restore-with -- "$@"\n', "--restore-with needs a command"),
+        ('check_begin demo -- "$@"\ndefer_restore\n', "was given no --restore-with"),
+    ],
+)
 def test_misuse_is_refused(run, begin: str, message: str) -> None:
     result = run(begin + "record body\n")
     assert result.status == 1
@@ -270,7 +284,13 @@ def test_checks_without_anything_to_restore_exit_at_once(tmp_path: Path) -> None
     stub.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     for name in ("install", "services", "remove"):
-        done = subprocess.run(["bash", str(CHECKS / f"{name}.sh"), "--restore"], capture_output=True,
-                              text=True, env=env, timeout=60, check=False)
+        done = subprocess.run(
+            ["bash", str(CHECKS / f"{name}.sh"), "--restore"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
         assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), name
     assert not log.exists()

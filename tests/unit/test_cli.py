@@ -22,6 +22,7 @@ from tests.unit.modules import MODULES
 def fails(error: ToolError):
     def command(args: list[str]) -> None:
         raise error
+
     return command
 
 
@@ -82,8 +83,10 @@ def test_reported_tasks_exit_1_or_2_and_pass_results_through(capsys: pytest.Capt
 
     assert task(None) == "done"
     assert task.__name__ == "task" and task.__doc__ == "A task." and task.__wrapped__  # invoke reads these
-    for kind, code, text in (("error", 1, "error: it failed\nResolution: fix it\n"),
-                             ("usage", 2, "error: --kind usage: unknown\nResolution: use another\n")):
+    for kind, code, text in (
+        ("error", 1, "error: it failed\nResolution: fix it\n"),
+        ("usage", 2, "error: --kind usage: unknown\nResolution: use another\n"),
+    ):
         with pytest.raises(SystemExit) as exit_:
             task(None, kind=kind)
         assert exit_.value.code == code
@@ -96,7 +99,7 @@ def test_every_task_goes_through_reported() -> None:
     import tasks
 
     found = {name: value for name, value in vars(tasks).items() if isinstance(value, invoke.Task)}
-    assert len(found) == 9
+    assert len(found) == 10
     for name, value in found.items():
         assert getattr(value.body, "__wrapped__", None) is not None, f"tasks.{name}: decorate it with @reported"
 
@@ -127,7 +130,10 @@ def main_blocks() -> dict[str, ast.If]:
     found = {}
     for name, path in MODULES.items():
         for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.If) and ast.unparse(node.test) in ("__name__ == '__main__'", '__name__ == "__main__"'):
+            if isinstance(node, ast.If) and ast.unparse(node.test) in (
+                "__name__ == '__main__'",
+                '__name__ == "__main__"',
+            ):
                 found[name] = node
     return found
 
@@ -136,9 +142,15 @@ ENTRY_POINTS = sorted(main_blocks())
 
 
 def test_the_entry_points_are_these() -> None:
-    assert ENTRY_POINTS == ["snapbuild.build.devtry", "snapbuild.machines.gotools", "snapbuild.machines.images",
-                            "snapbuild.machines.lxd", "snapbuild.machines.systemtest", "snapbuild.review.audit",
-                            "snapbuild.review.snapcheck"]
+    assert ENTRY_POINTS == [
+        "snapbuild.build.devtry",
+        "snapbuild.machines.gotools",
+        "snapbuild.machines.images",
+        "snapbuild.machines.lxd",
+        "snapbuild.machines.systemtest",
+        "snapbuild.review.audit",
+        "snapbuild.review.snapcheck",
+    ]
 
 
 @pytest.mark.parametrize("name", ENTRY_POINTS)
@@ -147,7 +159,9 @@ def test_every_main_block_only_runs_main(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ENTRY_POINTS)
-def test_every_entry_point_refuses_arguments_it_does_not_take_with_exit_2(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_entry_point_refuses_arguments_it_does_not_take_with_exit_2(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     module = importlib.import_module(name)
     assert module.main(["--no-such-option", "x", "y", "z"]) == 2
     err = capsys.readouterr().err
@@ -155,26 +169,46 @@ def test_every_entry_point_refuses_arguments_it_does_not_take_with_exit_2(name: 
 
 
 def commands_in(text: str) -> set[str]:
-    return set(re.findall(r"-m\s+(snapbuild(?:\.\w+)+)", text)) | set(re.findall(r'"-m", "(snapbuild(?:\.\w+)+)"', text))
+    return set(re.findall(r"-m\s+(snapbuild(?:\.\w+)+)", text)) | set(
+        re.findall(r'"-m", "(snapbuild(?:\.\w+)+)"', text)
+    )
 
 
 def test_every_python_m_named_in_the_repository_is_an_entry_point() -> None:
     root = DEFAULT.root
-    files = [*root.glob(".github/workflows/*.yml"), root / ".ci" / "run", root / "spread.yaml", root / "README.md",
-             *root.glob("docs/*.md"), *root.glob("tests/spread/**/*.yaml"), *root.glob("tests/system/*.py"),
-             *MODULES.values()]
+    files = [
+        *root.glob(".github/workflows/*.yml"),
+        root / ".ci" / "run",
+        root / "spread.yaml",
+        root / "README.md",
+        *root.glob("docs/*.md"),
+        *root.glob("tests/spread/**/*.yaml"),
+        *root.glob("tests/system/*.py"),
+        *MODULES.values(),
+    ]
     named = {command: path for path in files if path.is_file() for command in commands_in(path.read_text())}
     # The CI jobs and spread's adhoc backend call these before any task exists.
-    assert {"snapbuild.review.snapcheck", "snapbuild.review.audit", "snapbuild.machines.gotools",
-            "snapbuild.machines.systemtest", "snapbuild.build.devtry"} <= set(named)
+    assert {
+        "snapbuild.review.snapcheck",
+        "snapbuild.review.audit",
+        "snapbuild.machines.gotools",
+        "snapbuild.machines.systemtest",
+        "snapbuild.build.devtry",
+    } <= set(named)
     for command, path in named.items():
         assert command in ENTRY_POINTS, f"{path.relative_to(root)} runs `python -m {command}`, which has no entry point"
 
 
 @pytest.mark.skipif(shutil.which("unsquashfs") is None, reason="needs squashfs-tools")
 def test_a_real_entry_point_exits_1_on_a_tool_error(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "snapbuild.review.audit", str(tmp_path / "absent.snap")],
-                          capture_output=True, text=True, cwd=DEFAULT.root)
+    done = subprocess.run(
+        [sys.executable, "-m", "snapbuild.review.audit", str(tmp_path / "absent.snap")],
+        capture_output=True,
+        text=True,
+        cwd=DEFAULT.root,
+    )
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr == (f"error: {tmp_path / 'absent.snap'}: no such snap\n"
-                           "Resolution: build it first (`invoke build`) or give the right path\n")
+    assert done.stderr == (
+        f"error: {tmp_path / 'absent.snap'}: no such snap\n"
+        "Resolution: build it first (`invoke build`) or give the right path\n"
+    )

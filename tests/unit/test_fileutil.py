@@ -26,7 +26,9 @@ def test_the_same_content_writes_nothing(tmp_path: Path) -> None:
     assert path.stat().st_mtime == 1
 
 
-def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "file.txt"
     fileutil.write_atomic(path, "old")
 

@@ -19,7 +19,7 @@ LAYERS: list[set[str]] = [
     {"snapbuild.machines"},
     {"snapbuild.build"},
     {"snapbuild.review"},
-    {"snapbuild.release", "snapbuild.bench"},
+    {"snapbuild.release", "snapbuild.bench", "snapbuild.lint"},
 ]
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}
 
@@ -41,7 +41,7 @@ def cycle(edges: dict[str, set[str]]) -> list[str]:
         state[node] = "open"
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == "open":
-                return trail[trail.index(nxt):] + [nxt]
+                return trail[trail.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt, trail + [nxt])
                 if found:
@@ -80,10 +80,13 @@ def test_the_package_itself_imports_nothing() -> None:
 
 
 def test_imports_only_go_down_the_layers() -> None:
-    wrong = [f"{module} imports {target}"
-             for module in MODULES if module != "snapbuild"
-             for target in sorted(imports(module))
-             if unit(target) != unit(module) and RANK[unit(target)] >= RANK[unit(module)]]
+    wrong = [
+        f"{module} imports {target}"
+        for module in MODULES
+        if module != "snapbuild"
+        for target in sorted(imports(module))
+        if unit(target) != unit(module) and RANK[unit(target)] >= RANK[unit(module)]
+    ]
     assert wrong == []
 
 
@@ -103,10 +106,13 @@ def test_the_cycle_finder_finds_one() -> None:
 def test_every_module_has_a_test_module() -> None:
     """tests/unit mirrors snapbuild: snapbuild/build/pack.py is tested in tests/unit/build/test_pack.py."""
     tests = DEFAULT.root / "tests" / "unit"
-    missing = [f"{name}: add {path.relative_to(DEFAULT.root)}" for name, module in MODULES.items()
-               if module.name != "__init__.py"
-               for path in [tests / module.parent.relative_to(PACKAGE) / f"test_{module.stem}.py"]
-               if not path.is_file()]
+    missing = [
+        f"{name}: add {path.relative_to(DEFAULT.root)}"
+        for name, module in MODULES.items()
+        if module.name != "__init__.py"
+        for path in [tests / module.parent.relative_to(PACKAGE) / f"test_{module.stem}.py"]
+        if not path.is_file()
+    ]
     assert missing == []
 
 
@@ -115,6 +121,8 @@ def test_every_test_directory_is_collected(pytestconfig: pytest.Config) -> None:
     tests/unit/build without a word)."""
     patterns = pytestconfig.getini("norecursedirs")
     directories = [p for p in (DEFAULT.root / "tests" / "unit").rglob("*") if p.is_dir() and p.name != "__pycache__"]
-    skipped = [str(d.relative_to(DEFAULT.root)) for d in directories if any(fnmatch.fnmatch(d.name, pat) for pat in patterns)]
+    skipped = [
+        str(d.relative_to(DEFAULT.root)) for d in directories if any(fnmatch.fnmatch(d.name, pat) for pat in patterns)
+    ]
     assert skipped == []
     assert {d.name for d in directories} >= {"recipe", "machines", "build", "review", "hooks"}

@@ -19,11 +19,20 @@ from snapbuild.errors import ToolError
 from snapbuild.recipe import check
 from snapbuild.recipe.project import Project
 
-pytestmark = pytest.mark.skipif(not (shutil.which("mksquashfs") and shutil.which("unsquashfs")),
-                                reason="needs squashfs-tools")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("mksquashfs") and shutil.which("unsquashfs")), reason="needs squashfs-tools"
+)
 
-SNAP_YAML = {"name": "ondemand", "version": "4.2.3", "summary": "s", "description": "d", "base": "core24",
-             "confinement": "classic", "grade": "stable", "architectures": ["amd64"]}
+SNAP_YAML = {
+    "name": "ondemand",
+    "version": "4.2.3",
+    "summary": "s",
+    "description": "d",
+    "base": "core24",
+    "confinement": "classic",
+    "grade": "stable",
+    "architectures": ["amd64"],
+}
 CREDENTIALS = "fake-macaroon-for-tests"
 MKSQUASHFS = shutil.which("mksquashfs") or "mksquashfs"
 
@@ -37,8 +46,12 @@ def path_without_snapcraft(directory: Path) -> str:
     return str(only)
 
 
-def make_snap(directory: Path, snap_yaml: dict | None = None, build_info: dict | None = None,
-              name: str = "ondemand_4.2.3_amd64.snap") -> Path:
+def make_snap(
+    directory: Path,
+    snap_yaml: dict | None = None,
+    build_info: dict | None = None,
+    name: str = "ondemand_4.2.3_amd64.snap",
+) -> Path:
     prime = directory / "prime"
     (prime / "meta").mkdir(parents=True)
     (prime / "meta" / "snap.yaml").write_text(yaml.safe_dump(snap_yaml or SNAP_YAML))
@@ -47,8 +60,11 @@ def make_snap(directory: Path, snap_yaml: dict | None = None, build_info: dict |
     (prime / "bin").mkdir()
     (prime / "bin" / "hello").write_text("#!/bin/sh\necho hello\n")
     snap = directory / name
-    subprocess.run([MKSQUASHFS, str(prime), str(snap), "-noappend", "-all-root", "-no-progress", "-quiet"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [MKSQUASHFS, str(prime), str(snap), "-noappend", "-all-root", "-no-progress", "-quiet"],
+        check=True,
+        capture_output=True,
+    )
     return snap
 
 
@@ -75,8 +91,12 @@ class FakeSnapcraft:
         result = []
         for block in self.record.read_text().split("---\n")[:-1]:
             lines = block.splitlines()
-            result.append(([line[4:] for line in lines if line.startswith("arg ")],
-                           next(line[6:] for line in lines if line.startswith("creds "))))
+            result.append(
+                (
+                    [line[4:] for line in lines if line.startswith("arg ")],
+                    next(line[6:] for line in lines if line.startswith("creds ")),
+                )
+            )
         return result
 
 
@@ -119,8 +139,12 @@ def test_upload_command_is_the_plan(tmp_path: Path) -> None:
 
 
 def test_dry_run_prints_plan_and_facts_without_snapcraft_or_credentials(
-        tmp_path: Path, project: Project, checked: CheckRecorder, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    project: Project,
+    checked: CheckRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     snap = make_snap(tmp_path, build_info={"sources": "upstream", "left-out": [], "parts": {}})
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.delenv(release.CREDENTIALS, raising=False)
@@ -137,28 +161,32 @@ def test_dry_run_prints_plan_and_facts_without_snapcraft_or_credentials(
 
 
 def test_publish_runs_snapcraft_upload_with_the_credentials(
-        tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft) -> None:
+    tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
     snap = make_snap(tmp_path)
     release.publish(project, snap, channel="edge")
     assert fake_snapcraft.calls() == [(["upload", "--release=latest/edge", str(snap)], CREDENTIALS)]
     assert checked == [True]
 
 
-def test_publish_to_another_channel(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                    fake_snapcraft: FakeSnapcraft) -> None:
+def test_publish_to_another_channel(
+    tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
     snap = make_snap(tmp_path)
     release.publish(project, snap, channel="beta")
     assert fake_snapcraft.calls()[0][0] == ["upload", "--release=latest/beta", str(snap)]
 
 
-def test_dry_run_never_calls_snapcraft(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                       fake_snapcraft: FakeSnapcraft) -> None:
+def test_dry_run_never_calls_snapcraft(
+    tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
     release.publish(project, make_snap(tmp_path), dry_run=True)
     assert fake_snapcraft.calls() == []
 
 
-def test_store_failure_is_a_tool_error(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_failure_is_a_tool_error(
+    tmp_path: Path, project: Project, checked: CheckRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeSnapcraft(tmp_path, exit_code=2)
     monkeypatch.setenv("PATH", f"{fake.bin}:/usr/bin:/bin")
     monkeypatch.setenv(release.CREDENTIALS, CREDENTIALS)
@@ -168,8 +196,9 @@ def test_store_failure_is_a_tool_error(tmp_path: Path, project: Project, checked
     assert len(fake.calls()) == 1
 
 
-def test_missing_snapcraft_says_how_to_install(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_snapcraft_says_how_to_install(
+    tmp_path: Path, project: Project, checked: CheckRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", path_without_snapcraft(tmp_path))
     monkeypatch.setenv(release.CREDENTIALS, CREDENTIALS)
     with pytest.raises(ToolError) as err:
@@ -179,9 +208,13 @@ def test_missing_snapcraft_says_how_to_install(tmp_path: Path, project: Project,
     assert release.CREDENTIALS not in err.value.details
 
 
-def test_missing_credentials_says_how_to_export_them(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                                     fake_snapcraft: FakeSnapcraft,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_credentials_says_how_to_export_them(
+    tmp_path: Path,
+    project: Project,
+    checked: CheckRecorder,
+    fake_snapcraft: FakeSnapcraft,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv(release.CREDENTIALS)
     with pytest.raises(ToolError) as err:
         release.publish(project, make_snap(tmp_path))
@@ -191,8 +224,9 @@ def test_missing_credentials_says_how_to_export_them(tmp_path: Path, project: Pr
     assert fake_snapcraft.calls() == []
 
 
-def test_both_missing_are_both_named(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_both_missing_are_both_named(
+    tmp_path: Path, project: Project, checked: CheckRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", path_without_snapcraft(tmp_path))
     monkeypatch.delenv(release.CREDENTIALS, raising=False)
     with pytest.raises(ToolError) as err:
@@ -201,8 +235,9 @@ def test_both_missing_are_both_named(tmp_path: Path, project: Project, checked: 
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_partial_build_is_refused(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                  fake_snapcraft: FakeSnapcraft, dry_run: bool) -> None:
+def test_partial_build_is_refused(
+    tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, dry_run: bool
+) -> None:
     snap = make_snap(tmp_path, build_info={"sources": "archive", "left-out": ["ondemand"], "parts": {}})
     with pytest.raises(ToolError) as err:
         release.publish(project, snap, dry_run=dry_run)
@@ -211,27 +246,44 @@ def test_partial_build_is_refused(tmp_path: Path, project: Project, checked: Che
     assert fake_snapcraft.calls() == []
 
 
-def test_a_build_with_another_distributions_libraries_is_refused(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                                                 fake_snapcraft: FakeSnapcraft) -> None:
-    info = {"sources": "archive", "left-out": [], "parts": {}, "base": "core24",
-            "base-userland": "Ubuntu 24.04 (noble)", "build-host": "Debian 12 (bookworm)"}
+def test_a_build_with_another_distributions_libraries_is_refused(
+    tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
+    info = {
+        "sources": "archive",
+        "left-out": [],
+        "parts": {},
+        "base": "core24",
+        "base-userland": "Ubuntu 24.04 (noble)",
+        "build-host": "Debian 12 (bookworm)",
+    }
     with pytest.raises(ToolError) as err:
         release.publish(project, make_snap(tmp_path, build_info=info), dry_run=True)
-    assert ("its stage-packages are Debian 12 (bookworm)'s, not Ubuntu 24.04 (noble)'s, the userland of its base"
-            in err.value.details)
+    assert (
+        "its stage-packages are Debian 12 (bookworm)'s, not Ubuntu 24.04 (noble)'s, the userland of its base"
+        in err.value.details
+    )
     assert fake_snapcraft.calls() == []
 
 
-def test_a_build_on_the_bases_userland_is_not_refused_for_it(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    info = {"sources": "upstream", "left-out": [], "parts": {}, "base": "core24",
-            "base-userland": "Ubuntu 24.04 (noble)", "build-host": "Ubuntu 24.04 (noble)"}
+def test_a_build_on_the_bases_userland_is_not_refused_for_it(
+    tmp_path: Path, project: Project, checked: CheckRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    info = {
+        "sources": "upstream",
+        "left-out": [],
+        "parts": {},
+        "base": "core24",
+        "base-userland": "Ubuntu 24.04 (noble)",
+        "build-host": "Ubuntu 24.04 (noble)",
+    }
     release.publish(project, make_snap(tmp_path, build_info=info), dry_run=True)
     assert "upstream sources; left out: nothing; built on Ubuntu 24.04 (noble)" in capsys.readouterr().out
 
 
-def test_stacks_only_version_is_refused(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                        fake_snapcraft: FakeSnapcraft) -> None:
+def test_stacks_only_version_is_refused(
+    tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
     snap = make_snap(tmp_path, snap_yaml={**SNAP_YAML, "version": "4.2.3+stacks-only"})
     with pytest.raises(ToolError) as err:
         release.publish(project, snap)
@@ -239,8 +291,9 @@ def test_stacks_only_version_is_refused(tmp_path: Path, project: Project, checke
     assert fake_snapcraft.calls() == []
 
 
-def test_unverified_sources_are_refused(tmp_path: Path, project: Project, checked: CheckRecorder,
-                                        fake_snapcraft: FakeSnapcraft) -> None:
+def test_unverified_sources_are_refused(
+    tmp_path: Path, project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
     checked.problems = ["parts/nginx.yaml: upstream.source: https://x is unverified; add its sha256"]
     with pytest.raises(ToolError) as err:
         release.publish(project, make_snap(tmp_path))

@@ -42,8 +42,9 @@ def test_cache_in_place_compares_sums_and_sizes(monkeypatch: pytest.MonkeyPatch,
     plan = _plan({"nginx": tmp_path / "nginx.tar.gz"}, tmp_path)
     answers = {"in": "abc  nginx.tar.gz\nnginx.tar.gz 5\n", "stale": "abc  nginx.tar.gz\nnginx.tar.gz 4\n"}
     for state, expected in (("in", True), ("stale", False)):
-        monkeypatch.setattr(lxd, "exec_", lambda name, argv, state=state, **kw:
-                            subprocess.CompletedProcess(argv, 0, answers[state], ""))
+        monkeypatch.setattr(
+            lxd, "exec_", lambda name, argv, state=state, **kw: subprocess.CompletedProcess(argv, 0, answers[state], "")
+        )
         assert backends._cache_in_place("b", plan) is expected
     monkeypatch.setattr(lxd, "exec_", lambda name, argv, **kw: subprocess.CompletedProcess(argv, 1, "", "missing"))
     assert backends._cache_in_place("b", plan) is False

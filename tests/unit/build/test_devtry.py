@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from snapbuild.build import backends
-from snapbuild.build import devtry
+from snapbuild.build import backends, devtry
 from snapbuild.errors import ToolError
 from snapbuild.machines import lxd
 from snapbuild.recipe.project import DEFAULT
@@ -48,8 +47,9 @@ def test_remote_work_is_the_work_dir_invoke_build_uses() -> None:
 
 
 def test_rootfs_path_in_a_dir_pool() -> None:
-    assert devtry.rootfs_path("/var/lib/lxd/storage-pools/default", "b") == \
-        Path("/var/lib/lxd/storage-pools/default/containers/b/rootfs")
+    assert devtry.rootfs_path("/var/lib/lxd/storage-pools/default", "b") == Path(
+        "/var/lib/lxd/storage-pools/default/containers/b/rootfs"
+    )
 
 
 def test_tried_dir_per_method() -> None:
@@ -62,8 +62,17 @@ def test_tried_dir_per_method() -> None:
 
 def test_device_is_read_only_at_the_mount_point() -> None:
     argv = devtry.device_add_argv("ondemand-try-dev", Path("/pool/containers/b/rootfs/root/work/w"))
-    assert argv == ["config", "device", "add", "ondemand-try-dev", devtry.DEVICE, "disk",
-                    "source=/pool/containers/b/rootfs/root/work/w", f"path={devtry.MOUNT_POINT}", "readonly=true"]
+    assert argv == [
+        "config",
+        "device",
+        "add",
+        "ondemand-try-dev",
+        devtry.DEVICE,
+        "disk",
+        "source=/pool/containers/b/rootfs/root/work/w",
+        f"path={devtry.MOUNT_POINT}",
+        "readonly=true",
+    ]
 
 
 def test_snap_try_is_classic() -> None:
@@ -80,15 +89,28 @@ def test_choose_method_shares_only_host_directory_pools() -> None:
 def test_prime_argv_runs_the_module_with_the_build_options(tmp_path: Path) -> None:
     plan = _plan({"nginx": tmp_path / "nginx.tar.gz"}, tmp_path)
     argv = devtry.prime_argv(backends.inner_options(DEFAULT, plan))
-    assert argv == ["/root/venv/bin/python", "-m", "snapbuild.build.devtry", "prime", "--source", "archive",
-                    "--work-dir", "/root/work/archive-without-ondemand-rails-apps",
-                    "--without", "ondemand,rails-apps", "--source-cache", backends.CONTAINER_CACHE]
+    assert argv == [
+        "/root/venv/bin/python",
+        "-m",
+        "snapbuild.build.devtry",
+        "prime",
+        "--source",
+        "archive",
+        "--work-dir",
+        "/root/work/archive-without-ondemand-rails-apps",
+        "--without",
+        "ondemand,rails-apps",
+        "--source-cache",
+        backends.CONTAINER_CACHE,
+    ]
 
 
 def test_main_parses_the_inner_command(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     monkeypatch.setattr(devtry, "build_prime", lambda *args: calls.append(args) or Path("/w/prime"))
-    code = devtry.main(["prime", "--source", "archive", "--work-dir", "/w", "--without", "a, b", "--source-cache", "/c"])
+    code = devtry.main(
+        ["prime", "--source", "archive", "--work-dir", "/w", "--without", "a, b", "--source-cache", "/c"]
+    )
     assert code == 0
     assert calls == [(DEFAULT, "archive", frozenset({"a", "b"}), Path("/w"), "/c")]
 
@@ -173,8 +195,10 @@ def test_share_work_dir_replaces_a_stale_device(fake: FakeLxc, tmp_path: Path) -
     fake.inode = "1"  # another directory (the builder was recreated)
     devtry._share_work_dir("mine", tmp_path)
     devices = [c for c in fake.calls if c[:2] == ("config", "device")]
-    assert devices == [("config", "device", "remove", "mine", devtry.DEVICE),
-                       tuple(devtry.device_add_argv("mine", tmp_path))]
+    assert devices == [
+        ("config", "device", "remove", "mine", devtry.DEVICE),
+        tuple(devtry.device_add_argv("mine", tmp_path)),
+    ]
 
 
 def test_share_work_dir_adds_a_missing_device(fake: FakeLxc, tmp_path: Path) -> None:
@@ -196,13 +220,18 @@ def test_copy_tree_between_is_one_tar_stream_from_container_to_container(monkeyp
     piped = []
     monkeypatch.setattr(lxd, "_pipe", lambda producer, consumer, what: piped.append((producer, consumer, what)))
     lxd.copy_tree_between("b", "/root/work/w/prime", "t", devtry.COPY_DIR)
-    assert piped == [(lxd.exec_argv("b", lxd.tar_create("/root/work/w/prime")),
-                      lxd.exec_argv("t", lxd.tar_extract(devtry.COPY_DIR)),
-                      f"copying b:/root/work/w/prime to t:{devtry.COPY_DIR}")]
+    assert piped == [
+        (
+            lxd.exec_argv("b", lxd.tar_create("/root/work/w/prime")),
+            lxd.exec_argv("t", lxd.tar_extract(devtry.COPY_DIR)),
+            f"copying b:/root/work/w/prime to t:{devtry.COPY_DIR}",
+        )
+    ]
 
 
-def test_a_second_try_waits_for_the_builder_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_second_try_waits_for_the_builder_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import fcntl
     import threading
 

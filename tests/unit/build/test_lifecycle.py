@@ -39,8 +39,10 @@ def test_archive_plan_takes_the_release_versions_and_the_npm_registrys_node():
 def test_the_table_gives_declared_versions_and_whose_archive_stage_packages_come_from():
     table = make_plan(DEFAULT, "archive", STACKS_ONLY, host=BOOKWORM).table()
     assert table.splitlines()[0].split()[:3] == ["part", "declared", "from"]
-    assert ("(stage-packages come from Debian 12 (bookworm)'s archive, not from Ubuntu 24.04 (noble), the userland "
-            "of base core24: a local build, not what the store builds)") in table
+    assert (
+        "(stage-packages come from Debian 12 (bookworm)'s archive, not from Ubuntu 24.04 (noble), the userland "
+        "of base core24: a local build, not what the store builds)"
+    ) in table
     # Only a build on the base's own userland takes packages from the base's archive.
     noble = make_plan(DEFAULT, "archive", STACKS_ONLY, host=Distribution("ubuntu", "24.04", "noble"))
     assert noble.origins["ruby"] == "base-archive"
@@ -146,8 +148,13 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def listing(part: FakePart, partition: str | None) -> object:
         calls.append(part.name)
-        return collisions.StageCandidate(part_name=part.name, contents={Path("usr"), Path("usr/f")},
-                                         source_dir=part.part_install_dirs[partition], permissions=[], is_overlay=False)
+        return collisions.StageCandidate(
+            part_name=part.name,
+            contents={Path("usr"), Path("usr/f")},
+            source_dir=part.part_install_dirs[partition],
+            permissions=[],
+            is_overlay=False,
+        )
 
     monkeypatch.setattr(collisions, "_get_candidate_from_install_dir", listing)
     return calls
@@ -210,8 +217,13 @@ def test_a_broken_listings_file_is_ignored(tmp_path: Path, counted: list[str]) -
 def test_state_files_load_the_same_through_libyaml(tmp_path: Path) -> None:
     from craft_parts.state_manager import states
 
-    document = {"part-properties": {"plugin": "nil"}, "files": ["usr/bin/a", "usr/lib/b"], "directories": [],
-                "assets": {"stage-packages": []}, "project-options": {"target_arch": "amd64"}}
+    document = {
+        "part-properties": {"plugin": "nil"},
+        "files": ["usr/bin/a", "usr/lib/b"],
+        "directories": [],
+        "assets": {"stage-packages": []},
+        "project-options": {"target_arch": "amd64"},
+    }
     text = yaml.safe_dump(document)
     with lifecycle._libyaml_states():
         assert states.yaml is not yaml

@@ -41,7 +41,9 @@ def test_it_needs_root_and_its_tools(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert raised.value.brief == "relocation test: unshare is missing" and "util-linux" in raised.value.resolution
 
 
-def test_failures_are_listed_with_what_to_do(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_failures_are_listed_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(relocation, "run_checks", lambda snap: ["Node.js: exit 127, missing ['node 22.']: not found"])
     with pytest.raises(ToolError) as raised:
         relocation.relocation_test(Path("ondemand.snap"))
@@ -53,7 +55,9 @@ def test_failures_are_listed_with_what_to_do(monkeypatch: pytest.MonkeyPatch, ca
     assert f"all {len(relocation.CHECKS)} stacks run from /relocated/ondemand" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not shutil.which("dpkg") or not shutil.which("ldd"), reason="needs dpkg and ldd (a Debian-like host)")
+@pytest.mark.skipif(
+    not shutil.which("dpkg") or not shutil.which("ldd"), reason="needs dpkg and ldd (a Debian-like host)"
+)
 def test_the_root_holds_the_c_library_and_the_host_tools_only(tmp_path: Path) -> None:
     root = tmp_path / "root"
     relocation.make_root(root)

@@ -44,12 +44,13 @@ class FakeSnapcraft:
             "#!/bin/sh\n"
             f"if [ \"$1\" = --version ]; then echo 'snapcraft {version}'; exit 0; fi\n"
             f"for a in \"$@\"; do printf 'arg %s\\n' \"$a\"; done >> '{self.record}'\n"
-            "creds=\"${XDG_DATA_HOME:-$HOME/.local/share}/snapcraft/launchpad-credentials\"\n"
-            f"printf 'cwd %s\\ncreds %s\\n---\\n' \"$PWD\" \"$(cat \"$creds\" 2>/dev/null | tr '\\n' '|' || true)\" >> '{self.record}'\n"
+            'creds="${XDG_DATA_HOME:-$HOME/.local/share}/snapcraft/launchpad-credentials"\n'
+            "printf 'cwd %s\\ncreds %s\\n---\\n' \"$PWD\" "
+            f"\"$(cat \"$creds\" 2>/dev/null | tr '\\n' '|' || true)\" >> '{self.record}'\n"
             f"[ {exit_code} -eq 0 ] || exit {exit_code}\n"
             "archs=amd64,arm64\n"
-            "for a in \"$@\"; do case \"$a\" in --build-for=*) archs=\"${a#--build-for=}\";; esac; done\n"
-            "IFS=,; for arch in $archs; do : > \"ondemand_4.2.3_${arch}.snap\"; done\n"
+            'for a in "$@"; do case "$a" in --build-for=*) archs="${a#--build-for=}";; esac; done\n'
+            'IFS=,; for arch in $archs; do : > "ondemand_4.2.3_${arch}.snap"; done\n'
         )
         script.chmod(0o755)
 
@@ -59,17 +60,24 @@ class FakeSnapcraft:
         result = []
         for block in self.record.read_text().split("---\n")[:-1]:
             lines = block.splitlines()
-            result.append({
-                "argv": [line[4:] for line in lines if line.startswith("arg ")],
-                "cwd": next(line[4:] for line in lines if line.startswith("cwd ")),
-                "creds": next(line[6:] for line in lines if line.startswith("creds ")),
-            })
+            result.append(
+                {
+                    "argv": [line[4:] for line in lines if line.startswith("arg ")],
+                    "cwd": next(line[4:] for line in lines if line.startswith("cwd ")),
+                    "creds": next(line[6:] for line in lines if line.startswith("creds ")),
+                }
+            )
         return result
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=root,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 @pytest.fixture
@@ -151,16 +159,29 @@ def test_the_committed_recipe_builds_amd64_and_arm64() -> None:
 def test_platforms_with_explicit_build_for(tmp_path: Path) -> None:
     (tmp_path / "snap").mkdir()
     (tmp_path / "snap" / "snapcraft.yaml").write_text(
-        "platforms:\n  amd64: null\n  pi:\n    build-on: [arm64]\n    build-for: [arm64]\n")
-    assert [(p.name, p.build_for) for p in remote.platforms(Project(tmp_path))] == [("amd64", ("amd64",)), ("pi", ("arm64",))]
+        "platforms:\n  amd64: null\n  pi:\n    build-on: [arm64]\n    build-for: [arm64]\n"
+    )
+    assert [(p.name, p.build_for) for p in remote.platforms(Project(tmp_path))] == [
+        ("amd64", ("amd64",)),
+        ("pi", ("arm64",)),
+    ]
 
 
 def test_command_builds_the_whole_plan_or_one_platform(project: Project) -> None:
     every = remote.platforms(project)
-    assert remote.remote_build_command(every, every) == ["snapcraft", "remote-build", "--launchpad-accept-public-upload"]
+    assert remote.remote_build_command(every, every) == [
+        "snapcraft",
+        "remote-build",
+        "--launchpad-accept-public-upload",
+    ]
     arm = remote.select(every, "arm64")
     assert remote.remote_build_command(arm, every, timeout=3600) == [
-        "snapcraft", "remote-build", "--launchpad-accept-public-upload", "--build-for=arm64", "--launchpad-timeout=3600"]
+        "snapcraft",
+        "remote-build",
+        "--launchpad-accept-public-upload",
+        "--build-for=arm64",
+        "--launchpad-timeout=3600",
+    ]
 
 
 def test_unknown_platform_names_the_known_ones(project: Project) -> None:
@@ -171,8 +192,12 @@ def test_unknown_platform_names_the_known_ones(project: Project) -> None:
 
 
 def test_dry_run_prints_plan_and_prerequisites_without_snapcraft_or_credentials(
-        project: Project, checked: CheckRecorder, home: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    project: Project,
+    checked: CheckRecorder,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     without_snapcraft(monkeypatch, home.parent)
     assert remote.build_remote(project, dry_run=True) == []
     out = capsys.readouterr().out
@@ -186,8 +211,9 @@ def test_dry_run_prints_plan_and_prerequisites_without_snapcraft_or_credentials(
     assert checked == [True]  # invoke check --release ran
 
 
-def test_dry_run_never_calls_remote_build(project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_never_calls_remote_build(
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, capsys: pytest.CaptureFixture[str]
+) -> None:
     remote.build_remote(project, dry_run=True)
     assert fake_snapcraft.calls() == []
     out = capsys.readouterr().out
@@ -199,9 +225,10 @@ def test_dry_run_never_calls_remote_build(project: Project, checked: CheckRecord
 
 
 def test_remote_build_runs_in_the_project_root_and_returns_the_snaps(
-        project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft) -> None:
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
     built = remote.build_remote(project)
-    call, = fake_snapcraft.calls()
+    (call,) = fake_snapcraft.calls()
     assert call["argv"] == ["remote-build", "--launchpad-accept-public-upload"]
     assert Path(str(call["cwd"])).resolve() == project.root.resolve()
     assert call["creds"] == TOKEN.replace("\n", "|")
@@ -212,13 +239,17 @@ def test_remote_build_runs_in_the_project_root_and_returns_the_snaps(
 def test_one_platform_with_a_timeout(project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft) -> None:
     built = remote.build_remote(project, platform="arm64", timeout=7200)
     assert fake_snapcraft.calls()[0]["argv"] == [
-        "remote-build", "--launchpad-accept-public-upload", "--build-for=arm64", "--launchpad-timeout=7200"]
+        "remote-build",
+        "--launchpad-accept-public-upload",
+        "--build-for=arm64",
+        "--launchpad-timeout=7200",
+    ]
     assert [p.name for p in built] == ["ondemand_4.2.3_arm64.snap"]
 
 
 def test_credentials_from_the_environment_are_written_owner_only(
-        project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, home: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = home / ".local" / "share" / "snapcraft" / "launchpad-credentials"
     target.unlink()
     monkeypatch.setenv(remote.CREDENTIALS_ENV, TOKEN)
@@ -229,8 +260,8 @@ def test_credentials_from_the_environment_are_written_owner_only(
 
 
 def test_an_existing_credentials_file_is_not_overwritten(
-        project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, home: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(remote.CREDENTIALS_ENV, "[1]\noauth_token = another\n")
     remote.build_remote(project)
     assert fake_snapcraft.calls()[0]["creds"] == TOKEN.replace("\n", "|")
@@ -240,7 +271,9 @@ def test_xdg_data_home_and_the_legacy_file_are_where_snapcraft_looks(tmp_path: P
     current, legacy = remote.credentials_files({"HOME": "/home/u"})
     assert current == Path("/home/u/.local/share/snapcraft/launchpad-credentials")
     assert legacy == Path("/home/u/.local/share/snapcraft/provider/launchpad/credentials")
-    assert remote.credentials_files({"HOME": "/home/u", "XDG_DATA_HOME": "/data"})[0] == Path("/data/snapcraft/launchpad-credentials")
+    assert remote.credentials_files({"HOME": "/home/u", "XDG_DATA_HOME": "/data"})[0] == Path(
+        "/data/snapcraft/launchpad-credentials"
+    )
     legacy_file = tmp_path / "snapcraft" / "provider" / "launchpad" / "credentials"
     legacy_file.parent.mkdir(parents=True)
     legacy_file.write_text(TOKEN)
@@ -250,8 +283,9 @@ def test_xdg_data_home_and_the_legacy_file_are_where_snapcraft_looks(tmp_path: P
 # --------------------------------------------------------------------------- refusals
 
 
-def test_missing_snapcraft_says_how_to_install(project: Project, checked: CheckRecorder, home: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_snapcraft_says_how_to_install(
+    project: Project, checked: CheckRecorder, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     without_snapcraft(monkeypatch, home.parent)
     credentials_file(home)
     with pytest.raises(ToolError) as err:
@@ -262,7 +296,8 @@ def test_missing_snapcraft_says_how_to_install(project: Project, checked: CheckR
 
 
 def test_missing_credentials_name_the_file_and_how_to_create_it(
-        project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, home: Path) -> None:
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, home: Path
+) -> None:
     (home / ".local" / "share" / "snapcraft" / "launchpad-credentials").unlink()
     with pytest.raises(ToolError) as err:
         remote.build_remote(project)
@@ -275,16 +310,18 @@ def test_missing_credentials_name_the_file_and_how_to_create_it(
     assert fake_snapcraft.calls() == []
 
 
-def test_both_missing_are_both_named(project: Project, checked: CheckRecorder, home: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_both_missing_are_both_named(
+    project: Project, checked: CheckRecorder, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     without_snapcraft(monkeypatch, home.parent)
     with pytest.raises(ToolError) as err:
         remote.build_remote(project)
     assert "2 thing(s) missing" in err.value.brief
 
 
-def test_snapcraft_7_is_too_old(project: Project, checked: CheckRecorder, tmp_path: Path, home: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_snapcraft_7_is_too_old(
+    project: Project, checked: CheckRecorder, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeSnapcraft(tmp_path, version="7.5.2")
     monkeypatch.setenv("PATH", f"{fake.bin}:/usr/bin:/bin")
     credentials_file(home)
@@ -295,8 +332,9 @@ def test_snapcraft_7_is_too_old(project: Project, checked: CheckRecorder, tmp_pa
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_unverified_sources_are_refused(project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft,
-                                        dry_run: bool) -> None:
+def test_unverified_sources_are_refused(
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, dry_run: bool
+) -> None:
     checked.problems = ["parts/nginx.yaml: upstream.source: https://x is unverified; add its sha256"]
     with pytest.raises(ToolError) as err:
         remote.build_remote(project, dry_run=dry_run)
@@ -319,7 +357,9 @@ def test_drift_reported_by_the_check_is_not_repeated(project: Project, checked: 
     assert remote.refusals(project) == ["invoke check --release: snap/snapcraft.yaml: differs"]
 
 
-def test_uncommitted_changes_are_refused(project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft) -> None:
+def test_uncommitted_changes_are_refused(
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft
+) -> None:
     (project.root / "snap" / "snapcraft.yaml").write_text(RECIPE + "# edited\n")
     with pytest.raises(ToolError) as err:
         remote.build_remote(project)
@@ -335,8 +375,9 @@ def test_shallow_clone_is_refused(project: Project, tmp_path: Path) -> None:
     assert len(problems) == 1 and "shallow clone" in problems[0] and "fetch-depth: 0" in problems[0]
 
 
-def test_project_must_be_the_top_of_a_git_repository(tmp_path: Path, project: Project,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_project_must_be_the_top_of_a_git_repository(
+    tmp_path: Path, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert "not the top level" in remote.git_problems(project.root / "snap")[0]
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -344,8 +385,9 @@ def test_project_must_be_the_top_of_a_git_repository(tmp_path: Path, project: Pr
     assert "not in a git repository" in remote.git_problems(alone)[0]
 
 
-def test_a_failed_remote_build_is_a_tool_error(project: Project, checked: CheckRecorder, tmp_path: Path, home: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_remote_build_is_a_tool_error(
+    project: Project, checked: CheckRecorder, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake = FakeSnapcraft(tmp_path, exit_code=3)
     monkeypatch.setenv("PATH", f"{fake.bin}:/usr/bin:/bin")
     credentials_file(home)
@@ -355,8 +397,9 @@ def test_a_failed_remote_build_is_a_tool_error(project: Project, checked: CheckR
     assert len(fake.calls()) == 1
 
 
-def test_a_platform_whose_snap_did_not_arrive(project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_platform_whose_snap_did_not_arrive(
+    project: Project, checked: CheckRecorder, fake_snapcraft: FakeSnapcraft, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Launchpad built only amd64 (snapcraft was asked for the whole plan).
     script = fake_snapcraft.bin / "snapcraft"
     script.write_text(script.read_text().replace("archs=amd64,arm64", "archs=amd64"))
@@ -371,8 +414,9 @@ def test_negative_timeout(project: Project) -> None:
     assert "negative" in err.value.brief
 
 
-def test_untracked_files_are_shown_as_uploaded_too(project: Project, checked: CheckRecorder, home: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_untracked_files_are_shown_as_uploaded_too(
+    project: Project, checked: CheckRecorder, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (project.root / "notes.txt").write_text("x")
     (project.root / "ondemand_4.2.3_amd64.snap").write_text("ignored by .gitignore")
     remote.build_remote(project, dry_run=True)

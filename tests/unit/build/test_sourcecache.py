@@ -16,7 +16,9 @@ from tests.unit.recipe.projects import COMMIT, CONTENT, CONTENT_SHA, cached_proj
 
 def test_parse_sums_reads_both_sha256sum_forms():
     assert parse_sums(f"{'A' * 64}  one.tar.gz\n{'b' * 64} *two.tgz\n# comment\n\n") == {
-        "one.tar.gz": "a" * 64, "two.tgz": "b" * 64}
+        "one.tar.gz": "a" * 64,
+        "two.tgz": "b" * 64,
+    }
 
 
 def test_a_cache_file_stands_in_after_its_pin_is_checked(tmp_path):
@@ -75,7 +77,9 @@ def test_the_release_parts_name_the_shared_cache_files():
     """Every cache entry of the committed part files names a file of ../shared/sources's layout."""
     parts, problems = DEFAULT.load_parts()
     assert problems == []
-    entries = {name: p.upstream_source.cache for name, p in parts.items() if p.upstream_source and p.upstream_source.cache}
+    entries = {
+        name: p.upstream_source.cache for name, p in parts.items() if p.upstream_source and p.upstream_source.cache
+    }
     assert {"nginx", "passenger", "ondemand", "rails-apps", "gem-dotenv", "gem-bcrypt"} <= set(entries)
     shared = DEFAULT.root.parent / "shared" / "sources" / "SHA256SUMS"
     if not shared.is_file():

@@ -63,8 +63,7 @@ def test_version_helpers(version, upstream, dsc):
 def test_sources_list_is_deb_src_only_and_pins_the_keyring():
     line = sources.render_sources_list("trixie")
     assert line == (
-        "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-        "http://deb.debian.org/debian trixie main\n"
+        "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n"
     )
 
 
@@ -109,11 +108,20 @@ def test_prepare_apt_writes_the_tree(tmp_path: Path):
 def test_commands():
     assert sources.update_command() == ["apt-get", "-q", "update"]
     assert sources.download_command("nginx", "1.22.1-9") == [
-        "apt-get", "-q", "--only-source", "--download-only", "source", "nginx=1.22.1-9",
+        "apt-get",
+        "-q",
+        "--only-source",
+        "--download-only",
+        "source",
+        "nginx=1.22.1-9",
     ]
     assert sources.showsrc_command("nginx") == ["apt-cache", "--only-source", "showsrc", "nginx"]
     assert sources.extract_command(Path("/d/x.dsc"), Path("/s/x")) == [
-        "dpkg-source", "--no-copy", "-x", "/d/x.dsc", "/s/x",
+        "dpkg-source",
+        "--no-copy",
+        "-x",
+        "/d/x.dsc",
+        "/s/x",
     ]
 
 
@@ -128,8 +136,12 @@ def test_parse_showsrc_and_index_sha256():
 
 def test_missing_version_names_part_suite_what_exists_and_the_key_to_change():
     error = sources.explain_apt_failure(
-        "nginx", "nginx", "trixie", "1.26.3-3",
-        "E: Can not find version '1.26.3-3' of package 'nginx'", ["1.26.3-3+deb13u10"],
+        "nginx",
+        "nginx",
+        "trixie",
+        "1.26.3-3",
+        "E: Can not find version '1.26.3-3' of package 'nginx'",
+        ["1.26.3-3+deb13u10"],
     )
     assert "part nginx" in error.brief and "1.26.3-3" in error.brief and "trixie" in error.brief
     assert "1.26.3-3+deb13u10" in error.brief
@@ -137,8 +149,10 @@ def test_missing_version_names_part_suite_what_exists_and_the_key_to_change():
 
 
 def test_404_says_the_mirror_lacks_the_files():
-    output = ("Err:1 http://deb.debian.org/debian trixie/main nginx 1.26.3-3 (dsc)\n"
-              "  404  Not Found [IP: 1.2.3.4 80]\nE: Failed to fetch some archives.\n")
+    output = (
+        "Err:1 http://deb.debian.org/debian trixie/main nginx 1.26.3-3 (dsc)\n"
+        "  404  Not Found [IP: 1.2.3.4 80]\nE: Failed to fetch some archives.\n"
+    )
     error = sources.explain_apt_failure("nginx", "nginx", "trixie", "1.26.3-3", output, [])
     assert "404" in error.brief and "trixie" in error.brief and "nginx 1.26.3-3" in error.brief
     assert "parts/nginx.yaml" in error.resolution
@@ -147,8 +161,12 @@ def test_404_says_the_mirror_lacks_the_files():
 
 def test_unauthenticated_is_its_own_error():
     error = sources.explain_apt_failure(
-        "passenger", "passenger", "sid", "6.0.26+ds-1.1",
-        "WARNING: The following packages cannot be authenticated!", [],
+        "passenger",
+        "passenger",
+        "sid",
+        "6.0.26+ds-1.1",
+        "WARNING: The following packages cannot be authenticated!",
+        [],
     )
     assert "could not verify" in error.brief
     assert "keyring" in error.resolution
@@ -190,9 +208,14 @@ def test_an_expired_release_file_says_to_pick_another_suite(tmp_path: Path, monk
     import subprocess
 
     def fake_run(cmd, env, cwd=None):
-        return subprocess.CompletedProcess(cmd, 100, stdout=(
-            "E: Release file for http://deb.debian.org/debian/dists/sid/InRelease is expired "
-            "(invalid since 18d 7h 26min 41s).\n"))
+        return subprocess.CompletedProcess(
+            cmd,
+            100,
+            stdout=(
+                "E: Release file for http://deb.debian.org/debian/dists/sid/InRelease is expired "
+                "(invalid since 18d 7h 26min 41s).\n"
+            ),
+        )
 
     monkeypatch.setattr(sources, "_run", fake_run)
     spec = dict(SPEC, suite="sid")
@@ -269,6 +292,7 @@ def test_a_broken_stamp_means_fetch_again(tmp_path: Path):
     dest.mkdir()
     dest.with_name(dest.name + ".fetched.json").write_text("{not json")
     assert not sources._already_extracted(dest, wanted)
-    dest.with_name(dest.name + ".fetched.json").write_text('{"package": "nginx", "suite": "bookworm", '
-                                                           '"version": "1.22.1-9", "dsc-sha256": "x"}')
+    dest.with_name(dest.name + ".fetched.json").write_text(
+        '{"package": "nginx", "suite": "bookworm", "version": "1.22.1-9", "dsc-sha256": "x"}'
+    )
     assert sources._already_extracted(dest, wanted)

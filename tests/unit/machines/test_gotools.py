@@ -26,8 +26,13 @@ def modinfo(package: str, module: str, version: str) -> bytes:
     return gotools._MODINFO_START + text.encode() + gotools._MODINFO_END
 
 
-def fake_binary(path: Path, package: str = MODULE, module: str = "example.com/tools", version: str = VERSION,
-                script: str = "exit 0\n") -> Path:
+def fake_binary(
+    path: Path,
+    package: str = MODULE,
+    module: str = "example.com/tools",
+    version: str = VERSION,
+    script: str = "exit 0\n",
+) -> Path:
     """A shell script whose bytes carry Go build information, like a real Go binary's."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"#!/bin/sh\n" + script.encode() + b"# " + modinfo(package, module, version) + b"\n")
@@ -38,7 +43,8 @@ def fake_binary(path: Path, package: str = MODULE, module: str = "example.com/to
 FAKE_GO = r"""#!/bin/sh
 # FakeGo: records each call, then acts like the few `go` commands gotools uses.
 printf '%s\n' "$*" >> "$FAKE_LOG"
-printf 'GOBIN=%s GOTOOLCHAIN=%s GOFLAGS=%s GOROOT=%s\n' "$GOBIN" "$GOTOOLCHAIN" "$GOFLAGS" "${GOROOT-unset}" >> "$FAKE_LOG"
+printf 'GOBIN=%s GOTOOLCHAIN=%s GOFLAGS=%s GOROOT=%s\n' \
+    "$GOBIN" "$GOTOOLCHAIN" "$GOFLAGS" "${GOROOT-unset}" >> "$FAKE_LOG"
 case "$1" in
   version) echo "go version go${FAKE_GO_VERSION:-1.26.0} linux/amd64" ;;
   install)
@@ -120,7 +126,9 @@ def test_other_version_in_gobin_is_replaced(fake_go: dict[str, Path]) -> None:
     assert gotools.built_from(fake_go["gobin"] / "thing", MODULE, VERSION)
 
 
-def test_install_failure_is_a_tool_error_with_go_output(fake_go: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_failure_is_a_tool_error_with_go_output(
+    fake_go: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_FAIL", "1")
     with pytest.raises(ToolError) as err:
         gotools.go_install(MODULE, VERSION, "thing", gobin=fake_go["gobin"])
@@ -135,8 +143,9 @@ def test_wrong_command_name_is_reported(fake_go: dict[str, Path]) -> None:
     assert "other-name" in err.value.resolution
 
 
-def test_old_go_fetches_the_toolchain_the_module_needs(fake_go: dict[str, Path], tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_old_go_fetches_the_toolchain_the_module_needs(
+    fake_go: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Debian 12's golang is 1.19: too old to switch toolchains by itself.
     gomod = tmp_path / "thing.mod"
     gomod.write_text("module example.com/tools\n\ngo 1.25.0\n")
@@ -159,13 +168,16 @@ def test_old_go_fetches_the_toolchain_the_module_needs(fake_go: dict[str, Path],
     assert "GOROOT=unset" in new_calls  # the fetched toolchain is its own GOROOT
 
 
-@pytest.mark.parametrize(("gomod", "wanted"), [
-    ("module m\n\ngo 1.25.0\n", "go1.25.0"),
-    ("module m\n\ngo 1.22\n", "go1.22.0"),
-    ("module m\n\ngo 1.13\n", "go1.13"),
-    ("module m\n\ngo 1.24.0\n\ntoolchain go1.24.3\n", "go1.24.3"),
-    ("module m\n", "go1.21.0"),
-])
+@pytest.mark.parametrize(
+    ("gomod", "wanted"),
+    [
+        ("module m\n\ngo 1.25.0\n", "go1.25.0"),
+        ("module m\n\ngo 1.22\n", "go1.22.0"),
+        ("module m\n\ngo 1.13\n", "go1.13"),
+        ("module m\n\ngo 1.24.0\n\ntoolchain go1.24.3\n", "go1.24.3"),
+        ("module m\n", "go1.21.0"),
+    ],
+)
 def test_required_go(gomod: str, wanted: str) -> None:
     assert gotools.required_go(gomod) == wanted
 
@@ -191,7 +203,9 @@ def test_missing_go_is_installed_with_apt_as_root(monkeypatch: pytest.MonkeyPatc
 
 
 def test_missing_go_without_root_or_sudo_is_a_tool_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gotools.shutil, "which", lambda name, path=None: "/usr/bin/apt-get" if name == "apt-get" else None)
+    monkeypatch.setattr(
+        gotools.shutil, "which", lambda name, path=None: "/usr/bin/apt-get" if name == "apt-get" else None
+    )
     monkeypatch.setattr(gotools.os, "geteuid", lambda: 1000)
     with pytest.raises(ToolError) as err:
         gotools.find_go()
@@ -212,6 +226,7 @@ def test_failed_apt_install_is_a_tool_error(monkeypatch: pytest.MonkeyPatch) -> 
 
 # --- actionlint -------------------------------------------------------------------------------
 
+
 def project_with_workflows(tmp_path: Path, files: dict[str, str]) -> Project:
     workflows = tmp_path / ".github" / "workflows"
     workflows.mkdir(parents=True)
@@ -221,15 +236,23 @@ def project_with_workflows(tmp_path: Path, files: dict[str, str]) -> Project:
 
 
 def fake_actionlint(project: Project, script: str) -> Path:
-    return fake_binary(gotools.tools_bin(project) / "actionlint", gotools.ACTIONLINT_MODULE, "github.com/rhysd/actionlint",
-                       gotools.ACTIONLINT_VERSION, script)
+    return fake_binary(
+        gotools.tools_bin(project) / "actionlint",
+        gotools.ACTIONLINT_MODULE,
+        "github.com/rhysd/actionlint",
+        gotools.ACTIONLINT_VERSION,
+        script,
+    )
 
 
 def test_actionlint_findings_are_listed(tmp_path: Path) -> None:
     project = project_with_workflows(tmp_path, {"a.yml": "on: push\n", "b.yaml": "on: push\n", "notes.txt": ""})
-    fake_actionlint(project, 'printf "%s\\n" "$@" > "$(dirname "$0")/args"\n'
-                             'echo ".github/workflows/a.yml:3:5: unknown key [syntax-check]"\n'
-                             'echo ".github/workflows/b.yaml:9:1: bad runner [runner-label]"\nexit 1\n')
+    fake_actionlint(
+        project,
+        'printf "%s\\n" "$@" > "$(dirname "$0")/args"\n'
+        'echo ".github/workflows/a.yml:3:5: unknown key [syntax-check]"\n'
+        'echo ".github/workflows/b.yaml:9:1: bad runner [runner-label]"\nexit 1\n',
+    )
     with pytest.raises(ToolError) as err:
         gotools.actionlint_workflows(project)
     assert "2 finding(s)" in err.value.brief
@@ -273,10 +296,14 @@ def test_committed_workflows_pin_actions_by_commit() -> None:
             text = line.split("#", 1)[0].strip().removeprefix("- ")
             if text.startswith("uses:") and not text.split(":", 1)[1].strip().startswith("./"):
                 ref = text.split("@", 1)[1] if "@" in text else ""
-                assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), f"{path.name}:{number}: {line.strip()}"
+                assert len(ref) == 40 and all(c in "0123456789abcdef" for c in ref), (
+                    f"{path.name}:{number}: {line.strip()}"
+                )
 
 
-def test_main_usage_and_path(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_main_usage_and_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert gotools.main([]) == 2
     assert "lint-workflows" in capsys.readouterr().err
     calls: list[tuple[str, str, str]] = []

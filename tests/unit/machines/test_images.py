@@ -22,34 +22,72 @@ def make(kind: str = "build", bridge: str = "10.147.11.1", certs: dict[str, byte
 def test_key_is_stable_for_a_fixed_recipe() -> None:
     # Pinned: a change here means every cached image is rebuilt; bump RECIPE_FORMAT instead
     # of changing the fingerprint's shape by accident.
-    fixed = images.Recipe("build", ("a", "b"), ("c",), (images.BakedFile("/etc/x", b"x"),),
-                          ("u.service",), ("m.service",), ("/etc/hostname",))
+    fixed = images.Recipe(
+        "build",
+        ("a", "b"),
+        ("c",),
+        (images.BakedFile("/etc/x", b"x"),),
+        ("u.service",),
+        ("m.service",),
+        ("/etc/hostname",),
+    )
     assert fixed.fingerprint()["format"] == images.RECIPE_FORMAT == 1
     assert fixed.key() == "c55cf20387c79ff08bc9248ff598cddf9ba188eeb42ea62401049cef0b4600f8"
-    assert fixed.key() == images.Recipe(
-        "build", ("b", "a", "a"), ("c",), (images.BakedFile("/etc/x", b"x"),),
-        ("u.service",), ("m.service",), ("/etc/hostname",)).key()
+    assert (
+        fixed.key()
+        == images.Recipe(
+            "build",
+            ("b", "a", "a"),
+            ("c",),
+            (images.BakedFile("/etc/x", b"x"),),
+            ("u.service",),
+            ("m.service",),
+            ("/etc/hostname",),
+        ).key()
+    )
 
 
 def test_key_ignores_order_and_metadata_properties() -> None:
     base = make()
-    shuffled = images.Recipe(base.kind, tuple(reversed(base.base_packages)),
-                             tuple(reversed(base.packages)), tuple(reversed(base.files)),
-                             base.enable, tuple(reversed(base.mask)), base.remove,
-                             properties={"anything": "else"})
+    shuffled = images.Recipe(
+        base.kind,
+        tuple(reversed(base.base_packages)),
+        tuple(reversed(base.packages)),
+        tuple(reversed(base.files)),
+        base.enable,
+        tuple(reversed(base.mask)),
+        base.remove,
+        properties={"anything": "else"},
+    )
     assert shuffled.key() == base.key()
     assert make().key() == base.key()  # deterministic across calls
 
 
-@pytest.mark.parametrize("change", [
-    lambda r: images.Recipe(r.kind, r.base_packages, r.packages + ("vim",), r.files, r.enable, r.mask, r.remove),
-    lambda r: images.Recipe(r.kind, r.base_packages, r.packages,
-                            r.files + (images.BakedFile("/etc/y", b""),), r.enable, r.mask, r.remove),
-    lambda r: images.Recipe(r.kind, r.base_packages, r.packages,
-                            tuple(images.BakedFile(f.path, f.content, 0o600) for f in r.files),
-                            r.enable, r.mask, r.remove),
-    lambda r: images.Recipe(r.kind, r.base_packages, r.packages, r.files, r.enable, r.mask + ("x",), r.remove),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: images.Recipe(r.kind, r.base_packages, r.packages + ("vim",), r.files, r.enable, r.mask, r.remove),
+        lambda r: images.Recipe(
+            r.kind,
+            r.base_packages,
+            r.packages,
+            r.files + (images.BakedFile("/etc/y", b""),),
+            r.enable,
+            r.mask,
+            r.remove,
+        ),
+        lambda r: images.Recipe(
+            r.kind,
+            r.base_packages,
+            r.packages,
+            tuple(images.BakedFile(f.path, f.content, 0o600) for f in r.files),
+            r.enable,
+            r.mask,
+            r.remove,
+        ),
+        lambda r: images.Recipe(r.kind, r.base_packages, r.packages, r.files, r.enable, r.mask + ("x",), r.remove),
+    ],
+)
 def test_key_changes_with_the_recipe(change) -> None:  # type: ignore[no-untyped-def]
     assert change(make()).key() != make().key()
 
@@ -153,8 +191,13 @@ def test_placeholder_trees() -> None:
     trees = images.placeholder_trees(INFO)
     assert list(trees) == ["snapd", "core24"]  # install order
     snapd = yaml.safe_load(trees["snapd"]["meta/snap.yaml"] or "")
-    assert snapd == {"name": "snapd", "version": "2.57.6-1+deb12u1+b2", "type": "snapd",
-                     "summary": snapd["summary"], "description": snapd["description"]}
+    assert snapd == {
+        "name": "snapd",
+        "version": "2.57.6-1+deb12u1+b2",
+        "type": "snapd",
+        "summary": snapd["summary"],
+        "description": snapd["description"],
+    }
     assert trees["snapd"]["usr/lib/snapd/info"] == INFO
     core = trees["core24"]
     assert yaml.safe_load(core["meta/snap.yaml"] or "")["type"] == "base"
@@ -167,21 +210,27 @@ def test_placeholder_key_follows_snapd_info() -> None:
 
 
 def test_installed_snaps() -> None:
-    listing = ("Name    Version  Rev  Tracking  Publisher  Notes\n"
-               "core24  24       x1   -         -          base\n"
-               "snapd   2.57.6   x1   -         -          snapd\n")
+    listing = (
+        "Name    Version  Rev  Tracking  Publisher  Notes\n"
+        "core24  24       x1   -         -          base\n"
+        "snapd   2.57.6   x1   -         -          snapd\n"
+    )
     assert images.installed_snaps(listing) == {"core24", "snapd"}
     assert images.installed_snaps("No snaps are installed yet. Try 'snap install hello-world'.") == set()
     assert images.installed_snaps("") == set()
 
 
 def test_mounts_under() -> None:
-    info = ("22 1 0:21 / /proc rw - proc proc rw\n"
-            "90 1 0:50 / /c/work/x/rootfs/proc rw - proc proc rw\n"
-            "91 1 8:1 /c/debs /c/work/x/rootfs/var/cache/apt/archives rw - ext4 /dev/vda rw\n"
-            "92 1 8:1 / /c/work/xy rw - ext4 /dev/vda rw\n")
+    info = (
+        "22 1 0:21 / /proc rw - proc proc rw\n"
+        "90 1 0:50 / /c/work/x/rootfs/proc rw - proc proc rw\n"
+        "91 1 8:1 /c/debs /c/work/x/rootfs/var/cache/apt/archives rw - ext4 /dev/vda rw\n"
+        "92 1 8:1 / /c/work/xy rw - ext4 /dev/vda rw\n"
+    )
     assert images.mounts_under(Path("/c/work/x"), info) == [
-        "/c/work/x/rootfs/proc", "/c/work/x/rootfs/var/cache/apt/archives"]
+        "/c/work/x/rootfs/proc",
+        "/c/work/x/rootfs/var/cache/apt/archives",
+    ]
     assert images.mounts_under(Path("/c/other"), info) == []
 
 

@@ -75,12 +75,15 @@ def test_container_name_keeps_the_tag_readable_and_the_suffix_unique() -> None:
     assert systemtest.container_name("p") != systemtest.container_name("p")
 
 
-@pytest.mark.parametrize("address, host", [
-    ("10.147.11.5:22", "10.147.11.5"),
-    ("10.147.11.5", "10.147.11.5"),
-    ("[fd42::5]:22", "fd42::5"),
-    (" 10.0.0.1:2222\n", "10.0.0.1"),
-])
+@pytest.mark.parametrize(
+    "address, host",
+    [
+        ("10.147.11.5:22", "10.147.11.5"),
+        ("10.147.11.5", "10.147.11.5"),
+        ("[fd42::5]:22", "fd42::5"),
+        (" 10.0.0.1:2222\n", "10.0.0.1"),
+    ],
+)
 def test_address_host(address: str, host: str) -> None:
     assert systemtest.address_host(address) == host
 
@@ -110,17 +113,23 @@ def test_every_check_is_strict_and_executable(name: str) -> None:
 def declared_services(tmp_path: Path, text: str) -> list[str]:
     snap_yaml = tmp_path / "snap.yaml"
     snap_yaml.write_text(text)
-    done = subprocess.run(["bash", "-c", '. "$1"; declared_services "$2"', "sh",
-                           str(CHECKS / "lib.sh"), str(snap_yaml)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["bash", "-c", '. "$1"; declared_services "$2"', "sh", str(CHECKS / "lib.sh"), str(snap_yaml)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.splitlines()
 
 
 def test_declared_services_reads_the_project_metadata_as_dumped(tmp_path: Path) -> None:
     # meta/snap.yaml is written by a YAML dumper: any indentation, keys sorted or not.
     metadata = yaml.safe_load(DEFAULT.metadata_file.read_text())
-    expected = sorted(f"{app} {'timer' if 'timer' in spec else 'daemon'}"
-                      for app, spec in metadata["apps"].items() if "daemon" in spec)
+    expected = sorted(
+        f"{app} {'timer' if 'timer' in spec else 'daemon'}"
+        for app, spec in metadata["apps"].items()
+        if "daemon" in spec
+    )
     assert "apache daemon" in expected
     for indent in (2, 4):
         text = yaml.safe_dump(metadata, indent=indent, sort_keys=True)
@@ -153,13 +162,16 @@ layout: {}
 
 
 def test_go_error_brief_joins_the_lines() -> None:
-    output = ("go: github.com/snapcore/spread/cmd/spread@latest: module github.com/snapcore/spread/cmd/spread: "
-              "reading https://proxy.golang.org/github.com/snapcore/spread/cmd/spread/@v/list: 403 Forbidden\n"
-              "\tserver response: This module version is not available.\n")
+    output = (
+        "go: github.com/snapcore/spread/cmd/spread@latest: module github.com/snapcore/spread/cmd/spread: "
+        "reading https://proxy.golang.org/github.com/snapcore/spread/cmd/spread/@v/list: 403 Forbidden\n"
+        "\tserver response: This module version is not available.\n"
+    )
     assert systemtest.go_error_brief(output) == (
         "go: github.com/snapcore/spread/cmd/spread@latest: module github.com/snapcore/spread/cmd/spread: "
         "reading https://proxy.golang.org/github.com/snapcore/spread/cmd/spread/@v/list: 403 Forbidden"
-        " / server response: This module version is not available.")
+        " / server response: This module version is not available."
+    )
     assert systemtest.go_error_brief("") == "go install failed without a message"
 
 
@@ -178,13 +190,18 @@ def test_ensure_spread_reports_the_go_error_once(no_spread: Project) -> None:
 
     def runner(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
         calls.append(argv)
-        return subprocess.CompletedProcess(argv, 1, "", "go: reading https://proxy: 403 Forbidden\n"
-                                           "\tserver response: This module version is not available.\n")
+        return subprocess.CompletedProcess(
+            argv,
+            1,
+            "",
+            "go: reading https://proxy: 403 Forbidden\n\tserver response: This module version is not available.\n",
+        )
 
     with pytest.raises(ToolError) as err:
         systemtest.ensure_spread(no_spread, runner)
-    assert err.value.brief == ("go: reading https://proxy: 403 Forbidden / "
-                               "server response: This module version is not available.")
+    assert err.value.brief == (
+        "go: reading https://proxy: 403 Forbidden / server response: This module version is not available."
+    )
     assert err.value.resolution.startswith("spread is not served by the Go module proxy here")
     assert "GOPROXY=direct go install github.com/snapcore/spread/cmd/spread@" in err.value.resolution
     assert calls == [["go", "install", f"{systemtest.SPREAD_MODULE}@{systemtest.SPREAD_VERSION}"]]
@@ -226,7 +243,6 @@ def test_spread_tasks_are_only_the_checks() -> None:
     assert sorted(p.parent.name for p in SPREAD_SUITE.glob("*/task.yaml")) == systemtest.check_names()
 
 
-
 @pytest.mark.parametrize("name", systemtest.check_names())
 def test_every_check_begins_with_check_begin_which_takes_restore(name: str) -> None:
     # spread.yaml's restore-each runs `CHECK.sh --restore` after every task: check_begin
@@ -257,11 +273,12 @@ def test_spread_yaml_suite_runs_each_checks_restore_and_installs_the_snap() -> N
 
 def test_spread_yaml_include_picks_the_named_else_the_newest_snap(tmp_path: Path) -> None:
     config = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())
-    command = next(e for e in config["include"] if "HOST:" in e)[len("$(HOST: "):-1]
+    command = next(e for e in config["include"] if "HOST:" in e)[len("$(HOST: ") : -1]
 
     def entry(env: dict[str, str]) -> str:
-        return subprocess.run(["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True,
-                              env={"PATH": os.environ["PATH"], **env}).stdout.strip()
+        return subprocess.run(
+            ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, env={"PATH": os.environ["PATH"], **env}
+        ).stdout.strip()
 
     assert "run-invoke-build" in entry({})
     old, new = tmp_path / "ondemand_1_amd64.snap", tmp_path / "ondemand_2_amd64.snap"
@@ -297,24 +314,35 @@ def test_parse_spread_summary_ok() -> None:
 def test_parse_spread_summary_counts_failed_prepares_and_lists_the_jobs() -> None:
     summary = systemtest.parse_spread_summary(SUMMARY_FAILED)
     assert (summary.successful, summary.failed, summary.aborted, summary.ok) == (17, 2, 1, False)
-    assert summary.lines == ("Successful tasks: 17", "Aborted tasks: 1", "Failed tasks: 1",
-                             "    - lxd-local:debian-12:tests/spread/main/install",
-                             "Failed task prepare: 1", "    - lxd-local:debian-12:tests/spread/main/refresh")
+    assert summary.lines == (
+        "Successful tasks: 17",
+        "Aborted tasks: 1",
+        "Failed tasks: 1",
+        "    - lxd-local:debian-12:tests/spread/main/install",
+        "Failed task prepare: 1",
+        "    - lxd-local:debian-12:tests/spread/main/refresh",
+    )
     assert not systemtest.parse_spread_summary("error: cannot pack project content\n").ok
 
 
 def test_spread_jobs_from_the_listing() -> None:
     listing = "lxd-local:debian-12:tests/spread/main/install\nlxd-local:debian-12:tests/spread/main/remove\n"
-    assert systemtest.spread_jobs(listing) == ["lxd-local:debian-12:tests/spread/main/install",
-                                               "lxd-local:debian-12:tests/spread/main/remove"]
+    assert systemtest.spread_jobs(listing) == [
+        "lxd-local:debian-12:tests/spread/main/install",
+        "lxd-local:debian-12:tests/spread/main/remove",
+    ]
 
 
 def test_skip_lines_name_the_task() -> None:
-    listing = (f"{systemtest.SPREAD_REMOTE_PATH}/tests/spread/main/nginx-stage-min-uid/skipped:"
-               "nginx_stage's min-uid refusal: OnDemand is not in this build (x: y absent)\n"
-               f"{systemtest.SPREAD_REMOTE_PATH}/tests/spread/main/other/notes:ignored\n")
+    listing = (
+        f"{systemtest.SPREAD_REMOTE_PATH}/tests/spread/main/nginx-stage-min-uid/skipped:"
+        "nginx_stage's min-uid refusal: OnDemand is not in this build (x: y absent)\n"
+        f"{systemtest.SPREAD_REMOTE_PATH}/tests/spread/main/other/notes:ignored\n"
+    )
     assert systemtest.skip_lines(listing) == [
-        "tests/spread/main/nginx-stage-min-uid: nginx_stage's min-uid refusal: OnDemand is not in this build (x: y absent)"]
+        "tests/spread/main/nginx-stage-min-uid: nginx_stage's min-uid refusal: "
+        "OnDemand is not in this build (x: y absent)"
+    ]
 
 
 def test_skipped_checks_reads_what_discard_collected(tmp_path: Path) -> None:
@@ -328,9 +356,12 @@ def test_skipped_checks_reads_what_discard_collected(tmp_path: Path) -> None:
 
 def test_skip_in_a_check_prints_and_records_the_reason(tmp_path: Path) -> None:
     record = tmp_path / "skipped"
-    done = subprocess.run(["bash", "-c", '. "$1"; skip "no OnDemand here"; echo not-reached', "sh",
-                           str(CHECKS / "lib.sh")], capture_output=True, text=True,
-                          env={**os.environ, "CHECK_SKIP_FILE": str(record)})
+    done = subprocess.run(
+        ["bash", "-c", '. "$1"; skip "no OnDemand here"; echo not-reached', "sh", str(CHECKS / "lib.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CHECK_SKIP_FILE": str(record)},
+    )
     assert done.returncode == 0
     assert done.stdout == "SKIP: no OnDemand here\n"
     assert record.read_text() == "no OnDemand here\n"
@@ -374,12 +405,15 @@ def test_run_spread_passes_when_every_listed_task_succeeds(tmp_path: Path, capsy
     assert "==> spread summary" in out and "    Successful tasks: 2" in out
 
 
-@pytest.mark.parametrize(("output", "code"), [
-    ("Successful tasks: 1\nAborted tasks: 0\nFailed tasks: 1\n    - x\n", 1),
-    ("Successful tasks: 1\nAborted tasks: 1\n", 1),
-    ("Successful tasks: 1\nAborted tasks: 0\n", 0),  # a task spread did not run
-    ("Successful tasks: 2\nAborted tasks: 0\n", 1),  # spread's own exit status
-])
+@pytest.mark.parametrize(
+    ("output", "code"),
+    [
+        ("Successful tasks: 1\nAborted tasks: 0\nFailed tasks: 1\n    - x\n", 1),
+        ("Successful tasks: 1\nAborted tasks: 1\n", 1),
+        ("Successful tasks: 1\nAborted tasks: 0\n", 0),  # a task spread did not run
+        ("Successful tasks: 2\nAborted tasks: 0\n", 1),  # spread's own exit status
+    ],
+)
 def test_run_spread_fails_on_a_failed_aborted_or_missing_task(tmp_path: Path, output: str, code: int) -> None:
     spread = fake_spread(tmp_path, JOBS, output, code)
     with pytest.raises(ToolError) as err:
@@ -449,7 +483,9 @@ def test_workflow_runs_the_tasks_not_copies_of_them() -> None:
     assert ".venv/bin/invoke build --remote" in runs["remote-build"]
     assert "snapcraft remote-build" not in runs["remote-build"]  # the task holds the command line
     assert '"$SPREAD" -v google:' in runs["spread-google"]
-    checkout = next(s for s in workflow["jobs"]["remote-build"]["steps"] if str(s.get("uses", "")).startswith("actions/checkout"))
+    checkout = next(
+        s for s in workflow["jobs"]["remote-build"]["steps"] if str(s.get("uses", "")).startswith("actions/checkout")
+    )
     assert checkout["with"]["fetch-depth"] == 0  # remote-build refuses shallow clones
     env = {k: v for s in workflow["jobs"]["remote-build"]["steps"] for k, v in (s.get("env") or {}).items()}
     assert env["LAUNCHPAD_CREDENTIALS"] == "${{ secrets.LAUNCHPAD_CREDENTIALS }}"

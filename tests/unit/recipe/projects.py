@@ -15,7 +15,6 @@ from snapbuild.recipe.check import check_project
 from snapbuild.recipe.generate import write_recipe
 from snapbuild.recipe.project import DEFAULT, Project
 
-
 SHA = "a" * 64
 
 
@@ -111,12 +110,15 @@ AMD, ARM = "a" * 64, "c" * 64
 TWO_PLATFORMS = METADATA.replace("platforms: {amd64: }", "platforms: {amd64: , arm64: }")
 
 
-def runtime(arm64: str | None = f"{{type: tarball, url: https://example.invalid/rt-arm64.tar.xz, sha256: {ARM}}}",
-            extra: str = "") -> str:
+def runtime(
+    arm64: str | None = f"{{type: tarball, url: https://example.invalid/rt-arm64.tar.xz, sha256: {ARM}}}",
+    extra: str = "",
+) -> str:
     arm = f"    arm64: {arm64}\n" if arm64 else ""
     return (
         "summary: a runtime\nlicense: MIT\nupstream:\n  version: '1.0'\n  source:\n"
-        f"    amd64: {{type: tarball, url: https://example.invalid/rt-x64.tar.xz, sha256: {AMD}, checksum-from: test}}\n"
+        "    amd64: {type: tarball, url: https://example.invalid/rt-x64.tar.xz, "
+        f"sha256: {AMD}, checksum-from: test}}\n"
         f"{arm}{extra}"
         "part:\n  plugin: nil\n  override-build: |\n    craftctl default\n"
     )

@@ -20,8 +20,16 @@ def test_audit_is_deterministic(project: Project) -> None:
 
 def test_audit_sections(project: Project) -> None:
     text = auditdoc.audit_doc(project)
-    for heading in ("## The snap", "## Why classic confinement", "## What runs as root, and why", "## The sudoers rule",
-                    "## Sources", "### Release build", "### Archive build", "### Unverified sources"):
+    for heading in (
+        "## The snap",
+        "## Why classic confinement",
+        "## What runs as root, and why",
+        "## The sudoers rule",
+        "## Sources",
+        "### Release build",
+        "### Archive build",
+        "### Unverified sources",
+    ):
         assert f"\n{heading}" in text, heading
     assert "HPC orchestration agent that drops privileges to each user's uid and gid" in text
     assert "IDE whose file explorer and editor need the whole cluster filesystem" in text
@@ -29,13 +37,17 @@ def test_audit_sections(project: Project) -> None:
 
 
 def test_sudoers_text_is_the_hooks_renderer_output(project: Project) -> None:
-
     sys.path.insert(0, str(DEFAULT.root / "hooks"))
     from ondemand_hooks import sudoers
     from ondemand_hooks.env import Paths
 
-    paths = Paths(snap=Path("/snap/ondemand/9"), snap_common=Path("/var/snap/ondemand/common"),
-                  snap_data=Path("/var/snap/ondemand/9"), revision="9", name="ondemand")
+    paths = Paths(
+        snap=Path("/snap/ondemand/9"),
+        snap_common=Path("/var/snap/ondemand/common"),
+        snap_data=Path("/var/snap/ondemand/9"),
+        revision="9",
+        name="ondemand",
+    )
     text = auditdoc.audit_doc(project)
     for flavour in ("sudo", "sudo-rs"):
         assert "```\n" + sudoers.render(paths, flavour) + "```" in text
@@ -51,7 +63,9 @@ def test_every_app_and_hook_is_explained() -> None:
 
 
 def test_undocumented_app_is_flagged(project: Project) -> None:
-    metadata = project.metadata_file.read_text().replace("apps:\n", "apps:\n  newcomer:\n    command: bin/update-portal\n", 1)
+    metadata = project.metadata_file.read_text().replace(
+        "apps:\n", "apps:\n  newcomer:\n    command: bin/update-portal\n", 1
+    )
     project.metadata_file.write_text(metadata)
     assert "| app `newcomer` | command | `bin/update-portal` | **not documented** |" in auditdoc.audit_doc(project)
 
@@ -107,7 +121,11 @@ def test_the_archive_build_names_the_lxd_build_host(project: Project) -> None:
 
 
 def test_tables_escape_what_markdown_would_take_as_cells() -> None:
-    assert auditdoc.markdown_table(["a", "b"], [["x|y", "one\ntwo"]]) == ["| a | b |", "|---|---|", "| x\\|y | one two |"]
+    assert auditdoc.markdown_table(["a", "b"], [["x|y", "one\ntwo"]]) == [
+        "| a | b |",
+        "|---|---|",
+        "| x\\|y | one two |",
+    ]
 
 
 def test_broken_part_files_stop_the_audit(project: Project) -> None:

@@ -11,7 +11,17 @@ from snapbuild.recipe.check import check_project
 from snapbuild.recipe.generate import generate_text, write_recipe
 from snapbuild.recipe.project import DEFAULT, Project
 from tests.unit.recipe.projects import (
-    CACHED_TOOL, COMMIT, METADATA, ONDEMAND, SHA, TOOL, make_project, only, problems_of, runtime, two_platform_project,
+    CACHED_TOOL,
+    COMMIT,
+    METADATA,
+    ONDEMAND,
+    SHA,
+    TOOL,
+    make_project,
+    only,
+    problems_of,
+    runtime,
+    two_platform_project,
 )
 
 
@@ -39,7 +49,9 @@ def test_unknown_part_file_key(tmp_path):
 
 
 def test_bad_plugin_property(tmp_path):
-    project = make_project(tmp_path, tool=TOOL.replace("autotools-configure-parameters", "autotools-configure-paramters"))
+    project = make_project(
+        tmp_path, tool=TOOL.replace("autotools-configure-parameters", "autotools-configure-paramters")
+    )
     message = only([p for p in problems_of(project) if "craft-parts" in p])
     assert "parts/tool.yaml: part" in message and "autotools-configure-paramters" in message
 
@@ -51,7 +63,9 @@ def test_unknown_plugin(tmp_path):
 
 
 def test_after_cycle(tmp_path):
-    project = make_project(tmp_path, tool=TOOL.replace("  plugin: autotools\n", "  plugin: autotools\n  after: [ondemand]\n"))
+    project = make_project(
+        tmp_path, tool=TOOL.replace("  plugin: autotools\n", "  plugin: autotools\n  after: [ondemand]\n")
+    )
     cycle = [p for p in problems_of(project) if "cycle" in p]
     assert cycle and "ondemand -> tool -> ondemand" in cycle[0]
     assert cycle[0].startswith("parts/tool.yaml: part.after: dependency cycle") or cycle[0].startswith(
@@ -112,7 +126,9 @@ def test_override_script_that_downloads(tmp_path, line, what):
 
 
 def test_comment_mentioning_curl_is_not_a_download(tmp_path):
-    project = make_project(tmp_path, tool=TOOL.replace("    craftctl default\n", "    # no curl here\n    craftctl default\n"))
+    project = make_project(
+        tmp_path, tool=TOOL.replace("    craftctl default\n", "    # no curl here\n    craftctl default\n")
+    )
     assert problems_of(project) == []
 
 
@@ -151,7 +167,9 @@ def test_metadata_rules(tmp_path):
 def test_declared_hook_needs_a_script(tmp_path):
     project = make_project(tmp_path)
     (project.hooks_dir / "install").unlink()
-    assert only(problems_of(project)) == "snap/metadata.yaml: hooks.install: no snap/hooks/install; add the wrapper script"
+    assert (
+        only(problems_of(project)) == "snap/metadata.yaml: hooks.install: no snap/hooks/install; add the wrapper script"
+    )
 
 
 def test_all_problems_are_reported_together(tmp_path):
@@ -161,7 +179,9 @@ def test_all_problems_are_reported_together(tmp_path):
         ondemand=ONDEMAND.replace("after: [tool]", "after: [nope]"),
     )
     problems = problems_of(project)
-    assert {"sha256", "downloads", "'nope'"} <= {key for key in ("sha256", "downloads", "'nope'") for p in problems if key in p}
+    assert {"sha256", "downloads", "'nope'"} <= {
+        key for key in ("sha256", "downloads", "'nope'") for p in problems if key in p
+    }
 
 
 def test_invalid_yaml_names_the_file(tmp_path):
@@ -200,7 +220,10 @@ def test_check_passes_when_every_platform_has_its_source(tmp_path):
 def test_same_on_a_remote_source_needs_a_cache_entry(tmp_path):
     no_cache = "\n".join(line for line in CACHED_TOOL.splitlines() if "cache:" not in line) + "\n"
     problem = only(problems_of(make_project(tmp_path, tool=no_cache)))
-    assert "archive.source.type: `same` only fits parts whose upstream source is local, absent, or has a `cache` entry" in problem
+    assert (
+        "archive.source.type: `same` only fits parts whose upstream source is local, absent, or has a `cache` entry"
+        in problem
+    )
 
 
 def test_network_registries_allow_lock_pinned_fetches_only_where_declared(tmp_path):
@@ -223,6 +246,8 @@ def test_stale_audit_is_a_drift_problem(project: Project) -> None:
     (project.root / "docs").mkdir()
     (project.root / "docs" / "audit.md").write_text(auditdoc.audit_doc(project))
     assert not [p for p in check.drift_problems(project) if p.startswith("docs/audit.md")]
-    (project.parts_dir / "node.yaml").write_text((project.parts_dir / "node.yaml").read_text().replace("license: MIT", "license: ISC"))
+    (project.parts_dir / "node.yaml").write_text(
+        (project.parts_dir / "node.yaml").read_text().replace("license: MIT", "license: ISC")
+    )
     stale = [p for p in check.drift_problems(project) if p.startswith("docs/audit.md")]
     assert len(stale) == 1 and "run `invoke audit`" in stale[0]

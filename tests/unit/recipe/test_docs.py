@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from snapbuild.recipe import check, docs
 from snapbuild.recipe.project import DEFAULT
 

@@ -44,8 +44,10 @@ def test_generate_refuses_broken_parts_and_keeps_the_old_recipe(tmp_path):
 def test_generated_recipe_has_on_arch_grammar_and_no_source_checksum(tmp_path):
     project = two_platform_project(tmp_path, runtime=runtime())
     part = yaml.safe_load(generate_text(project))["parts"]["runtime"]
-    assert part["source"] == [{"on amd64": "https://example.invalid/rt-x64.tar.xz"},
-                              {"on arm64": "https://example.invalid/rt-arm64.tar.xz"}]
+    assert part["source"] == [
+        {"on amd64": "https://example.invalid/rt-x64.tar.xz"},
+        {"on arm64": "https://example.invalid/rt-arm64.tar.xz"},
+    ]
     assert part["source-type"] == "file"
     assert "source-checksum" not in part
     assert f"amd64) file=rt-x64.tar.xz; sha256={AMD} ;;" in part["override-pull"]

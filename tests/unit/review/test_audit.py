@@ -20,12 +20,17 @@ def test_the_report_without_a_snap_is_the_doc(project: Project) -> None:
 
 
 def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=root, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_run_audit_writes_and_prints_the_diff_against_the_committed_audit(
-        project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     current = auditdoc.audit_doc(project)
     (project.root / "docs").mkdir()
     (project.root / "docs" / "audit.md").write_text(current.replace("| grade | stable |", "| grade | devel |"))
@@ -72,7 +77,11 @@ def test_clean_snap_says_none(tmp_path: Path) -> None:
     (prime / "meta").mkdir(parents=True)
     (prime / "meta" / "snap.yaml").write_text("name: x\n")
     snap = tmp_path / "x.snap"
-    subprocess.run(["mksquashfs", str(prime), str(snap), "-noappend", "-all-root", "-no-progress", "-quiet"], check=True, capture_output=True)
+    subprocess.run(
+        ["mksquashfs", str(prime), str(snap), "-noappend", "-all-root", "-no-progress", "-quiet"],
+        check=True,
+        capture_output=True,
+    )
     text = audit.snap_audit(snap)
     assert text.split("## setuid / setgid files (expected: none)")[1].split("##")[0].strip() == "None."
     assert text.split("## World-writable files (expected: none)")[1].split("##")[0].strip() == "None."
@@ -81,8 +90,9 @@ def test_clean_snap_says_none(tmp_path: Path) -> None:
 @needs_squashfs
 def test_module_entry_point(tmp_path: Path) -> None:
     snap = make_snap(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "snapbuild.review.audit", str(snap)], cwd=DEFAULT.root,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "snapbuild.review.audit", str(snap)], cwd=DEFAULT.root, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == audit.snap_audit(snap)
 
@@ -94,8 +104,10 @@ def test_audit_of_a_snap_reports_the_built_versions_and_the_userland(built: tupl
     section = text.split("## What was built (`meta/build-info.yaml`)")[1]
     assert "- base: core24 (Ubuntu 24.04 (noble)); build host: Debian 12 (bookworm)" in section
     assert "**stage-packages come from Debian 12 (bookworm)'s archive, not from Ubuntu 24.04 (noble)" in section
-    assert ("| python | 3.11.2 | 3.11 | host-archive | python3.11 3.11.2-6+deb12u9 | Debian 12 (bookworm): bookworm, "
-            "bookworm-security (3 packages) |") in section
+    assert (
+        "| python | 3.11.2 | 3.11 | host-archive | python3.11 3.11.2-6+deb12u9 | Debian 12 (bookworm): bookworm, "
+        "bookworm-security (3 packages) |"
+    ) in section
     assert "| apache | 2.4.71 | 2.4 | host-archive | apache2-bin 2.4.71-1~deb12u1 |" in section
     assert "- agrees: every version above matches what the snap's files show." in section
     edited = audit.snap_audit(snap_with(prime, _edit(info, "ruby-3.2"), tmp_path / "edited.snap"))

@@ -15,7 +15,7 @@ from snapbuild.recipe.project import DEFAULT
 from snapbuild.review import audit
 from tests.unit.snaps import make_snap, needs_squashfs
 
-ONLY_PYYAML = r'''
+ONLY_PYYAML = r"""
 import importlib.abc
 import sys
 
@@ -30,43 +30,58 @@ class OnlyPyYAML(importlib.abc.MetaPathFinder):
 
 
 sys.meta_path.insert(0, OnlyPyYAML())
-'''
-RUN_MODULE = ONLY_PYYAML + r'''
+"""
+RUN_MODULE = (
+    ONLY_PYYAML
+    + r"""
 import runpy
 sys.argv = [sys.argv[1], *sys.argv[2:]]
 runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-'''
+"""
+)
 ENTRY_POINTS = ["snapbuild.review.snapcheck", "snapbuild.review.audit"]
 
 
 def only_pyyaml(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     # From the checkout, as the CI job runs it (the current directory is on sys.path).
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=DEFAULT.root, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=DEFAULT.root, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_subprocess_really_has_only_pyyaml() -> None:
-    done = only_pyyaml(ONLY_PYYAML + r'''
+    done = only_pyyaml(
+        ONLY_PYYAML
+        + r"""
 import yaml
 for name in ("craft_parts", "invoke", "requests"):
     try:
         __import__(name)
     except ModuleNotFoundError:
         print(name, "blocked")
-''')
+"""
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["craft_parts blocked", "invoke blocked", "requests blocked"]
 
 
 def test_the_review_package_imports_with_pyyaml_only() -> None:
-    done = only_pyyaml(ONLY_PYYAML + r'''
+    done = only_pyyaml(
+        ONLY_PYYAML
+        + r"""
 import json
 import snapbuild.review, snapbuild.review.snapcheck, snapbuild.review.audit
 print(json.dumps(sorted(name for name in sys.modules if name.startswith("snapbuild"))))
-''')
+"""
+    )
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout))
-    assert {"snapbuild.review.snapcheck", "snapbuild.review.audit", "snapbuild.build.buildfacts", "snapbuild.cli"} <= loaded
+    assert {
+        "snapbuild.review.snapcheck",
+        "snapbuild.review.audit",
+        "snapbuild.build.buildfacts",
+        "snapbuild.cli",
+    } <= loaded
     # Nothing of the build machinery is imported on the way.
     assert not loaded & {"snapbuild.build.lifecycle", "snapbuild.build.backends", "snapbuild.recipe.check"}
 

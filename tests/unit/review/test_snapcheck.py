@@ -22,7 +22,16 @@ from snapbuild.errors import ToolError
 from snapbuild.recipe.project import DEFAULT, Project
 from snapbuild.review import snapcheck
 from tests.unit.snaps import (
-    ONLY_STACKS, STACKS_TRIPLET, _edit, good_prime, needs_squashfs, pack, snap_with, snap_yaml_for, stacks_prime, write,
+    ONLY_STACKS,
+    STACKS_TRIPLET,
+    _edit,
+    good_prime,
+    needs_squashfs,
+    pack,
+    snap_with,
+    snap_yaml_for,
+    stacks_prime,
+    write,
 )
 
 needs_root_tools = pytest.mark.skipif(
@@ -102,10 +111,11 @@ def test_list_and_read_a_packed_snap(tmp_path: Path) -> None:
 def test_human_sizes() -> None:
     assert snapcheck.human(5) == "5 B"
     assert snapcheck.human(2048) == "2.0 KiB"
-    assert snapcheck.human(3 * 1024 ** 3) == "3.0 GiB"
+    assert snapcheck.human(3 * 1024**3) == "3.0 GiB"
 
 
 # --- ELF --------------------------------------------------------------------------------------------
+
 
 def test_read_elf_of_a_host_program() -> None:
     elf = snapcheck.read_elf(Path("/bin/sh").resolve())
@@ -152,7 +162,11 @@ def test_c_library_names() -> None:
 
 
 def test_wrapper_library_path(tmp_path: Path) -> None:
-    write(tmp_path / "bin" / "run", '#!/bin/sh\nLD_LIBRARY_PATH="$SNAP/opt/lib:${SNAP}/usr/lib/x:$HOME/x:/usr/lib"\nexec x\n', 0o755)
+    write(
+        tmp_path / "bin" / "run",
+        '#!/bin/sh\nLD_LIBRARY_PATH="$SNAP/opt/lib:${SNAP}/usr/lib/x:$HOME/x:/usr/lib"\nexec x\n',
+        0o755,
+    )
     write(tmp_path / "lib" / "env.sh", "export LD_LIBRARY_PATH=$SNAP/more/lib\n")
     write(tmp_path / "share" / "doc.sh", "LD_LIBRARY_PATH=$SNAP/not/a/wrapper\n")
     entries = [snapcheck.Entry(p, stat.S_IFREG | 0o755, 100) for p in ("bin/run", "lib/env.sh", "share/doc.sh")]
@@ -161,19 +175,28 @@ def test_wrapper_library_path(tmp_path: Path) -> None:
 
 # --- meta/snap.yaml ------------------------------------------------------------------------------------
 
+
 def entries_of(prime: Path) -> list[snapcheck.Entry]:
     result = []
     for path in sorted(prime.rglob("*")):
         info = path.lstat()
-        result.append(snapcheck.Entry(str(path.relative_to(prime)), info.st_mode, info.st_size,
-                                      target=os.readlink(path) if path.is_symlink() else ""))
+        result.append(
+            snapcheck.Entry(
+                str(path.relative_to(prime)),
+                info.st_mode,
+                info.st_size,
+                target=os.readlink(path) if path.is_symlink() else "",
+            )
+        )
     return result
 
 
 def test_snap_yaml_matching_metadata_is_clean(tmp_path: Path) -> None:
     metadata = DEFAULT.load_metadata()
     good_prime(tmp_path, metadata)
-    problems = snapcheck.snap_yaml_problems(snap_yaml_for(metadata), metadata, {"4.2.3", "4.2.3+stacks-only"}, entries_of(tmp_path))
+    problems = snapcheck.snap_yaml_problems(
+        snap_yaml_for(metadata), metadata, {"4.2.3", "4.2.3+stacks-only"}, entries_of(tmp_path)
+    )
     assert problems == []
 
 
@@ -190,11 +213,18 @@ def test_snap_yaml_faults_are_each_reported(tmp_path: Path) -> None:
     data["apps"][first_app] = {**data["apps"][first_app], "daemon": "forking"}
     del data["hooks"]["remove"]
     problems = "\n".join(snapcheck.snap_yaml_problems(data, metadata, {"4.2.3"}, entries_of(tmp_path)))
-    for expected in ("base is 'core22'", "confinement is 'strict'", "confinement must be classic",
-                     "version '9.9' is none the recipe builds", "architectures ['amd64', 'arm64']",
-                     "apps.extra is not declared", f"apps.{first_app}.daemon is 'forking'",
-                     f"apps.{first_app}.command {command!r} is not an executable", "hook 'remove' is missing",
-                     "meta/hooks/install: missing or not executable"):
+    for expected in (
+        "base is 'core22'",
+        "confinement is 'strict'",
+        "confinement must be classic",
+        "version '9.9' is none the recipe builds",
+        "architectures ['amd64', 'arm64']",
+        "apps.extra is not declared",
+        f"apps.{first_app}.daemon is 'forking'",
+        f"apps.{first_app}.command {command!r} is not an executable",
+        "hook 'remove' is missing",
+        "meta/hooks/install: missing or not executable",
+    ):
         assert expected in problems, expected
 
 
@@ -203,7 +233,13 @@ def test_command_through_a_symlink(tmp_path: Path) -> None:
     write(tmp_path / "usr" / "bin" / "real", "#!/bin/sh\n", 0o755)
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "a").symlink_to("../usr/bin/real")
-    data = {"name": "x", "version": "1", "confinement": "classic", "architectures": ["amd64"], "apps": {"a": {"command": "bin/a"}}}
+    data = {
+        "name": "x",
+        "version": "1",
+        "confinement": "classic",
+        "architectures": ["amd64"],
+        "apps": {"a": {"command": "bin/a"}},
+    }
     assert snapcheck.snap_yaml_problems(data, metadata, {"1"}, entries_of(tmp_path)) == []
 
 
@@ -215,6 +251,7 @@ def test_expected_versions_come_from_the_parts_and_what_build_info_says_was_left
 
 
 # --- the whole check on packed snaps -----------------------------------------------------------------
+
 
 @needs_squashfs
 def test_inspect_without_libraries(tmp_path: Path) -> None:
@@ -266,25 +303,45 @@ def test_library_resolution_in_a_root_without_the_build_system(tmp_path: Path) -
     prime = tmp_path / "prime"
     good_prime(prime, metadata)
     xz = Path(shutil.which("xz") or "")
-    lzma = next(Path(line.split("=>")[1].split("(")[0].strip()) for line in
-                subprocess.run(["ldd", str(xz)], capture_output=True, text=True).stdout.splitlines() if "liblzma" in line)
+    lzma = next(
+        Path(line.split("=>")[1].split("(")[0].strip())
+        for line in subprocess.run(["ldd", str(xz)], capture_output=True, text=True).stdout.splitlines()
+        if "liblzma" in line
+    )
     libdir = prime / "usr" / "lib" / TRIPLET
     libdir.mkdir(parents=True)
     shutil.copy2(lzma.resolve(), libdir / lzma.name)  # a library, resolved through the library dirs
     # 1. rpath to the snap's library dir, as the build's relink sets it: resolves.
     shutil.copy2(xz, prime / "bin" / "xz-ok")
-    subprocess.run(["patchelf", "--force-rpath", "--set-rpath", f"$ORIGIN/../usr/lib/{TRIPLET}", str(prime / "bin" / "xz-ok")], check=True)
+    subprocess.run(
+        ["patchelf", "--force-rpath", "--set-rpath", f"$ORIGIN/../usr/lib/{TRIPLET}", str(prime / "bin" / "xz-ok")],
+        check=True,
+    )
     # 2. no rpath: the library is in the snap but the program cannot find it.
     shutil.copy2(xz, prime / "bin" / "xz-norpath")
     subprocess.run(["patchelf", "--remove-rpath", str(prime / "bin" / "xz-norpath")], check=True)
     # 3. a library the snap does not ship at all.
     shutil.copy2(xz, prime / "bin" / "xz-missing")
-    subprocess.run(["patchelf", "--force-rpath", "--set-rpath", "$ORIGIN/../usr/lib/nowhere", str(prime / "bin" / "xz-missing")], check=True)
-    subprocess.run(["patchelf", "--replace-needed", "liblzma.so.5", "libnot-shipped.so.9", str(prime / "bin" / "xz-missing")], check=True)
+    subprocess.run(
+        ["patchelf", "--force-rpath", "--set-rpath", "$ORIGIN/../usr/lib/nowhere", str(prime / "bin" / "xz-missing")],
+        check=True,
+    )
+    subprocess.run(
+        ["patchelf", "--replace-needed", "liblzma.so.5", "libnot-shipped.so.9", str(prime / "bin" / "xz-missing")],
+        check=True,
+    )
     # 4. an absolute build-system rpath.
     shutil.copy2(xz, prime / "bin" / "xz-leak")
-    subprocess.run(["patchelf", "--force-rpath", "--set-rpath", f"/root/parts/xz/install/usr/lib/{TRIPLET}:$ORIGIN/../usr/lib/{TRIPLET}",
-                    str(prime / "bin" / "xz-leak")], check=True)
+    subprocess.run(
+        [
+            "patchelf",
+            "--force-rpath",
+            "--set-rpath",
+            f"/root/parts/xz/install/usr/lib/{TRIPLET}:$ORIGIN/../usr/lib/{TRIPLET}",
+            str(prime / "bin" / "xz-leak"),
+        ],
+        check=True,
+    )
     # 5. another architecture's binary: a fault among commands, a note elsewhere.
     write(prime / "bin" / "foreign", foreign_elf(), 0o755)
     write(prime / "share" / "prebuilt" / "foreign", foreign_elf(), 0o755)
@@ -292,8 +349,11 @@ def test_library_resolution_in_a_root_without_the_build_system(tmp_path: Path) -
     # (the root's own tools need them), which must count as "from the host", not as resolved.
     sed = Path(shutil.which("sed") or "")
     shutil.copy2(sed, prime / "bin" / "sed-copy")
-    sed_libs = [line.split("=>")[0].strip() for line in subprocess.run(["ldd", str(sed)], capture_output=True, text=True).stdout.splitlines()
-                if "=>" in line and not snapcheck.C_LIBRARY.match(line.split("=>")[0].strip())]
+    sed_libs = [
+        line.split("=>")[0].strip()
+        for line in subprocess.run(["ldd", str(sed)], capture_output=True, text=True).stdout.splitlines()
+        if "=>" in line and not snapcheck.C_LIBRARY.match(line.split("=>")[0].strip())
+    ]
 
     report = snapcheck.inspect_snap(pack(prime, tmp_path / "t.snap"), DEFAULT)
     problems = report.problems
@@ -304,10 +364,13 @@ def test_library_resolution_in_a_root_without_the_build_system(tmp_path: Path) -
     assert f"usr/lib/{TRIPLET}/{lzma.name}" not in by_file
     assert by_file["bin/xz-norpath"] == [
         "bin/xz-norpath: cannot find liblzma.so.5 (they are in the snap's library dirs: the file has no RPATH "
-        "reaching them; run the build's relink over it or give its wrapper LD_LIBRARY_PATH)"]
+        "reaching them; run the build's relink over it or give its wrapper LD_LIBRARY_PATH)"
+    ]
     assert by_file["bin/xz-missing"] == ["bin/xz-missing: cannot find libnot-shipped.so.9"]
     assert by_file["bin/xz-leak"] == [
-        f"bin/xz-leak: RPATH/RUNPATH entry '/root/parts/xz/install/usr/lib/{TRIPLET}' points outside the snap (a build-system path?)"]
+        f"bin/xz-leak: RPATH/RUNPATH entry '/root/parts/xz/install/usr/lib/{TRIPLET}' points outside the snap "
+        "(a build-system path?)"
+    ]
     assert "built for another architecture" in by_file["bin/foreign"][0]
     assert "share/prebuilt/foreign" not in by_file
     assert report.libraries is not None and report.libraries.skipped_foreign == ["share/prebuilt/foreign"]
@@ -318,10 +381,16 @@ def test_library_resolution_in_a_root_without_the_build_system(tmp_path: Path) -
     assert snapcheck.check_snap(tmp_path / "t.snap", DEFAULT) == problems
 
 
-def test_check_snap_task_reports_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    report = snapcheck.SnapReport(tmp_path / "x.snap", {"name": "ondemand", "version": "1", "architectures": ["amd64"]},
-                                  ["a: bad", "b: worse"], {"bin": 10}, {"files": 1})
+def test_check_snap_task_reports_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = snapcheck.SnapReport(
+        tmp_path / "x.snap",
+        {"name": "ondemand", "version": "1", "architectures": ["amd64"]},
+        ["a: bad", "b: worse"],
+        {"bin": 10},
+        {"files": 1},
+    )
     monkeypatch.setattr(snapcheck, "inspect_snap", lambda snap, project: report)
     with pytest.raises(snapcheck.ToolError) as err:
         snapcheck.check_snap_task(tmp_path / "x.snap", Project(tmp_path))
@@ -341,29 +410,46 @@ def test_build_info_that_matches_the_snap_passes(built: tuple[Path, dict], tmp_p
 
 
 EDITS = {
-    "python-3.12": ["parts.python.version is '3.12', but the snap has no usr/lib/python3.12",
-                    "parts.python.version is '3.12', but the snap has 3.11.2 (usr/lib/python3.11, usr/bin/python3.11)",
-                    "parts.python.version is '3.12', but its stage-packages have no python3.12"],
-    "ruby-3.2": ["parts.ruby.version is '3.2', but the snap has no usr/lib/ruby/3.2.0",
-                 f"parts.ruby.version is '3.2', but the snap has 3.1.2 (usr/lib/ruby/3.1.0, usr/lib/{STACKS_TRIPLET}/libruby-3.1.so.3.1.2)",
-                 "parts.ruby.version is '3.2', but its stage-packages have no ruby3.2"],
-    "apache2-bin-version": ["parts.apache.version is '2.4.71', but its stage-package apache2-bin is 2.4.58-1ubuntu8",
-                            "parts.apache.stage-packages.apache2-bin is 2.4.58-1ubuntu8, but the snap's "
-                            "usr/share/doc/apache2-bin/changelog.Debian.gz is apache2 2.4.71-1~deb12u1"],
-    "apache-version": ["parts.apache.version is '2.4.58', but the snap has 2.4.71 (usr/sbin/apache2)",
-                       "parts.apache.version is '2.4.58', but its stage-package apache2-bin is 2.4.71-1~deb12u1"],
-    "package-left-out": ["usr/share/doc/libapr1: a Debian package in the snap that no part's stage-packages in "
-                         "meta/build-info.yaml lists"],
-    "base": ["base is 'core22', meta/snap.yaml says 'core24'",
-             "base-userland is 'Ubuntu 24.04 (noble)', but base core22 is 'Ubuntu 22.04 (jammy)'"],
+    "python-3.12": [
+        "parts.python.version is '3.12', but the snap has no usr/lib/python3.12",
+        "parts.python.version is '3.12', but the snap has 3.11.2 (usr/lib/python3.11, usr/bin/python3.11)",
+        "parts.python.version is '3.12', but its stage-packages have no python3.12",
+    ],
+    "ruby-3.2": [
+        "parts.ruby.version is '3.2', but the snap has no usr/lib/ruby/3.2.0",
+        "parts.ruby.version is '3.2', but the snap has 3.1.2 "
+        f"(usr/lib/ruby/3.1.0, usr/lib/{STACKS_TRIPLET}/libruby-3.1.so.3.1.2)",
+        "parts.ruby.version is '3.2', but its stage-packages have no ruby3.2",
+    ],
+    "apache2-bin-version": [
+        "parts.apache.version is '2.4.71', but its stage-package apache2-bin is 2.4.58-1ubuntu8",
+        "parts.apache.stage-packages.apache2-bin is 2.4.58-1ubuntu8, but the snap's "
+        "usr/share/doc/apache2-bin/changelog.Debian.gz is apache2 2.4.71-1~deb12u1",
+    ],
+    "apache-version": [
+        "parts.apache.version is '2.4.58', but the snap has 2.4.71 (usr/sbin/apache2)",
+        "parts.apache.version is '2.4.58', but its stage-package apache2-bin is 2.4.71-1~deb12u1",
+    ],
+    "package-left-out": [
+        "usr/share/doc/libapr1: a Debian package in the snap that no part's stage-packages in "
+        "meta/build-info.yaml lists"
+    ],
+    "base": [
+        "base is 'core22', meta/snap.yaml says 'core24'",
+        "base-userland is 'Ubuntu 24.04 (noble)', but base core22 is 'Ubuntu 22.04 (jammy)'",
+    ],
     "base-userland": ["base-userland is 'Debian 12 (bookworm)', but base core24 is 'Ubuntu 24.04 (noble)'"],
-    "no-userland": ["parts apache, python, ruby list stage-packages, but `userland` does not say whose archive they came from"],
+    "no-userland": [
+        "parts apache, python, ruby list stage-packages, but `userland` does not say whose archive they came from"
+    ],
 }
 
 
 @needs_squashfs
 @pytest.mark.parametrize("change", sorted(EDITS))
-def test_check_snap_fails_on_build_info_edited_to_disagree(built: tuple[Path, dict], tmp_path: Path, change: str) -> None:
+def test_check_snap_fails_on_build_info_edited_to_disagree(
+    built: tuple[Path, dict], tmp_path: Path, change: str
+) -> None:
     prime, info = built
     snap = snap_with(prime, _edit(info, change), tmp_path / f"{change}.snap")
     problems = snapcheck.inspect_snap(snap, DEFAULT, libraries=False).problems
@@ -376,23 +462,36 @@ def test_check_snap_fails_on_build_info_edited_to_disagree(built: tuple[Path, di
 def test_an_older_build_info_with_series_versions_still_agrees(tmp_path: Path) -> None:
     prime = tmp_path / "prime"
     stacks_prime(prime)
-    old = {"sources": "archive", "left-out": sorted(ONLY_STACKS), "parts": {
-        "python": {"version": "3.11", "from": "local"}, "ruby": {"version": "3.1", "from": "base-archive"},
-        "apache": {"version": "2.4", "from": "base-archive"}}}
+    old = {
+        "sources": "archive",
+        "left-out": sorted(ONLY_STACKS),
+        "parts": {
+            "python": {"version": "3.11", "from": "local"},
+            "ruby": {"version": "3.1", "from": "base-archive"},
+            "apache": {"version": "2.4", "from": "base-archive"},
+        },
+    }
     assert snapcheck.inspect_snap(snap_with(prime, old, tmp_path / "old.snap"), DEFAULT, libraries=False).problems == []
     old["parts"]["python"]["version"] = "3.12"
-    assert "meta/build-info.yaml: parts.python.version is '3.12', but the snap has no usr/lib/python3.12" in \
-        "\n".join(snapcheck.inspect_snap(snap_with(prime, old, tmp_path / "old2.snap"), DEFAULT, libraries=False).problems)
+    assert "meta/build-info.yaml: parts.python.version is '3.12', but the snap has no usr/lib/python3.12" in "\n".join(
+        snapcheck.inspect_snap(snap_with(prime, old, tmp_path / "old2.snap"), DEFAULT, libraries=False).problems
+    )
 
 
 @needs_squashfs
-@pytest.mark.skipif(os.geteuid() != 0 and not shutil.which("unshare"), reason="the snap check's library chroot needs root or unshare")
+@pytest.mark.skipif(
+    os.geteuid() != 0 and not shutil.which("unshare"), reason="the snap check's library chroot needs root or unshare"
+)
 def test_the_snap_check_command_exits_nonzero_on_an_edited_build_info(built: tuple[Path, dict], tmp_path: Path) -> None:
     """`python -m snapbuild.review.snapcheck` is `invoke check --snap`'s snap half (check_snap_task)."""
     prime, info = built
     snap = snap_with(prime, _edit(info, "python-3.12"), tmp_path / "edited.snap")
-    done = subprocess.run([sys.executable, "-m", "snapbuild.review.snapcheck", str(snap)], capture_output=True, text=True,
-                          cwd=DEFAULT.root)
+    done = subprocess.run(
+        [sys.executable, "-m", "snapbuild.review.snapcheck", str(snap)],
+        capture_output=True,
+        text=True,
+        cwd=DEFAULT.root,
+    )
     assert done.returncode == 1
     assert "parts.python.version is '3.12', but the snap has no usr/lib/python3.12" in done.stderr
     with pytest.raises(ToolError, match="problem"):
