@@ -22,7 +22,7 @@ import yaml
 
 from . import model, upstream
 from .env import Paths
-from .errors import ConfigError, HookError, InternalError
+from .errors import ConfigError, InternalError
 from .model import PortalSettings, Settings
 
 PORTAL_HEADER = """\
@@ -60,6 +60,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean {close[0]}?" if close else ""
 
+
 NGINX_STAGE_HEADER = """\
 # nginx_stage configuration (upstream's nginx_stage.yml keys) for the ondemand snap.
 # Paths into the snap and the keys set with `snap set ondemand nginx-stage.*` are rewritten
@@ -90,9 +91,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         out[key] = loader.construct_object(value_node, deep=True)
     return out
 
@@ -229,13 +228,17 @@ DERIVED_KEYS = {
         "mod_auth_openidc directives in custom_vhost_directives"
     ),
     # Upstream reads it only when maintenance_ip_allowlist is absent, which the snap always writes.
-    "maintenance_ip_whitelist": "upstream's old name of maintenance_ip_allowlist; set portal.maintenance.allowlist instead",
+    "maintenance_ip_whitelist": (
+        "upstream's old name of maintenance_ip_allowlist; set portal.maintenance.allowlist instead"
+    ),
 }
 
 
 def managed_portal_keys(paths: Paths) -> dict[str, str]:
     """Every ood_portal.yml key the snap writes (whatever the settings) -> how to change it."""
-    managed = {yml: f"set {snap} instead: `sudo snap set ondemand {snap}=...`" for yml, snap in PORTAL_YAML_KEYS.items()}
+    managed = {
+        yml: f"set {snap} instead: `sudo snap set ondemand {snap}=...`" for yml, snap in PORTAL_YAML_KEYS.items()
+    }
     managed.update(DERIVED_KEYS)
     managed["oidc_crypto_passphrase"] = f"the snap generates it once and keeps it in {paths.oidc_passphrase_file}"
     for name, value in fixed_portal_keys(paths, with_routes=True).items():
@@ -271,7 +274,10 @@ def portal_yaml(portal: PortalSettings, paths: Paths, passphrase: str | None = N
     data["port"] = portal.port
     data["listen_addr_port"] = list(portal.listen)
     if portal.ssl:
-        ssl = [f'SSLCertificateFile "{portal.ssl.certificate}"', f'SSLCertificateKeyFile "{portal.ssl.certificate_key}"']
+        ssl = [
+            f'SSLCertificateFile "{portal.ssl.certificate}"',
+            f'SSLCertificateKeyFile "{portal.ssl.certificate_key}"',
+        ]
         if portal.ssl.certificate_chain:
             ssl.append(f'SSLCertificateChainFile "{portal.ssl.certificate_chain}"')
         data["ssl"] = ssl
@@ -396,7 +402,7 @@ def portal_from_yaml(
         for problem in error.problems:
             key = problem.split(":", 1)[0]
             yml = reverse.get(key)
-            problems.append(f"{where}: {yml} ({key}){problem[len(key):]}" if yml else f"{where}: {problem}")
+            problems.append(f"{where}: {yml} ({key}){problem[len(key) :]}" if yml else f"{where}: {problem}")
         raise ConfigError(problems, brief=f"{where} is invalid") from None
     if problems:
         raise ConfigError(problems, brief=f"{where} is invalid")
@@ -415,7 +421,7 @@ def _ssl_from_yaml(value: Any, put: Any, problems: list[str], where: str) -> Non
             put(SSL_DIRECTIVES[parts[0]], parts[1][1:-1])
         else:
             problems.append(
-                f"{where}: ssl: {line!r} is not one of {', '.join(SSL_DIRECTIVES)} \"PATH\" "
+                f'{where}: ssl: {line!r} is not one of {", ".join(SSL_DIRECTIVES)} "PATH" '
                 "(the snap sets SSL from portal.ssl.*)"
             )
 

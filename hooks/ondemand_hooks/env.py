@@ -119,7 +119,9 @@ class Paths:
         found = sorted(self.snap.glob("usr/lib/*/lua/5.3/posix*"))
         if not found or not (self.snap / "usr" / "share" / "lua" / "5.3" / "posix").is_dir():
             return None
-        return self.snap_stable / "usr" / "share" / "lua" / "5.3", self.snap_stable / found[0].parent.relative_to(self.snap)
+        return self.snap_stable / "usr" / "share" / "lua" / "5.3", self.snap_stable / found[0].parent.relative_to(
+            self.snap
+        )
 
     @property
     def ondemand_present(self) -> bool:

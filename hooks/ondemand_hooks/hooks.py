@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -130,7 +129,9 @@ def touch_sys_app_configs(paths: Paths) -> None:
                 log.info("%s: created for nginx_stage app_reset", conf)
 
 
-def _cluster_changes(settings: model.Settings, paths: Paths, problems: list[str]) -> tuple[dict[Path, bytes], list[Path]]:
+def _cluster_changes(
+    settings: model.Settings, paths: Paths, problems: list[str]
+) -> tuple[dict[Path, bytes], list[Path]]:
     wanted = {paths.clusters_d / f"{c.id}.yml": configfiles.cluster_yaml(c) for c in settings.clusters}
     writes: dict[Path, bytes] = {}
     for path, data in wanted.items():
@@ -241,7 +242,9 @@ def reload_apache(ctx: Context, *, restart: bool = False) -> bool:
         statuses = {}
     status = statuses.get(service)
     if status is not None and not status.enabled and not status.active:
-        log.info("%s is disabled and stopped: not starting it (start it with `snap start --enable %s`)", service, service)
+        log.info(
+            "%s is disabled and stopped: not starting it (start it with `snap start --enable %s`)", service, service
+        )
         return False
     try:
         ctx.snapctl.restart(service)
@@ -350,7 +353,13 @@ def apply_configuration(ctx: Context, *, restart: bool, rerun: bool = False) -> 
 
     validated = time.monotonic()
     update = _prepare_portal(
-        portal_settings, portal_yml, paths, site, rerun=rerun, passphrase_to_write=passphrase_to_write, runner=ctx.runner
+        portal_settings,
+        portal_yml,
+        paths,
+        site,
+        rerun=rerun,
+        passphrase_to_write=passphrase_to_write,
+        runner=ctx.runner,
     )
     prepared = time.monotonic()
 

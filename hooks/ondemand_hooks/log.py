@@ -46,9 +46,7 @@ def setup(hook: str, log_file: Path | None, stderr_level: int = logging.INFO) ->
         else:
             to_file.setLevel(logging.DEBUG)
             to_file.setFormatter(
-                logging.Formatter(
-                    f"%(asctime)s {hook}[%(process)d] %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"
-                )
+                logging.Formatter(f"%(asctime)s {hook}[%(process)d] %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
             )
             log.addHandler(to_file)
 

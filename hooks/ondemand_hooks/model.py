@@ -63,7 +63,7 @@ class Key:
         if len(path) != len(self.segments):
             return None
         found: dict[str, str] = {}
-        for want, got in zip(self.segments, path):
+        for want, got in zip(self.segments, path, strict=True):
             placeholder = PLACEHOLDER.fullmatch(want)
             if placeholder:
                 found[placeholder.group(1)] = got
@@ -91,114 +91,299 @@ _HOST_LIST = v.ListOf(v.hostname, "host names")
 
 KEYS: tuple[Key, ...] = (
     # --- portal: ood_portal.yml -----------------------------------------------------------
-    _k("portal.servername", "host name", None, "ondemand.example.edu",
-       "The portal's host name (Apache `ServerName`; upstream `servername`). Requests for other "
-       "host names are redirected to it. Unset: answer to any host name.", v.hostname),
-    _k("portal.server-aliases", "list of host names", [], "ood.example.edu,ondemand2.example.edu",
-       "Other host names the portal answers to (upstream `server_aliases`), comma-separated.", _HOST_LIST),
-    _k("portal.port", "port", None, "8443",
-       "Port of the portal's virtual host (upstream `port`).", v.PORT,
-       default_doc="80, or 443 when portal.ssl.* is set"),
-    _k("portal.listen-addr-port", "list of PORT, IPv4:PORT or [IPv6]:PORT", [], "192.0.2.10:443,192.0.2.10:80",
-       "Addresses Apache listens on (upstream `listen_addr_port`), comma-separated. Must include "
-       "portal.port.", v.ListOf(v.listen_address, "listen addresses"),
-       default_doc="portal.port on every address, plus 80 for the HTTPS redirect when SSL is on"),
-    _k("portal.ssl.certificate", "path", None, "/etc/ssl/ondemand/cert.pem",
-       "PEM certificate file for HTTPS (upstream `ssl`: `SSLCertificateFile`). Setting it and "
-       "portal.ssl.certificate-key turns HTTPS on; port 80 then redirects to it.",
-       v.ExistingFile("certificate", "BEGIN CERTIFICATE")),
-    _k("portal.ssl.certificate-key", "path", None, "/etc/ssl/ondemand/key.pem",
-       "PEM private key of the certificate (`SSLCertificateKeyFile`). Keep it readable by root only.",
-       v.ExistingFile("private key", "PRIVATE KEY")),
-    _k("portal.ssl.certificate-chain", "path", None, "/etc/ssl/ondemand/chain.pem",
-       "PEM intermediate certificates (`SSLCertificateChainFile`).",
-       v.ExistingFile("certificate chain", "BEGIN CERTIFICATE")),
-    _k("portal.auth.type", "one of " + "|".join(AUTH_TYPES), "auto", "oidc",
-       "How users log in. `auto`: OpenID Connect once portal.oidc.provider-metadata-url and "
-       "portal.oidc.client-id are set, else none. `none`: every page shows "
-       "/public/need_auth.html (upstream's behaviour before authentication is configured). "
-       "`oidc`: mod_auth_openidc. `basic`: HTTP basic auth against portal.auth.basic.user-file "
-       "(for tests and small sites).", v.Choice(AUTH_TYPES)),
-    _k("portal.auth.basic.user-file", "path", None, "/etc/ondemand/htpasswd",
-       "htpasswd file for portal.auth.type=basic. Apache's workers read it as the portal's user "
-       "(snap_daemon): make it readable by that user, e.g. group snap_daemon and mode 0640.",
-       v.ExistingFile("htpasswd file", reader=PORTAL_USER)),
-    _k("portal.oidc.uri", "URL path", "/oidc", "/oidc",
-       "Redirect URI path handled by mod_auth_openidc (upstream `oidc_uri`, `oidc_redirect_uri`). "
-       "Register https://SERVERNAME/oidc with your identity provider.", v.uri_path),
-    _k("portal.oidc.provider-metadata-url", "https URL", None,
-       "https://idp.example.edu/realms/hpc/.well-known/openid-configuration",
-       "The identity provider's discovery document (upstream `oidc_provider_metadata_url`).", v.Url()),
-    _k("portal.oidc.client-id", "text without spaces", None, "ondemand.example.edu",
-       "Client ID registered with the identity provider (upstream `oidc_client_id`).",
-       v.Text(allow_spaces=False, max_length=512)),
-    _k("portal.oidc.client-secret", "text without spaces (secret)", None, "s3cr3t-from-your-idp",
-       "Client secret (upstream `oidc_client_secret`). Stored in ood_portal.yml and the Apache "
-       "config, both readable by root only. Unset for a public client: the portal then uses PKCE "
-       "(`OIDCPKCEMethod S256`).", v.Text(allow_spaces=False, max_length=512), secret=True),
-    _k("portal.oidc.remote-user-claim", "claim name", "preferred_username", "email",
-       "Claim that becomes REMOTE_USER (upstream `oidc_remote_user_claim`), then mapped to a "
-       "system user by portal.user-map-match.", v.Token(r"[A-Za-z0-9_.:-]{1,128}", "a claim name")),
-    _k("portal.oidc.scope", "space-separated scopes", "openid profile email", "openid profile email groups",
-       "Scopes requested (upstream `oidc_scope`); must contain `openid`.", v.oidc_scope),
-    _k("portal.oidc.session-inactivity-timeout", "seconds", 28800, "3600",
-       "Log users out after this long without a request (upstream `oidc_session_inactivity_timeout`).",
-       v.Integer(1, 31536000, "a number of seconds")),
-    _k("portal.oidc.session-max-duration", "seconds", 28800, "43200",
-       "Longest session, whatever the activity (upstream `oidc_session_max_duration`); 0 follows the "
-       "ID token's expiry.", v.Integer(0, 31536000, "a number of seconds")),
-    _k("portal.maintenance.enabled", "boolean", False, "true",
-       "Maintenance mode, upstream's mechanism: while the flag file "
-       "$SNAP_COMMON/etc/ood/maintenance.enable exists (upstream /etc/ood/maintenance.enable), every "
-       "request is redirected to /public/maintenance/index.html, except from "
-       "portal.maintenance.allowlist. This key creates or removes the file; no Apache reload is "
-       "needed, and an admin may touch the file by hand just as well. Like upstream's, it works once "
-       "an auth type is set (the need_auth vhost before that has no maintenance mode).", v.boolean),
-    _k("portal.maintenance.allowlist", "list of IP addresses or IPv4 /8, /16, /24 networks", [],
-       "10.0.0.5,192.168.10.0/24",
-       "Clients that still reach the portal during maintenance (upstream "
-       "`maintenance_ip_allowlist`), comma-separated. Upstream matches each entry against the start "
-       "of the client's address, so a network is written as its prefix (192.168.10.0/24 becomes "
-       "`192.168.10.`) and an address also admits longer ones that begin with it (10.0.0.5 admits "
-       "10.0.0.50).", v.ListOf(v.maintenance_client, "IP addresses or networks")),
-    _k("portal.user-map-match", "Lua pattern", ".*", "^([^@]+)@example%.edu$",
-       "Maps the authenticated user to a system user (upstream `user_map_match`; the first capture, "
-       "or the whole match).", v.lua_pattern),
-    _k("portal.host-regex", "regular expression", "[^/]+", r"[\w.-]+\.cluster\.example\.edu",
-       "Hosts the /node and /rnode reverse proxies may reach (upstream `host_regex`). The default "
-       "allows any host, external ones too: restrict it to your compute nodes.", v.Regex()),
-    _k("portal.lua-log-level", "Apache log level", "info", "warn",
-       "Log level of mod_ood_proxy (upstream `lua_log_level`).", v.Choice(LOG_LEVELS)),
+    _k(
+        "portal.servername",
+        "host name",
+        None,
+        "ondemand.example.edu",
+        "The portal's host name (Apache `ServerName`; upstream `servername`). Requests for other "
+        "host names are redirected to it. Unset: answer to any host name.",
+        v.hostname,
+    ),
+    _k(
+        "portal.server-aliases",
+        "list of host names",
+        [],
+        "ood.example.edu,ondemand2.example.edu",
+        "Other host names the portal answers to (upstream `server_aliases`), comma-separated.",
+        _HOST_LIST,
+    ),
+    _k(
+        "portal.port",
+        "port",
+        None,
+        "8443",
+        "Port of the portal's virtual host (upstream `port`).",
+        v.PORT,
+        default_doc="80, or 443 when portal.ssl.* is set",
+    ),
+    _k(
+        "portal.listen-addr-port",
+        "list of PORT, IPv4:PORT or [IPv6]:PORT",
+        [],
+        "192.0.2.10:443,192.0.2.10:80",
+        "Addresses Apache listens on (upstream `listen_addr_port`), comma-separated. Must include portal.port.",
+        v.ListOf(v.listen_address, "listen addresses"),
+        default_doc="portal.port on every address, plus 80 for the HTTPS redirect when SSL is on",
+    ),
+    _k(
+        "portal.ssl.certificate",
+        "path",
+        None,
+        "/etc/ssl/ondemand/cert.pem",
+        "PEM certificate file for HTTPS (upstream `ssl`: `SSLCertificateFile`). Setting it and "
+        "portal.ssl.certificate-key turns HTTPS on; port 80 then redirects to it.",
+        v.ExistingFile("certificate", "BEGIN CERTIFICATE"),
+    ),
+    _k(
+        "portal.ssl.certificate-key",
+        "path",
+        None,
+        "/etc/ssl/ondemand/key.pem",
+        "PEM private key of the certificate (`SSLCertificateKeyFile`). Keep it readable by root only.",
+        v.ExistingFile("private key", "PRIVATE KEY"),
+    ),
+    _k(
+        "portal.ssl.certificate-chain",
+        "path",
+        None,
+        "/etc/ssl/ondemand/chain.pem",
+        "PEM intermediate certificates (`SSLCertificateChainFile`).",
+        v.ExistingFile("certificate chain", "BEGIN CERTIFICATE"),
+    ),
+    _k(
+        "portal.auth.type",
+        "one of " + "|".join(AUTH_TYPES),
+        "auto",
+        "oidc",
+        "How users log in. `auto`: OpenID Connect once portal.oidc.provider-metadata-url and "
+        "portal.oidc.client-id are set, else none. `none`: every page shows "
+        "/public/need_auth.html (upstream's behaviour before authentication is configured). "
+        "`oidc`: mod_auth_openidc. `basic`: HTTP basic auth against portal.auth.basic.user-file "
+        "(for tests and small sites).",
+        v.Choice(AUTH_TYPES),
+    ),
+    _k(
+        "portal.auth.basic.user-file",
+        "path",
+        None,
+        "/etc/ondemand/htpasswd",
+        "htpasswd file for portal.auth.type=basic. Apache's workers read it as the portal's user "
+        "(snap_daemon): make it readable by that user, e.g. group snap_daemon and mode 0640.",
+        v.ExistingFile("htpasswd file", reader=PORTAL_USER),
+    ),
+    _k(
+        "portal.oidc.uri",
+        "URL path",
+        "/oidc",
+        "/oidc",
+        "Redirect URI path handled by mod_auth_openidc (upstream `oidc_uri`, `oidc_redirect_uri`). "
+        "Register https://SERVERNAME/oidc with your identity provider.",
+        v.uri_path,
+    ),
+    _k(
+        "portal.oidc.provider-metadata-url",
+        "https URL",
+        None,
+        "https://idp.example.edu/realms/hpc/.well-known/openid-configuration",
+        "The identity provider's discovery document (upstream `oidc_provider_metadata_url`).",
+        v.Url(),
+    ),
+    _k(
+        "portal.oidc.client-id",
+        "text without spaces",
+        None,
+        "ondemand.example.edu",
+        "Client ID registered with the identity provider (upstream `oidc_client_id`).",
+        v.Text(allow_spaces=False, max_length=512),
+    ),
+    _k(
+        "portal.oidc.client-secret",
+        "text without spaces (secret)",
+        None,
+        "s3cr3t-from-your-idp",
+        "Client secret (upstream `oidc_client_secret`). Stored in ood_portal.yml and the Apache "
+        "config, both readable by root only. Unset for a public client: the portal then uses PKCE "
+        "(`OIDCPKCEMethod S256`).",
+        v.Text(allow_spaces=False, max_length=512),
+        secret=True,
+    ),
+    _k(
+        "portal.oidc.remote-user-claim",
+        "claim name",
+        "preferred_username",
+        "email",
+        "Claim that becomes REMOTE_USER (upstream `oidc_remote_user_claim`), then mapped to a "
+        "system user by portal.user-map-match.",
+        v.Token(r"[A-Za-z0-9_.:-]{1,128}", "a claim name"),
+    ),
+    _k(
+        "portal.oidc.scope",
+        "space-separated scopes",
+        "openid profile email",
+        "openid profile email groups",
+        "Scopes requested (upstream `oidc_scope`); must contain `openid`.",
+        v.oidc_scope,
+    ),
+    _k(
+        "portal.oidc.session-inactivity-timeout",
+        "seconds",
+        28800,
+        "3600",
+        "Log users out after this long without a request (upstream `oidc_session_inactivity_timeout`).",
+        v.Integer(1, 31536000, "a number of seconds"),
+    ),
+    _k(
+        "portal.oidc.session-max-duration",
+        "seconds",
+        28800,
+        "43200",
+        "Longest session, whatever the activity (upstream `oidc_session_max_duration`); 0 follows the "
+        "ID token's expiry.",
+        v.Integer(0, 31536000, "a number of seconds"),
+    ),
+    _k(
+        "portal.maintenance.enabled",
+        "boolean",
+        False,
+        "true",
+        "Maintenance mode, upstream's mechanism: while the flag file "
+        "$SNAP_COMMON/etc/ood/maintenance.enable exists (upstream /etc/ood/maintenance.enable), every "
+        "request is redirected to /public/maintenance/index.html, except from "
+        "portal.maintenance.allowlist. This key creates or removes the file; no Apache reload is "
+        "needed, and an admin may touch the file by hand just as well. Like upstream's, it works once "
+        "an auth type is set (the need_auth vhost before that has no maintenance mode).",
+        v.boolean,
+    ),
+    _k(
+        "portal.maintenance.allowlist",
+        "list of IP addresses or IPv4 /8, /16, /24 networks",
+        [],
+        "10.0.0.5,192.168.10.0/24",
+        "Clients that still reach the portal during maintenance (upstream "
+        "`maintenance_ip_allowlist`), comma-separated. Upstream matches each entry against the start "
+        "of the client's address, so a network is written as its prefix (192.168.10.0/24 becomes "
+        "`192.168.10.`) and an address also admits longer ones that begin with it (10.0.0.5 admits "
+        "10.0.0.50).",
+        v.ListOf(v.maintenance_client, "IP addresses or networks"),
+    ),
+    _k(
+        "portal.user-map-match",
+        "Lua pattern",
+        ".*",
+        "^([^@]+)@example%.edu$",
+        "Maps the authenticated user to a system user (upstream `user_map_match`; the first capture, "
+        "or the whole match).",
+        v.lua_pattern,
+    ),
+    _k(
+        "portal.host-regex",
+        "regular expression",
+        "[^/]+",
+        r"[\w.-]+\.cluster\.example\.edu",
+        "Hosts the /node and /rnode reverse proxies may reach (upstream `host_regex`). The default "
+        "allows any host, external ones too: restrict it to your compute nodes.",
+        v.Regex(),
+    ),
+    _k(
+        "portal.lua-log-level",
+        "Apache log level",
+        "info",
+        "warn",
+        "Log level of mod_ood_proxy (upstream `lua_log_level`).",
+        v.Choice(LOG_LEVELS),
+    ),
     # --- nginx-stage: nginx_stage.yml ----------------------------------------------------------
-    _k("nginx-stage.min-uid", "integer >= 1000", MIN_UID_FLOOR, "5000",
-       "Lowest uid allowed to get a per-user nginx (upstream `min_uid`). Never below 1000, so "
-       "system accounts can never run a PUN.",
-       v.Integer(MIN_UID_FLOOR, 4294967294, "a uid the portal may serve",
-                 f"use a number from {MIN_UID_FLOOR} (the safe floor: no system accounts) to 4294967294")),
-    _k("nginx-stage.nginx-file-upload-max", "bytes", 10737420000, "21474836480",
-       "Largest upload through the file browser (upstream `nginx_file_upload_max`); 0 for no limit.",
-       v.Integer(0, 2**53, "a number of bytes")),
-    _k("nginx-stage.pun-custom-env.<NAME>", "text", None, "Open OnDemand at Example U",
-       "Environment variable NAME for every per-user nginx and its apps (upstream `pun_custom_env`). "
-       "Write NAME dash-cased: nginx-stage.pun-custom-env.ood-dashboard-title sets "
-       "OOD_DASHBOARD_TITLE.", v.Text()),
+    _k(
+        "nginx-stage.min-uid",
+        "integer >= 1000",
+        MIN_UID_FLOOR,
+        "5000",
+        "Lowest uid allowed to get a per-user nginx (upstream `min_uid`). Never below 1000, so "
+        "system accounts can never run a PUN.",
+        v.Integer(
+            MIN_UID_FLOOR,
+            4294967294,
+            "a uid the portal may serve",
+            f"use a number from {MIN_UID_FLOOR} (the safe floor: no system accounts) to 4294967294",
+        ),
+    ),
+    _k(
+        "nginx-stage.nginx-file-upload-max",
+        "bytes",
+        10737420000,
+        "21474836480",
+        "Largest upload through the file browser (upstream `nginx_file_upload_max`); 0 for no limit.",
+        v.Integer(0, 2**53, "a number of bytes"),
+    ),
+    _k(
+        "nginx-stage.pun-custom-env.<NAME>",
+        "text",
+        None,
+        "Open OnDemand at Example U",
+        "Environment variable NAME for every per-user nginx and its apps (upstream `pun_custom_env`). "
+        "Write NAME dash-cased: nginx-stage.pun-custom-env.ood-dashboard-title sets "
+        "OOD_DASHBOARD_TITLE.",
+        v.Text(),
+    ),
     # --- clusters: clusters.d/<id>.yml -------------------------------------------------------
-    _k("clusters.<id>.title", "text", None, "Owens",
-       "Cluster title shown in the dashboard (v2.metadata.title).", v.Text(max_length=128),
-       default_doc="the cluster id"),
-    _k("clusters.<id>.login.host", "host name", None, "owens.osc.edu",
-       "Login node for the shell app (v2.login.host).", v.hostname),
-    _k("clusters.<id>.job.adapter", "one of " + "|".join(JOB_ADAPTERS), None, "slurm",
-       "Scheduler (v2.job.adapter). Unset: a login-only cluster.", v.Choice(JOB_ADAPTERS)),
-    _k("clusters.<id>.job.cluster", "name", None, "owens",
-       "Scheduler cluster name (v2.job.cluster; Slurm's -M).",
-       v.Token(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", "a cluster name (letters, digits, '_', '.', '-')")),
-    _k("clusters.<id>.job.host", "host name", None, "pbs.example.edu",
-       "Scheduler server host (v2.job.host; PBS Pro, Torque).", v.hostname),
-    _k("clusters.<id>.job.bin", "path", None, "/usr/bin",
-       "Directory holding the scheduler's commands (v2.job.bin).", v.ExistingDir("directory of scheduler commands")),
-    _k("clusters.<id>.job.conf", "path", None, "/etc/slurm/slurm.conf",
-       "Scheduler configuration file (v2.job.conf; Slurm).", v.ExistingFile("scheduler configuration file")),
+    _k(
+        "clusters.<id>.title",
+        "text",
+        None,
+        "Owens",
+        "Cluster title shown in the dashboard (v2.metadata.title).",
+        v.Text(max_length=128),
+        default_doc="the cluster id",
+    ),
+    _k(
+        "clusters.<id>.login.host",
+        "host name",
+        None,
+        "owens.osc.edu",
+        "Login node for the shell app (v2.login.host).",
+        v.hostname,
+    ),
+    _k(
+        "clusters.<id>.job.adapter",
+        "one of " + "|".join(JOB_ADAPTERS),
+        None,
+        "slurm",
+        "Scheduler (v2.job.adapter). Unset: a login-only cluster.",
+        v.Choice(JOB_ADAPTERS),
+    ),
+    _k(
+        "clusters.<id>.job.cluster",
+        "name",
+        None,
+        "owens",
+        "Scheduler cluster name (v2.job.cluster; Slurm's -M).",
+        v.Token(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", "a cluster name (letters, digits, '_', '.', '-')"),
+    ),
+    _k(
+        "clusters.<id>.job.host",
+        "host name",
+        None,
+        "pbs.example.edu",
+        "Scheduler server host (v2.job.host; PBS Pro, Torque).",
+        v.hostname,
+    ),
+    _k(
+        "clusters.<id>.job.bin",
+        "path",
+        None,
+        "/usr/bin",
+        "Directory holding the scheduler's commands (v2.job.bin).",
+        v.ExistingDir("directory of scheduler commands"),
+    ),
+    _k(
+        "clusters.<id>.job.conf",
+        "path",
+        None,
+        "/etc/slurm/slurm.conf",
+        "Scheduler configuration file (v2.job.conf; Slurm).",
+        v.ExistingFile("scheduler configuration file"),
+    ),
 )
 
 KEYS_BY_NAME = {key.name: key for key in KEYS}
@@ -285,7 +470,7 @@ def flatten(document: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterat
 
 def _prefix_matches(key: Key, path: tuple[str, ...]) -> bool:
     head = key.segments[: len(path)]
-    return len(head) == len(path) and all(PLACEHOLDER.fullmatch(w) or w == g for w, g in zip(head, path))
+    return len(head) == len(path) and all(PLACEHOLDER.fullmatch(w) or w == g for w, g in zip(head, path, strict=False))
 
 
 def _filled(key: Key, path: tuple[str, ...]) -> str:
@@ -420,7 +605,11 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str], rej
     def get(name: str) -> Any:
         return plain.get(name, _default(name))
 
-    cert, key, chain = get("portal.ssl.certificate"), get("portal.ssl.certificate-key"), get("portal.ssl.certificate-chain")
+    cert, key, chain = (
+        get("portal.ssl.certificate"),
+        get("portal.ssl.certificate-key"),
+        get("portal.ssl.certificate-chain"),
+    )
     ssl = None
     if cert and key:
         ssl = SslSettings(cert, key, chain)
@@ -505,10 +694,10 @@ def _clusters(found: dict[str, dict[str, Any]], problems: list[str], rejected: s
     for cluster_id in sorted(found):
         values = found[cluster_id]
 
-        def get(suffix: str) -> Any:
+        def get(suffix: str, values: dict[str, Any] = values) -> Any:
             return values.get(f"clusters.<id>.{suffix}")
 
-        def refused(suffix: str) -> bool:
+        def refused(suffix: str, cluster_id: str = cluster_id) -> bool:
             return f"clusters.{cluster_id}.{suffix}" in rejected
 
         adapter = get("job.adapter")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from . import fsutil
 from .env import Paths
-from .errors import ConfigError, HookError, InternalError
+from .errors import ConfigError, InternalError
 from .log import log
 from .model import PortalSettings
 from .validators import is_hostname, text_problem
@@ -402,7 +402,9 @@ def _prepare_in(
     vhost_changed = False
     if not paths.portal_generator_present:
         outcome, final_vhost = "absent", None
-        notes.append(f"OnDemand is not part of this build ({paths.update_ood_portal} is absent): Apache serves no portal")
+        notes.append(
+            f"OnDemand is not part of this build ({paths.update_ood_portal} is absent): Apache serves no portal"
+        )
     elif not (force or rerun) and generator_input_unchanged(paths, yml, current_vhost):
         outcome, final_vhost = "not run", current_vhost
         log.debug("ood_portal.yml unchanged since the vhost was generated: update_ood_portal not run")
@@ -430,9 +432,7 @@ def _prepare_in(
     return PortalUpdate(stage, moves, plan, vhost_changed, outcome, notes, seconds)
 
 
-def _run_generator(
-    stage: Path, yml: bytes, paths: Paths, force: bool, runner: Runner
-) -> tuple[str, bytes, list[Move]]:
+def _run_generator(stage: Path, yml: bytes, paths: Paths, force: bool, runner: Runner) -> tuple[str, bytes, list[Move]]:
     """update_ood_portal on copies: (outcome, the vhost Apache will read, moves to install)."""
     config, apache, total = stage / "ood_portal.yml", stage / paths.portal_conf.name, stage / paths.ood_portal_sum.name
     config.write_bytes(yml)
@@ -446,9 +446,13 @@ def _run_generator(
     try:
         done = runner(command, capture_output=True, text=True, timeout=120, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise ConfigError([f"{paths.update_ood_portal} could not run: {error}"], brief="cannot generate the portal vhost") from None
+        raise ConfigError(
+            [f"{paths.update_ood_portal} could not run: {error}"], brief="cannot generate the portal vhost"
+        ) from None
     output = (done.stdout + done.stderr).replace(str(stage) + "/", "")
-    outcome = {GENERATOR_UNCHANGED: "unchanged", GENERATOR_REPLACED: "replaced", GENERATOR_KEPT: "kept"}.get(done.returncode)
+    outcome = {GENERATOR_UNCHANGED: "unchanged", GENERATOR_REPLACED: "replaced", GENERATOR_KEPT: "kept"}.get(
+        done.returncode
+    )
     if outcome is None:
         # Its error is one line ("Class:message"), then Ruby's code excerpt and backtrace.
         errors = [line.strip() for line in done.stderr.replace(str(stage) + "/", "").splitlines() if line.strip()]
@@ -463,7 +467,11 @@ def _run_generator(
 
     moves: list[Move] = []
     taken: set[Path] = set()
-    for made in sorted(p for p in stage.iterdir() if BACKUP_SUFFIX.search(p.name[len(apache.name) :]) and p.name.startswith(apache.name + ".")):
+    for made in sorted(
+        p
+        for p in stage.iterdir()
+        if BACKUP_SUFFIX.search(p.name[len(apache.name) :]) and p.name.startswith(apache.name + ".")
+    ):
         stamp = made.name[len(apache.name) + 1 :]
         target = unique_backup(paths.portal_conf, stamp, taken)
         taken.add(target)
@@ -510,7 +518,9 @@ def _httpd_conf_moves(stage: Path, plan: Plan) -> list[Move]:
 # --- httpd -t ------------------------------------------------------------------------------
 
 
-def check_with_httpd(paths: Paths, stage: Path, httpd_conf: bytes, vhost: bytes | None, runner: Runner = subprocess.run) -> bool:
+def check_with_httpd(
+    paths: Paths, stage: Path, httpd_conf: bytes, vhost: bytes | None, runner: Runner = subprocess.run
+) -> bool:
     """`httpd -t` on the pair that would be installed; False if it was skipped (no httpd).
 
     The check's copy of the main file includes the staged vhost instead of the real one.

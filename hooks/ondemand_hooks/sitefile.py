@@ -154,10 +154,15 @@ def attribute(error: ConfigError, site: Mapping[str, Any], paths: Paths) -> Conf
     if not culprits:
         return ConfigError(
             error.problems
-            + [f"{site_file}: its keys ({', '.join(site)}) are in the vhost httpd -t refused ({where}); check their values"],
+            + [
+                f"{site_file}: its keys ({', '.join(site)}) are in the vhost httpd -t refused ({where}); "
+                "check their values"
+            ],
             brief=error.brief,
         )
-    return ConfigError([f"{site_file}: {name}: httpd -t rejected it: {words} ({where})" for name in culprits], brief=error.brief)
+    return ConfigError(
+        [f"{site_file}: {name}: httpd -t rejected it: {words} ({where})" for name in culprits], brief=error.brief
+    )
 
 
 def _apache_complaint(output: list[str], vhost: str) -> tuple[int, str] | None:

@@ -55,7 +55,9 @@ class Snapctl:
         snapctl has no "everything" query: a bare `get` fails, so callers name the namespaces.
         """
         if not keys:
-            raise HookError("snapctl get needs at least one key", resolution="name the configuration namespaces to read")
+            raise HookError(
+                "snapctl get needs at least one key", resolution="name the configuration namespaces to read"
+            )
         text = self._run("get", "-d", *keys)
         try:
             value = json.loads(text) if text.strip() else {}

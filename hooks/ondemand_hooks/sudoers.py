@@ -92,7 +92,9 @@ def install(paths: Paths, runner: Runner = subprocess.run, sudo: Sudo | None = N
         return False
     directory = target.parent
     if not directory.is_dir():
-        raise HookError(f"cannot install the sudoers rule: {directory} does not exist", resolution="install sudo and retry")
+        raise HookError(
+            f"cannot install the sudoers rule: {directory} does not exist", resolution="install sudo and retry"
+        )
     # A dot in the name: sudo never reads it from sudoers.d even if we die before the rename.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
@@ -105,12 +107,16 @@ def install(paths: Paths, runner: Runner = subprocess.run, sudo: Sudo | None = N
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            done = runner([str(sudo.visudo), "-c", "-f", str(tmp)], capture_output=True, text=True, timeout=60, check=False)
+            done = runner(
+                [str(sudo.visudo), "-c", "-f", str(tmp)], capture_output=True, text=True, timeout=60, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as error:
             raise HookError(f"cannot check the sudoers rule: {sudo.visudo} failed to run ({error})") from None
         if done.returncode != 0:
             detail = " ".join((done.stderr + done.stdout).split())
-            raise InternalError(f"{sudo.visudo} -c rejected the sudoers rule the snap rendered; not installed: {detail}")
+            raise InternalError(
+                f"{sudo.visudo} -c rejected the sudoers rule the snap rendered; not installed: {detail}"
+            )
         os.replace(tmp, target)
         fsutil.fsync_dir(directory)
     finally:

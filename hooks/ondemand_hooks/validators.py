@@ -268,7 +268,9 @@ class Url:
         text = check_text(as_text(value).strip())
         parts = urlsplit(text)
         if parts.scheme not in self.schemes:
-            raise Invalid(f"{{value}} is not an {' or '.join(self.schemes)} URL; it must start with {self.schemes[0]}://")
+            raise Invalid(
+                f"{{value}} is not an {' or '.join(self.schemes)} URL; it must start with {self.schemes[0]}://"
+            )
         try:
             port = parts.port
         except ValueError:
@@ -343,8 +345,9 @@ def readable_by(path: Path, user: str) -> str | None:
             return f"{user} cannot enter {parent} (mode {stat.filemode(parent.stat().st_mode)})"
     st = path.stat()
     if not allowed(st, (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH)):
-        return (f"{user} cannot read it (mode {stat.filemode(st.st_mode)}); e.g. "
-                f"`chgrp {user} {path} && chmod 640 {path}`")
+        return (
+            f"{user} cannot read it (mode {stat.filemode(st.st_mode)}); e.g. `chgrp {user} {path} && chmod 640 {path}`"
+        )
     return None
 
 

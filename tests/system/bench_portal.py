@@ -72,8 +72,17 @@ def setup(names: list[str]) -> None:
     Path(HTPASSWD).write_text("".join(lines))
     subprocess.run(["chgrp", "snap_daemon", HTPASSWD], check=True)
     os.chmod(HTPASSWD, 0o640)
-    subprocess.run(["snap", "set", SNAP_NAME, "portal.auth.type=basic", f"portal.auth.basic.user-file={HTPASSWD}",
-                    f"clusters.{CLUSTER}.login.host=localhost"], check=True)
+    subprocess.run(
+        [
+            "snap",
+            "set",
+            SNAP_NAME,
+            "portal.auth.type=basic",
+            f"portal.auth.basic.user-file={HTPASSWD}",
+            f"clusters.{CLUSTER}.login.host=localhost",
+        ],
+        check=True,
+    )
     deadline = time.time() + 30
     while status(names[0], "/pun/sys/dashboard", auth=False) != 401:
         if time.time() > deadline:
@@ -135,8 +144,11 @@ def lua_timings(user: str, last: int) -> dict[str, list[float]]:
     from the vhost's error logs (upstream names them <servername>_error.log)."""
     lines: list[str] = []
     for log in sorted(Path(f"{COMMON}/var/log/apache2").glob("*error*.log")):
-        lines += [line for line in log.read_text(errors="replace").splitlines()
-                  if f'local_user="{user}"' in line and f'req_uri="{PAGE}"' in line]
+        lines += [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if f'local_user="{user}"' in line and f'req_uri="{PAGE}"' in line
+        ]
     found: dict[str, list[float]] = {"time_user_map": [], "time_proxy": []}
     for line in lines[-last:]:
         for name in found:
@@ -179,11 +191,19 @@ def inside(count: int) -> int:
     finally:
         teardown(names)
     print(f"bench: portal through mod_ood_proxy -> nginx_stage -> PUN -> shell app, {count} users")
-    print(f"bench:   first request of a new user   median {statistics.median(first):.3f}s  "
-          f"p90 {percentile(first, 90):.3f}s  max {max(first):.3f}s")
+    print(
+        f"bench:   first request of a new user   median {statistics.median(first):.3f}s  "
+        f"p90 {percentile(first, 90):.3f}s  max {max(first):.3f}s"
+    )
     p50_proxied, p50_direct = statistics.median(proxied), statistics.median(direct)
-    print(f"bench:   warm request via Apache       p50 {p50_proxied * 1000:.2f} ms  p95 {percentile(proxied, 95) * 1000:.2f} ms")
-    print(f"bench:   warm request to the PUN socket p50 {p50_direct * 1000:.2f} ms  p95 {percentile(direct, 95) * 1000:.2f} ms (floor)")
+    print(
+        f"bench:   warm request via Apache       p50 {p50_proxied * 1000:.2f} ms  "
+        f"p95 {percentile(proxied, 95) * 1000:.2f} ms"
+    )
+    print(
+        f"bench:   warm request to the PUN socket p50 {p50_direct * 1000:.2f} ms  "
+        f"p95 {percentile(direct, 95) * 1000:.2f} ms (floor)"
+    )
     print(f"bench:   ratio (Apache / socket) p50   {p50_proxied / p50_direct:.2f}x (target <= 1.10x)")
     # Where the difference goes: Apache by itself (a static public file, no Lua, no proxy),
     # and mod_ood_proxy's own timings of the proxied requests.
@@ -193,7 +213,10 @@ def inside(count: int) -> int:
         shown = f"p50 {statistics.median(values):.3f} ms over {len(values)} requests" if values else "not logged"
         print(f"bench:   mod_ood_proxy {name:14} {shown}")
     times = [seconds for seconds, _ in together]
-    print(f"bench:   {count} users at once              errors {errors}  p95 {percentile(times, 95):.3f}s  max {max(times):.3f}s")
+    print(
+        f"bench:   {count} users at once              errors {errors}  "
+        f"p95 {percentile(times, 95):.3f}s  max {max(times):.3f}s"
+    )
     return 0
 
 
@@ -201,8 +224,9 @@ def host(opts: argparse.Namespace) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from snapbuild.machines import systemtest
 
-    return systemtest.run_script_inside(Path(__file__).resolve(), REMOTE, ["--users", str(opts.users)], opts.container,
-                                        "bench-portal")
+    return systemtest.run_script_inside(
+        Path(__file__).resolve(), REMOTE, ["--users", str(opts.users)], opts.container, "bench-portal"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

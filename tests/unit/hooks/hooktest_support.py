@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ood_generator
 import pytest
 
 from ondemand_hooks import hooks, log, sudoers
-
-import ood_generator
 from ondemand_hooks.env import Paths
 from ondemand_hooks.errors import HookError
 from ondemand_hooks.snapctl import ServiceStatus

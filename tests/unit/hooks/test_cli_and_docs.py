@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from hooktest_support import SnapEnv, snapshot
 
 import ondemand_hooks
-from hooktest_support import SnapEnv, snapshot
 from ondemand_hooks import docs, model
 from ondemand_hooks.errors import HookError
 from ondemand_hooks.snapctl import Snapctl
@@ -94,7 +94,9 @@ def test_cli_update_portal_force_and_usage_errors(env: SnapEnv) -> None:
 
 def test_cli_outside_a_snap_names_the_missing_variables() -> None:
     environ = {"PATH": os.environ["PATH"], "PYTHONPATH": str(HOOKS_DIR)}
-    done = subprocess.run([sys.executable, "-m", "ondemand_hooks", "configure"], env=environ, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "ondemand_hooks", "configure"], env=environ, capture_output=True, text=True
+    )
     assert done.returncode == 1
     assert "SNAP, SNAP_COMMON, SNAP_DATA, SNAP_REVISION, SNAP_NAME not set" in done.stderr
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import stat
-from collections.abc import Callable
-from dataclasses import dataclass
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
 from hooktest_support import SnapEnv, make_cert, snapshot
+
 from ondemand_hooks import model
 from ondemand_hooks.errors import ConfigError
 
@@ -75,73 +74,128 @@ BASIC = {"portal.auth.type": "basic", "portal.auth.basic.user-file": "{htpasswd}
 SSL = {**BASIC, "portal.ssl.certificate": "{cert}", "portal.ssl.certificate-key": "{key}"}
 
 VALID: dict[str, Case] = {
-    "portal.servername": Case({"portal.servername": "OnDemand.Example.edu"},
-                              lambda e: "  ServerName ondemand.example.edu" in vhost(e)
-                              and portal_yml(e)["servername"] == "ondemand.example.edu"),
-    "portal.server-aliases": Case({**BASIC, "portal.servername": "a.example.edu", "portal.server-aliases": "b.example.edu, c.example.edu"},
-                                  lambda e: "ServerAlias b.example.edu" in vhost(e) and "ServerAlias c.example.edu" in vhost(e)),
-    "portal.port": Case({"portal.port": 8080},
-                        lambda e: "<VirtualHost *:*>" in vhost(e) and "Listen 8080\n" in main_conf(e)
-                        and "Listen" not in vhost(e)),
-    "portal.listen-addr-port": Case({**BASIC, "portal.port": "8080", "portal.listen-addr-port": "127.0.0.1:8080,[::1]:8080"},
-                                    lambda e: "Listen 127.0.0.1:8080\nListen [::1]:8080\n" in vhost(e)
-                                    and "\nListen " not in main_conf(e) and "<VirtualHost *:8080>" in vhost(e)),
-    "portal.ssl.certificate": Case(SSL, lambda e: "SSLEngine On" in vhost(e) and "<VirtualHost *:443>" in vhost(e)
-                                   and "Listen 443\nListen 80\n" in vhost(e) and "<VirtualHost *:80>" in vhost(e)),
+    "portal.servername": Case(
+        {"portal.servername": "OnDemand.Example.edu"},
+        lambda e: "  ServerName ondemand.example.edu" in vhost(e)
+        and portal_yml(e)["servername"] == "ondemand.example.edu",
+    ),
+    "portal.server-aliases": Case(
+        {**BASIC, "portal.servername": "a.example.edu", "portal.server-aliases": "b.example.edu, c.example.edu"},
+        lambda e: "ServerAlias b.example.edu" in vhost(e) and "ServerAlias c.example.edu" in vhost(e),
+    ),
+    "portal.port": Case(
+        {"portal.port": 8080},
+        lambda e: "<VirtualHost *:*>" in vhost(e) and "Listen 8080\n" in main_conf(e) and "Listen" not in vhost(e),
+    ),
+    "portal.listen-addr-port": Case(
+        {**BASIC, "portal.port": "8080", "portal.listen-addr-port": "127.0.0.1:8080,[::1]:8080"},
+        lambda e: "Listen 127.0.0.1:8080\nListen [::1]:8080\n" in vhost(e)
+        and "\nListen " not in main_conf(e)
+        and "<VirtualHost *:8080>" in vhost(e),
+    ),
+    "portal.ssl.certificate": Case(
+        SSL,
+        lambda e: "SSLEngine On" in vhost(e)
+        and "<VirtualHost *:443>" in vhost(e)
+        and "Listen 443\nListen 80\n" in vhost(e)
+        and "<VirtualHost *:80>" in vhost(e),
+    ),
     "portal.ssl.certificate-key": Case(SSL, lambda e: "SSLCertificateKeyFile" in vhost(e)),
-    "portal.ssl.certificate-chain": Case({**SSL, "portal.ssl.certificate-chain": "{cert}"},
-                                         lambda e: "SSLCertificateChainFile" in vhost(e)),
-    "portal.auth.type": Case({"portal.auth.type": "basic", "portal.auth.basic.user-file": "{htpasswd}"},
-                             lambda e: "AuthType Basic" in vhost(e) and "mod_auth_basic.so" in main_conf(e)),
-    "portal.auth.basic.user-file": Case({"portal.auth.type": "basic", "portal.auth.basic.user-file": "{htpasswd}"},
-                                        lambda e: 'AuthUserFile "' in vhost(e)),
-    "portal.oidc.uri": Case({**OIDC, "portal.oidc.uri": "/login/oidc"},
-                            lambda e: "OIDCRedirectURI /login/oidc\n" in vhost(e) and '<Location "/login/oidc">' in vhost(e)),
-    "portal.oidc.provider-metadata-url": Case(OIDC, lambda e: "OIDCProviderMetadataURL" in vhost(e)
-                                              and "mod_auth_openidc.so" in main_conf(e)),
+    "portal.ssl.certificate-chain": Case(
+        {**SSL, "portal.ssl.certificate-chain": "{cert}"}, lambda e: "SSLCertificateChainFile" in vhost(e)
+    ),
+    "portal.auth.type": Case(
+        {"portal.auth.type": "basic", "portal.auth.basic.user-file": "{htpasswd}"},
+        lambda e: "AuthType Basic" in vhost(e) and "mod_auth_basic.so" in main_conf(e),
+    ),
+    "portal.auth.basic.user-file": Case(
+        {"portal.auth.type": "basic", "portal.auth.basic.user-file": "{htpasswd}"},
+        lambda e: 'AuthUserFile "' in vhost(e),
+    ),
+    "portal.oidc.uri": Case(
+        {**OIDC, "portal.oidc.uri": "/login/oidc"},
+        lambda e: "OIDCRedirectURI /login/oidc\n" in vhost(e) and '<Location "/login/oidc">' in vhost(e),
+    ),
+    "portal.oidc.provider-metadata-url": Case(
+        OIDC, lambda e: "OIDCProviderMetadataURL" in vhost(e) and "mod_auth_openidc.so" in main_conf(e)
+    ),
     "portal.oidc.client-id": Case(OIDC, lambda e: "OIDCClientID ondemand.example.edu\n" in vhost(e)),
-    "portal.oidc.client-secret": Case({**OIDC, "portal.oidc.client-secret": "Xy9-z_.~+/="},
-                                      lambda e: "OIDCClientSecret Xy9-z_.~+/=\n" in vhost(e)),
-    "portal.oidc.remote-user-claim": Case({**OIDC, "portal.oidc.remote-user-claim": "email"},
-                                          lambda e: "OIDCRemoteUserClaim email\n" in vhost(e)),
-    "portal.oidc.scope": Case({**OIDC, "portal.oidc.scope": "openid  groups"},
-                              lambda e: 'OIDCScope "openid groups"' in vhost(e)),
-    "portal.oidc.session-inactivity-timeout": Case({**OIDC, "portal.oidc.session-inactivity-timeout": 600},
-                                                   lambda e: "OIDCSessionInactivityTimeout 600\n" in vhost(e)),
-    "portal.oidc.session-max-duration": Case({**OIDC, "portal.oidc.session-max-duration": "0"},
-                                             lambda e: "OIDCSessionMaxDuration 0\n" in vhost(e)),
-    "portal.maintenance.enabled": Case({**BASIC, "portal.maintenance.enabled": True},
-                                       lambda e: e.paths.maintenance_enable.is_file()
-                                       and "RewriteRule ^.*$ /public/maintenance/index.html [R=302,L]" in vhost(e)),
-    "portal.maintenance.allowlist": Case({**BASIC, "portal.maintenance.enabled": "true", "portal.maintenance.allowlist": "10.0.0.5, 192.168.1.7/24"},
-                                         lambda e: portal_yml(e)["maintenance_ip_allowlist"] == ["10.0.0.5", "192.168.1."]
-                                         and "RewriteCond %{REMOTE_ADDR} !^10\\.0\\.0\\.5\n" in vhost(e)
-                                         and "RewriteCond %{REMOTE_ADDR} !^192\\.168\\.1\\.\n" in vhost(e)),
-    "portal.user-map-match": Case({**OIDC, "portal.user-map-match": "^([^@]+)@example%.edu$"},
-                                  lambda e: portal_yml(e)["user_map_match"] == "^([^@]+)@example%.edu$"),
-    "portal.host-regex": Case({"portal.host-regex": r"[\w.-]+\.cluster\.example\.edu"},
-                              lambda e: portal_yml(e)["host_regex"] == r"[\w.-]+\.cluster\.example\.edu"),
+    "portal.oidc.client-secret": Case(
+        {**OIDC, "portal.oidc.client-secret": "Xy9-z_.~+/="}, lambda e: "OIDCClientSecret Xy9-z_.~+/=\n" in vhost(e)
+    ),
+    "portal.oidc.remote-user-claim": Case(
+        {**OIDC, "portal.oidc.remote-user-claim": "email"}, lambda e: "OIDCRemoteUserClaim email\n" in vhost(e)
+    ),
+    "portal.oidc.scope": Case(
+        {**OIDC, "portal.oidc.scope": "openid  groups"}, lambda e: 'OIDCScope "openid groups"' in vhost(e)
+    ),
+    "portal.oidc.session-inactivity-timeout": Case(
+        {**OIDC, "portal.oidc.session-inactivity-timeout": 600},
+        lambda e: "OIDCSessionInactivityTimeout 600\n" in vhost(e),
+    ),
+    "portal.oidc.session-max-duration": Case(
+        {**OIDC, "portal.oidc.session-max-duration": "0"}, lambda e: "OIDCSessionMaxDuration 0\n" in vhost(e)
+    ),
+    "portal.maintenance.enabled": Case(
+        {**BASIC, "portal.maintenance.enabled": True},
+        lambda e: e.paths.maintenance_enable.is_file()
+        and "RewriteRule ^.*$ /public/maintenance/index.html [R=302,L]" in vhost(e),
+    ),
+    "portal.maintenance.allowlist": Case(
+        {**BASIC, "portal.maintenance.enabled": "true", "portal.maintenance.allowlist": "10.0.0.5, 192.168.1.7/24"},
+        lambda e: portal_yml(e)["maintenance_ip_allowlist"] == ["10.0.0.5", "192.168.1."]
+        and "RewriteCond %{REMOTE_ADDR} !^10\\.0\\.0\\.5\n" in vhost(e)
+        and "RewriteCond %{REMOTE_ADDR} !^192\\.168\\.1\\.\n" in vhost(e),
+    ),
+    "portal.user-map-match": Case(
+        {**OIDC, "portal.user-map-match": "^([^@]+)@example%.edu$"},
+        lambda e: portal_yml(e)["user_map_match"] == "^([^@]+)@example%.edu$",
+    ),
+    "portal.host-regex": Case(
+        {"portal.host-regex": r"[\w.-]+\.cluster\.example\.edu"},
+        lambda e: portal_yml(e)["host_regex"] == r"[\w.-]+\.cluster\.example\.edu",
+    ),
     "portal.lua-log-level": Case({"portal.lua-log-level": "warn"}, lambda e: portal_yml(e)["lua_log_level"] == "warn"),
     "nginx-stage.min-uid": Case({"nginx-stage.min-uid": 5000}, lambda e: nginx_yml(e)["min_uid"] == 5000),
-    "nginx-stage.nginx-file-upload-max": Case({"nginx-stage.nginx-file-upload-max": 1024},
-                                              lambda e: nginx_yml(e)["nginx_file_upload_max"] == "1024"),
+    "nginx-stage.nginx-file-upload-max": Case(
+        {"nginx-stage.nginx-file-upload-max": 1024}, lambda e: nginx_yml(e)["nginx_file_upload_max"] == "1024"
+    ),
     "nginx-stage.pun-custom-env.<NAME>": Case(
-        {"nginx-stage.pun-custom-env.ood-dashboard-title": "Example U #1", "nginx-stage.pun-custom-env.OOD_BRAND_BG_COLOR": "#53565a"},
-        lambda e: nginx_yml(e)["pun_custom_env"] == {"OOD_BRAND_BG_COLOR": "#53565a", "OOD_DASHBOARD_TITLE": "Example U #1"}),
-    "clusters.<id>.title": Case({"clusters.owens.title": "Owens", "clusters.owens.login.host": "owens.example.edu"},
-                                lambda e: cluster(e)["v2"]["metadata"]["title"] == "Owens"),
-    "clusters.<id>.login.host": Case({"clusters.owens.login.host": "owens.example.edu"},
-                                     lambda e: cluster(e)["v2"] == {"metadata": {"title": "owens"}, "login": {"host": "owens.example.edu"}}),
-    "clusters.<id>.job.adapter": Case({"clusters.owens.job.adapter": "slurm"}, lambda e: cluster(e)["v2"]["job"] == {"adapter": "slurm"}),
-    "clusters.<id>.job.cluster": Case({"clusters.owens.job.adapter": "slurm", "clusters.owens.job.cluster": "owens"},
-                                      lambda e: cluster(e)["v2"]["job"]["cluster"] == "owens"),
-    "clusters.<id>.job.host": Case({"clusters.pitzer.job.adapter": "pbspro", "clusters.pitzer.job.host": "pbs.example.edu"},
-                                   lambda e: cluster(e, "pitzer")["v2"]["job"]["host"] == "pbs.example.edu"),
-    "clusters.<id>.job.bin": Case({"clusters.owens.job.adapter": "slurm", "clusters.owens.job.bin": "{bin}"},
-                                  lambda e: cluster(e)["v2"]["job"]["bin"].endswith("/bin")),
-    "clusters.<id>.job.conf": Case({"clusters.owens.job.adapter": "slurm", "clusters.owens.job.conf": "{slurm}"},
-                                   lambda e: cluster(e)["v2"]["job"]["conf"].endswith("/slurm.conf")),
-}  # fmt: skip
+        {
+            "nginx-stage.pun-custom-env.ood-dashboard-title": "Example U #1",
+            "nginx-stage.pun-custom-env.OOD_BRAND_BG_COLOR": "#53565a",
+        },
+        lambda e: nginx_yml(e)["pun_custom_env"]
+        == {"OOD_BRAND_BG_COLOR": "#53565a", "OOD_DASHBOARD_TITLE": "Example U #1"},
+    ),
+    "clusters.<id>.title": Case(
+        {"clusters.owens.title": "Owens", "clusters.owens.login.host": "owens.example.edu"},
+        lambda e: cluster(e)["v2"]["metadata"]["title"] == "Owens",
+    ),
+    "clusters.<id>.login.host": Case(
+        {"clusters.owens.login.host": "owens.example.edu"},
+        lambda e: cluster(e)["v2"] == {"metadata": {"title": "owens"}, "login": {"host": "owens.example.edu"}},
+    ),
+    "clusters.<id>.job.adapter": Case(
+        {"clusters.owens.job.adapter": "slurm"}, lambda e: cluster(e)["v2"]["job"] == {"adapter": "slurm"}
+    ),
+    "clusters.<id>.job.cluster": Case(
+        {"clusters.owens.job.adapter": "slurm", "clusters.owens.job.cluster": "owens"},
+        lambda e: cluster(e)["v2"]["job"]["cluster"] == "owens",
+    ),
+    "clusters.<id>.job.host": Case(
+        {"clusters.pitzer.job.adapter": "pbspro", "clusters.pitzer.job.host": "pbs.example.edu"},
+        lambda e: cluster(e, "pitzer")["v2"]["job"]["host"] == "pbs.example.edu",
+    ),
+    "clusters.<id>.job.bin": Case(
+        {"clusters.owens.job.adapter": "slurm", "clusters.owens.job.bin": "{bin}"},
+        lambda e: cluster(e)["v2"]["job"]["bin"].endswith("/bin"),
+    ),
+    "clusters.<id>.job.conf": Case(
+        {"clusters.owens.job.adapter": "slurm", "clusters.owens.job.conf": "{slurm}"},
+        lambda e: cluster(e)["v2"]["job"]["conf"].endswith("/slurm.conf"),
+    ),
+}
 
 INJECTIONS = [
     "x\nLoadModule evil_module /tmp/evil.so",
@@ -179,7 +233,7 @@ INVALID: list[tuple[str, Any, str]] = [
     ("portal.auth.basic.user-file", "/nonexistent/htpasswd", "does not exist"),
     ("portal.oidc.uri", "oidc", "is not a URL path"),
     ("portal.oidc.uri", "/oidc/../x", "is not a URL path"),
-    ("portal.oidc.provider-metadata-url", "http://idp.example.edu/.well-known/openid-configuration", "is not an https URL"),
+    ("portal.oidc.provider-metadata-url", "http://idp.example.edu/.well-known/openid", "is not an https URL"),
     ("portal.oidc.provider-metadata-url", "https://user:pw@idp.example.edu/", "contains credentials"),
     ("portal.oidc.provider-metadata-url", "https:///nohost", "no valid host name"),
     ("portal.oidc.client-id", "two words", "contains spaces"),
@@ -188,7 +242,7 @@ INVALID: list[tuple[str, Any, str]] = [
     ("portal.oidc.session-inactivity-timeout", 0, "is not a number of seconds"),
     ("portal.oidc.session-max-duration", -1, "is not a number of seconds"),
     ("portal.maintenance.enabled", "yes please", "is not true or false"),
-    ("portal.maintenance.allowlist", "10.0.0.1,example.edu", "is not an IP address or an IPv4 network of /8, /16 or /24"),
+    ("portal.maintenance.allowlist", "10.0.0.1,example.edu", "is not an IP address or an IPv4 network of /8, /16"),
     ("portal.maintenance.allowlist", "10.0.0.0/33", "is not an IP address or an IPv4 network"),
     ("portal.maintenance.allowlist", "10.0.0.0/20", "upstream's allowlist matches the start of the client's address"),
     ("portal.maintenance.allowlist", "10.0.300.", "is not an IP address"),
@@ -612,7 +666,9 @@ def test_a_password_file_the_portal_user_cannot_read_is_refused_naming_the_key(o
     secret.write_text("u:x\n")
     secret.chmod(0o600)
     check = ExistingFile("htpasswd file", reader="nobody")
-    with pytest.raises(Invalid, match="the htpasswd file must be readable by the portal's user, but nobody cannot read it"):
+    with pytest.raises(
+        Invalid, match="the htpasswd file must be readable by the portal's user, but nobody cannot read it"
+    ):
         check(str(secret))
     secret.chmod(0o644)
     assert check(str(secret)) == str(secret)

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hooktest_support import FakeSnapctl, SnapEnv, make_paths, snapshot
 
 from ondemand_hooks import hooks, sudoers
 from ondemand_hooks.env import Paths
 from ondemand_hooks.errors import HookError
-
-from hooktest_support import FakeSnapctl, SnapEnv, make_paths, snapshot
 
 SNAP_ENV = {
     "SNAP": "/snap/ondemand/x7",

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from hooktest_support import FakeSnapctl, SnapEnv, host_sudo_or_stub, make_paths, snapshot
+
 from ondemand_hooks import hooks, processes
 from ondemand_hooks.errors import ConfigError
 
@@ -20,9 +20,7 @@ from ondemand_hooks.errors import ConfigError
 def fake_nginx_stage(env: SnapEnv, exit_code: int = 0) -> Path:
     script = env.paths.nginx_stage
     script.write_text(
-        "#!/bin/sh\n"
-        f'echo "$NGINX_STAGE_CONFIG_FILE $*" >> "{env.root}/nginx_stage-calls"\n'
-        f"exit {exit_code}\n"
+        f'#!/bin/sh\necho "$NGINX_STAGE_CONFIG_FILE $*" >> "{env.root}/nginx_stage-calls"\nexit {exit_code}\n'
     )
     script.chmod(0o755)
     return env.root / "nginx_stage-calls"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from hooktest_support import SnapEnv, snapshot
+
 from ondemand_hooks import hooks, portal
 from ondemand_hooks.errors import ConfigError, HookError
 from ondemand_hooks.model import PortalSettings
@@ -107,7 +107,9 @@ def test_ssl_redirects_port_80_and_sets_hsts(env: SnapEnv, tmp_path: Path) -> No
 
 
 def test_maintenance_is_upstreams_flag_file_and_allowlist(env: SnapEnv) -> None:
-    env.set({**basic(env), "portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.1.0.0/16,2001:db8::1"})
+    env.set(
+        {**basic(env), "portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.1.0.0/16,2001:db8::1"}
+    )
     env.configure()
     assert env.paths.maintenance_enable.is_file()
     lines = directives(vhost(env))
@@ -147,7 +149,9 @@ def test_httpd_conf_loads_modules_by_absolute_path_and_openidc_only_with_oidc(en
     "field,value",
     [("servername", 'x"\nLoadModule evil /e.so'), ("listen", ("80\nLoadModule x y",))],
 )
-def test_main_config_refuses_unsafe_values_even_if_validation_were_bypassed(env: SnapEnv, field: str, value: Any) -> None:
+def test_main_config_refuses_unsafe_values_even_if_validation_were_bypassed(
+    env: SnapEnv, field: str, value: Any
+) -> None:
     settings = PortalSettings(**{"servername": "ondemand.example.edu", field: value})
     with pytest.raises(HookError, match="internal error: refusing"):
         portal.render_httpd_conf(settings, env.paths, env.paths.portal_conf, set())
@@ -161,9 +165,10 @@ def test_sum_file_records_what_the_generator_wrote(env: SnapEnv) -> None:
     assert recorded == [portal.checksum(env.paths.portal_conf.read_bytes()), str(env.paths.portal_conf)]
     import hashlib
 
-    assert portal.sidecar(env.paths.httpd_conf).read_text().split()[0] == hashlib.sha256(
-        env.paths.httpd_conf.read_bytes()
-    ).hexdigest()
+    assert (
+        portal.sidecar(env.paths.httpd_conf).read_text().split()[0]
+        == hashlib.sha256(env.paths.httpd_conf.read_bytes()).hexdigest()
+    )
     for path in (env.paths.portal_conf,):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert (path.stat().st_uid, path.stat().st_gid) == (os.geteuid(), os.getegid()) or os.geteuid() == 0
@@ -279,7 +284,9 @@ def test_an_edited_vhost_makes_the_generator_run_again(env: SnapEnv) -> None:
 
 
 def test_generator_failure_names_ood_portal_yml_and_changes_nothing(env: SnapEnv) -> None:
-    (env.paths.snap / "sbin" / "update_ood_portal").write_text("#!/bin/sh\necho 'StandardError:something upstream refused' >&2\nexit 1\n")
+    (env.paths.snap / "sbin" / "update_ood_portal").write_text(
+        "#!/bin/sh\necho 'StandardError:something upstream refused' >&2\nexit 1\n"
+    )
     before = snapshot(env.root)
     env.set({"portal.servername": "ondemand.example.edu"})
     with pytest.raises(ConfigError) as error:
@@ -405,15 +412,20 @@ def test_update_portal_renders_ood_portal_yml(env: SnapEnv) -> None:
     "changes,message",
     [
         # Upstream's other keys belong in ood_portal.site.yml, never ood_portal.yml by hand.
-        ({"custom_vhost_directives": ["LoadModule x y"]},
-         "custom_vhost_directives: is not in {site}; edit ood_portal.site.yml, not ood_portal.yml"),
-        ({"servernmae": "x.example.edu"}, "servernmae: not an ood_portal.yml key of OnDemand 4.2.3; did you mean servername?"),
+        (
+            {"custom_vhost_directives": ["LoadModule x y"]},
+            "custom_vhost_directives: is not in {site}; edit ood_portal.site.yml, not ood_portal.yml",
+        ),
+        (
+            {"servernmae": "x.example.edu"},
+            "servernmae: not an ood_portal.yml key of OnDemand 4.2.3; did you mean servername?",
+        ),
         ({"port": 70000}, 'port (portal.port): "70000" is not a port'),
         ({"public_root": "/var/www/html"}, "public_root: is fixed by the snap"),
         ({"pun_stage_cmd": "sudo /bin/sh"}, "pun_stage_cmd: is fixed by the snap"),
         ({"auth": ["Require all granted"]}, "auth: not one of the forms the snap writes"),
         ({"ssl": ['SSLCertificateFile "/x" \nSSLEngine off']}, "ssl: "),
-        ({"servername": "evil\"name"}, "servername (portal.servername)"),
+        ({"servername": 'evil"name'}, "servername (portal.servername)"),
     ],
 )
 def test_update_portal_refuses_what_snap_set_would_refuse(env: SnapEnv, changes: dict[str, Any], message: str) -> None:
@@ -457,13 +469,16 @@ def test_generated_yaml_round_trips_to_the_same_config(env_od: SnapEnv, tmp_path
 def test_snapctl_services_output_parsing() -> None:
     from ondemand_hooks.snapctl import parse_services
 
-    text = "Service          Startup   Current   Notes\nondemand.apache  enabled   inactive  -\nondemand.x  disabled  active  -\n"
+    text = (
+        "Service          Startup   Current   Notes\n"
+        "ondemand.apache  enabled   inactive  -\n"
+        "ondemand.x  disabled  active  -\n"
+    )
     statuses = parse_services(text)
     assert [(s.name, s.enabled, s.active) for s in statuses] == [
         ("ondemand.apache", True, False),
         ("ondemand.x", False, True),
     ]
-
 
 
 def test_mime_types_come_from_the_snap_when_shipped(env: SnapEnv) -> None:
@@ -500,10 +515,14 @@ def test_main_config_gives_mod_ood_proxy_the_snaps_luaposix(env: SnapEnv) -> Non
     assert "LuaPackage" not in env.paths.httpd_conf.read_text()  # a build without luaposix
     (env.paths.snap / "usr" / "share" / "lua" / "5.3" / "posix").mkdir(parents=True)
     (env.paths.snap / "usr" / "lib" / "x86_64-linux-gnu" / "lua" / "5.3").mkdir(parents=True)
-    (env.paths.snap / "usr" / "lib" / "x86_64-linux-gnu" / "lua" / "5.3" / "posix.so").write_bytes(b"")  # as lua-posix ships it
+    (env.paths.snap / "usr" / "lib" / "x86_64-linux-gnu" / "lua" / "5.3" / "posix.so").write_bytes(
+        b""
+    )  # as lua-posix ships it
     env.set({**basic(env), "portal.servername": "ondemand.example.edu"})
     env.configure()
     conf = env.paths.httpd_conf.read_text()
     share, lib = env.paths.snap_stable / "usr/share/lua/5.3", env.paths.snap_stable / "usr/lib/x86_64-linux-gnu/lua/5.3"
-    assert f'LuaPackagePath "{share}/?.lua"\nLuaPackagePath "{share}/?/init.lua"\nLuaPackageCPath "{lib}/?.so"\n' in conf
+    assert (
+        f'LuaPackagePath "{share}/?.lua"\nLuaPackagePath "{share}/?/init.lua"\nLuaPackageCPath "{lib}/?.so"\n' in conf
+    )
     assert "SetEnv OOD_ALLOWED_HOSTS" in vhost(env)

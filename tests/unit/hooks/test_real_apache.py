@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from hooktest_support import REAL_APACHE, REAL_MODULES, SnapEnv, apache_t, make_cert, real_env, snapshot
+
 from ondemand_hooks.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(
@@ -33,7 +33,9 @@ pytestmark = pytest.mark.skipif(
     reason=f"real Apache not installed ({REAL_APACHE}, {REAL_MODULES}): apt-get install apache2-bin",
 )
 HAS_OPENIDC = (REAL_MODULES / "mod_auth_openidc.so").is_file()
-needs_openidc = pytest.mark.skipif(not HAS_OPENIDC, reason="mod_auth_openidc not installed (libapache2-mod-auth-openidc)")
+needs_openidc = pytest.mark.skipif(
+    not HAS_OPENIDC, reason="mod_auth_openidc not installed (libapache2-mod-auth-openidc)"
+)
 OIDC = {
     "portal.oidc.provider-metadata-url": "https://idp.example.edu/.well-known/openid-configuration",
     "portal.oidc.client-id": "ondemand",
@@ -51,7 +53,10 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 BASIC = {"portal.auth.type": "basic", "portal.auth.basic.user-file": "{key}"}
 VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
     "fresh-install": (True, {}),
-    "basic-maintenance": (True, {**BASIC, "portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.0.0.0/8,::1"}),
+    "basic-maintenance": (
+        True,
+        {**BASIC, "portal.maintenance.enabled": True, "portal.maintenance.allowlist": "10.0.0.0/8,::1"},
+    ),
     "no-ondemand-main-config-only": (False, OIDC),
     # A public client: no secret, PKCE instead (mod_auth_openidc must accept OIDCPKCEMethod).
     "oidc-public-client-pkce": (True, {k: v for k, v in OIDC.items() if k != "portal.oidc.client-secret"}),
@@ -77,7 +82,9 @@ def test_generated_config_passes_apache_t(tmp_path: Path, certs: dict[str, str],
     if any(k.startswith("portal.oidc") for k in values) and not HAS_OPENIDC:
         pytest.skip("mod_auth_openidc not installed (libapache2-mod-auth-openidc)")
     env = real_env(tmp_path, ondemand)
-    env.set({k: v.format(**certs) if isinstance(v, str) and "{" in v and "\\" not in v else v for k, v in values.items()})
+    env.set(
+        {k: v.format(**certs) if isinstance(v, str) and "{" in v and "\\" not in v else v for k, v in values.items()}
+    )
     env.configure()  # runs apache2 -t itself before installing
     done = apache_t(env)
     assert done.returncode == 0, done.stderr

@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import ood_generator
 import pytest
 import yaml
-
-import ood_generator
 from hooktest_support import REAL_APACHE, REAL_MODULES, SnapEnv, apache_t, make_cert, real_env, snapshot
+
 from ondemand_hooks import configfiles, hooks, model, portal, sitefile, upstream
 from ondemand_hooks.errors import ConfigError
 
@@ -158,14 +158,20 @@ def test_no_site_file_means_no_site_keys(env: SnapEnv) -> None:
 @pytest.mark.parametrize(
     "line,says",
     [
-        ("servername: ondemand.example.edu", "set portal.servername instead: `sudo snap set ondemand portal.servername=...`"),
+        (
+            "servername: ondemand.example.edu",
+            "set portal.servername instead: `sudo snap set ondemand portal.servername=...`",
+        ),
         ("port: 8080", "set portal.port instead"),
         ("user_map_match: '^([^@]+)@example.edu$'", "set portal.user-map-match instead"),
         ("oidc_client_secret: s3cr3t", "set portal.oidc.client-secret instead"),
         ("ssl: ['SSLCertificateFile \"/etc/ssl/x.pem\"']", "set portal.ssl.certificate, portal.ssl.certificate-key"),
         ("auth: [AuthType Basic]", "set portal.auth.type"),
         ("oidc_redirect_uri: /oidc", "set portal.oidc.uri instead"),
-        ("oidc_settings: {OIDCPassClaimsAs: environment}", "put other mod_auth_openidc directives in custom_vhost_directives"),
+        (
+            "oidc_settings: {OIDCPassClaimsAs: environment}",
+            "put other mod_auth_openidc directives in custom_vhost_directives",
+        ),
         ("oidc_crypto_passphrase: abc", "the snap generates it once and keeps it in {passphrase}"),
         ("maintenance_ip_whitelist: [10.0.0.1]", "set portal.maintenance.allowlist instead"),
         ("public_root: /var/www/html", "the snap fixes it to '{www}/public'"),
@@ -189,7 +195,9 @@ def test_the_managed_keys_are_every_key_the_snap_writes(env: SnapEnv) -> None:
     ssl = model.SslSettings("/c.pem", "/k.pem", "/chain.pem")
     oidc = model.OidcSettings("/oidc", "https://idp.example.edu/x", "ood", None, "sub", "openid", 60, 60)
     variants = [
-        model.PortalSettings(servername="a.example.edu", server_aliases=("b.example.edu",), ssl=ssl, auth="oidc", oidc=oidc),
+        model.PortalSettings(
+            servername="a.example.edu", server_aliases=("b.example.edu",), ssl=ssl, auth="oidc", oidc=oidc
+        ),
         model.PortalSettings(auth="oidc", oidc=model.OidcSettings(**{**oidc.__dict__, "client_secret": "s"})),
         model.PortalSettings(auth="basic", basic_user_file="/htpasswd"),
     ]
@@ -280,7 +288,11 @@ def test_yaml_anchors_are_written_out_for_upstreams_loader(env: SnapEnv) -> None
 @pytest.mark.parametrize(
     "key,value,words",
     [
-        ("custom_vhost_directives", "[Header always set X-Ok yes, Bogus on]", "Invalid command 'Bogus', perhaps misspelled"),
+        (
+            "custom_vhost_directives",
+            "[Header always set X-Ok yes, Bogus on]",
+            "Invalid command 'Bogus', perhaps misspelled",
+        ),
         ("custom_location_directives", "[ProxyTimeout soon]", "ProxyTimeout"),
         ("security_csp_frame_ancestors", "'https://a.example.edu\" extra'", "Unknown parameter: extra"),
     ],
@@ -417,7 +429,9 @@ def test_update_portal_refuses_a_value_the_generator_refuses(env: SnapEnv) -> No
     env.configure()
     path = write_site(env, "custom_location_directives: Header always set X-Ok yes\n")
     problems = refused(env, lambda: hooks.update_portal(env.ctx(), force=False))
-    assert problems[0].startswith(f"{path}: custom_location_directives: update_ood_portal refused ood_portal.yml"), problems
+    assert problems[0].startswith(f"{path}: custom_location_directives: update_ood_portal refused ood_portal.yml"), (
+        problems
+    )
 
 
 def test_ood_portal_yml_must_hold_exactly_the_site_files_keys(env: SnapEnv) -> None:
