@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -601,10 +601,11 @@ def _default(name: str) -> Any:
     return KEYS_BY_NAME[name].default
 
 
-def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str], rejected: set[str]) -> PortalSettings:
-    def get(name: str) -> Any:
-        return plain.get(name, _default(name))
+Getter = Callable[[str], Any]
 
+
+def _ssl(get: Getter, problems: list[str], rejected: set[str]) -> SslSettings | None:
+    """The certificate, key and chain: both of the pair or neither."""
     cert, key, chain = (
         get("portal.ssl.certificate"),
         get("portal.ssl.certificate-key"),
@@ -620,7 +621,13 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str], rej
             problems.append(f"{missing}: required when {given} is set; set both (HTTPS) or neither")
     if chain and not cert and "portal.ssl.certificate" not in rejected:
         problems.append("portal.ssl.certificate-chain: needs portal.ssl.certificate; set it too or unset the chain")
+    return ssl
 
+
+def _port_and_listen(
+    get: Getter, ssl: SslSettings | None, problems: list[str], rejected: set[str]
+) -> tuple[int, list[str]]:
+    """portal.port (443 with HTTPS, else 80) and the Listen entries, which must include it."""
     port = get("portal.port")
     if port is None:
         port = 443 if ssl else 80
@@ -635,7 +642,13 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str], rej
         listen = [str(port)]
         if ssl and port != 80:
             listen.append("80")
+    return port, listen
 
+
+def _auth(
+    get: Getter, ssl: SslSettings | None, problems: list[str], warnings: list[str], rejected: set[str]
+) -> tuple[str, OidcSettings | None, str | None]:
+    """The auth type (`auto` resolved), its OpenID Connect settings or its htpasswd file."""
     auth = get("portal.auth.type")
     metadata, client_id = get("portal.oidc.provider-metadata-url"), get("portal.oidc.client-id")
     if auth == "auto":
@@ -669,9 +682,16 @@ def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str], rej
         problems.append("portal.auth.basic.user-file: required when portal.auth.type is basic; set it")
     if auth == "basic" and not ssl:
         warnings.append("basic authentication without HTTPS sends passwords in clear text")
-    if auth != "basic":
-        basic_file = None
+    return auth, oidc, basic_file if auth == "basic" else None
 
+
+def _portal(plain: dict[str, Any], problems: list[str], warnings: list[str], rejected: set[str]) -> PortalSettings:
+    def get(name: str) -> Any:
+        return plain.get(name, _default(name))
+
+    ssl = _ssl(get, problems, rejected)
+    port, listen = _port_and_listen(get, ssl, problems, rejected)
+    auth, oidc, basic_file = _auth(get, ssl, problems, warnings, rejected)
     return PortalSettings(
         servername=get("portal.servername"),
         server_aliases=tuple(get("portal.server-aliases")),
