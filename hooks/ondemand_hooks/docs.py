@@ -28,9 +28,9 @@ made by upstream's own generator, `update_ood_portal`, from ood_portal.yml, exac
 RPM or DEB install; the snap's main `httpd.conf` around it (modules, user, logs) is the
 snap's. Both are checked with `httpd -t` before they are installed, and `ondemand.apache`
 reloads gracefully only if they changed (as upstream's `apachectl graceful`: connections
-are not dropped, requests in flight finish). A change of the auth type, and any change
-while OpenID Connect is on, restarts it instead (a graceful load of mod_auth_openidc
-crashed the snap's Apache workers in testing). Until an auth type is set, upstream's
+are not dropped, requests in flight finish). A change of the auth type restarts it instead:
+it loads or unloads Apache modules, and loading mod_auth_openidc by a graceful restart
+crashed the snap's Apache workers in testing (reloads with it loaded are fine). Until an auth type is set, upstream's
 need_auth vhost sends every URL to `/public/need_auth.html`; most portal keys take effect
 once authentication is configured, as upstream's.
 

@@ -129,12 +129,36 @@ if [ "$code" = 200 ] || [ "${location:-}" = "http://127.0.0.1$NEED_AUTH" ]; then
 else
     say "    $PROTECTED -> $code ${location:-} (behind OpenID Connect; the IdP is not reachable here)"
 fi
-step "allowed: another change while oidc is on (Apache restarted, serving again)"
-pid=$(apache_pid)
-set_ok "portal.oidc.scope=openid profile"
-has_line "$VHOST" '  OIDCScope "openid profile"'
+step "allowed: 10 changes back to back while oidc is on: graceful reloads, no request refused"
+# mod_auth_openidc stays loaded, so Apache reloads (only loading it anew restarts; see
+# needs_restart in the hooks). A client asks for the public page every 50 ms meanwhile.
+pid=$(apache_pid) reloads=$(reload_count)
+client_log=$WORK/oidc-client.log
+(
+    while [ ! -e "$WORK/oidc-stop" ]; do
+        curl -s -o /dev/null --max-time 5 -w '%{http_code}\n' "http://127.0.0.1$NEED_AUTH" >>"$client_log" || true
+        sleep 0.05
+    done
+) &
+client=$!
+for n in 1 2 3 4 5 6 7 8 9 10; do
+    set_ok "portal.oidc.scope=openid profile s$n"
+done
+sleep 0.5
+touch "$WORK/oidc-stop"
+wait "$client" || true
+has_line "$VHOST" '  OIDCScope "openid profile s10"'
 until_answers 200 "http://127.0.0.1$NEED_AUTH"
-expect_restart "$pid"  # see RESTART_ONLY_MODULES in the hooks
+expect_reload yes "$pid" "$reloads"
+count=$(reload_count)
+[ $((count - reloads)) -eq 10 ] || problem "hooks.log shows $((count - reloads)) graceful reloads for 10 changes under OIDC"
+answered=$(grep -c '^200$' "$client_log" || true)
+others=$(grep -vc '^200$' "$client_log" || true)
+if [ "$others" -eq 0 ] && [ "$answered" -gt 0 ]; then
+    say "    $answered requests during the changes, all 200; main pid still $pid"
+else
+    problem "during the OIDC changes: $answered requests answered 200, $others not: $(sort "$client_log" | uniq -c | oneline "$(cat)")"
+fi
 
 step "invalid while oidc is on: the previous values stay"
 refused "portal.oidc.client-id=two words"

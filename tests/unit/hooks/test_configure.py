@@ -751,3 +751,39 @@ def test_values_ruby_would_read_as_symbols_are_quoted(env: SnapEnv, files: dict[
     env.configure()
     assert "- '::1'" in env.paths.ood_portal_yml.read_text()
     assert "RewriteCond %{REMOTE_ADDR} !^::1\n" in vhost(env)
+
+
+def test_a_change_while_oidc_is_on_reloads_gracefully(env: SnapEnv) -> None:
+    """mod_auth_openidc loaded before and after (the module set unchanged): SIGUSR1 to our
+    Apache, no snapd restart; only loading or unloading it restarts (see needs_restart)."""
+    import subprocess
+    import sys
+    import time
+
+    from ondemand_hooks import hooks as hook_fns
+
+    env.set(OIDC)
+    env.configure()  # no Apache of ours runs yet: restarted through snapd
+    assert env.snapctl.restarts == [("ondemand.apache",)]
+    marker = env.root / "got-usr1"
+    script = (
+        "import signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: (pathlib.Path(sys.argv[1]).write_text('yes'), sys.exit(0)))\n"
+        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
+        "time.sleep(30)\n"
+    )
+    stand_in = subprocess.Popen([sys.executable, "-c", script, str(marker), "-f", str(env.paths.httpd_conf)])
+    try:
+        env.paths.apache_pid_file.write_text(f"{stand_in.pid}\n")
+        deadline = time.time() + 10
+        while not (marker.exists() and hook_fns.apache_main_pid(env.paths) == stand_in.pid):
+            assert time.time() < deadline, "the stand-in was never found"
+            time.sleep(0.05)
+        env.set({"portal.oidc.scope": "openid profile groups"})
+        applied = env.configure()
+        assert "auth_openidc_module" in hook_fns.loaded_modules(env.paths.httpd_conf.read_bytes())
+        assert applied.restarted and env.snapctl.restarts == [("ondemand.apache",)]  # no second restart
+        assert stand_in.wait(10) == 0 and marker.read_text() == "yes"
+    finally:
+        stand_in.kill()
+        stand_in.wait()
