@@ -441,7 +441,9 @@ def _run_generator(stage: Path, yml: bytes, paths: Paths, force: bool, runner: R
         if real.is_file():
             shutil.copyfile(real, copy)
     before_sum = fsutil.read_or_none(total)
-    env = dict(os.environ, CONFIG=str(config), APACHE=str(apache), SUM=str(total))
+    # DEX_CONFIG too: on a host with upstream's ondemand-dex installed the generator would
+    # also write a Dex config; it stays in the stage (the snap ships no Dex).
+    env = dict(os.environ, CONFIG=str(config), APACHE=str(apache), SUM=str(total), DEX_CONFIG=str(stage / "dex.yaml"))
     command = [str(paths.update_ood_portal), "--detailed-exitcodes", *(["--force"] if force else [])]
     try:
         done = runner(command, capture_output=True, text=True, timeout=120, check=False, env=env)
