@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 from . import hooks, log
@@ -70,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(args.command, hooks.Context(paths=paths, snapctl=Snapctl()), args.force)
     except InternalError as error:
         # A bug, not bad input: the traceback goes to the log for the report.
+        import traceback  # only on this path: it costs every hook run ~10 ms to import
+
         log.log.error("%s", traceback.format_exc().rstrip())
         for line in error.lines():
             log.log.error("%s", line)
@@ -79,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.log.error("%s", line)
         return 1
     except Exception:  # noqa: BLE001 - last resort: full story in the log, short one on stderr
+        import traceback
+
         log.log.debug("%s", traceback.format_exc())
         log.log.error("%s: unexpected error: %s (details in %s)", args.command, sys.exc_info()[1], paths.hooks_log)
         return 1

@@ -426,9 +426,12 @@ def _prepare_in(
     httpd_conf = render_httpd_conf(portal, paths, vhost_path, vhost_listens(final_vhost))
     plan = plan_file(paths.httpd_conf, httpd_conf, 0o644, force)
     moves += _httpd_conf_moves(stage, plan)
-    started = time.monotonic()
-    check_with_httpd(paths, stage, plan.final, final_vhost)
-    seconds["httpd -t"] = time.monotonic() - started
+    if vhost_changed or plan.action == "replace":
+        started = time.monotonic()
+        check_with_httpd(paths, stage, plan.final, final_vhost)
+        seconds["httpd -t"] = time.monotonic() - started
+    else:
+        log.debug("no file Apache reads changes: httpd -t not run")
     return PortalUpdate(stage, moves, plan, vhost_changed, outcome, notes, seconds)
 
 
