@@ -1,4 +1,4 @@
-"""Entry point: `python3 -m ondemand_hooks <hook> [--force]`."""
+"""Entry point: `python3 -m ondemand_hooks <hook> [--force]`, `... import-config [--dry-run] [--force] [DIR]`."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from . import hooks, log
+from . import hooks, importsite, log
 from .env import Paths
 from .errors import HookError, InternalError
 from .snapctl import Snapctl
 
-COMMANDS = ("install", "configure", "post-refresh", "remove", "update-portal")
+COMMANDS = ("install", "configure", "post-refresh", "remove", "update-portal", "import-config")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,17 +21,31 @@ def _parser() -> argparse.ArgumentParser:
         prog="python3 -m ondemand_hooks",
         description="Hooks and admin commands of the Open OnDemand snap.",
     )
-    parser.add_argument("command", choices=COMMANDS, help="the hook to run, or update-portal (admin command)")
+    parser.add_argument(
+        "command", choices=COMMANDS, help="the hook to run, or update-portal or import-config (admin commands)"
+    )
+    parser.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        help=f"import-config: the existing site's config directory (default {importsite.DEFAULT_DIR})",
+    )
     parser.add_argument(
         "--force",
         action="store_true",
-        help="update-portal: replace the Apache config even if it was edited by hand (a timestamped backup is kept)",
+        help=(
+            "update-portal: replace the Apache config even if it was edited by hand (a timestamped backup is kept); "
+            "import-config: replace an existing ood_portal.site.yml and clashing clusters.d files"
+        ),
     )
+    parser.add_argument("--dry-run", action="store_true", help="import-config: print the plan, change nothing")
     return parser
 
 
 def run(command: str, ctx: hooks.Context, force: bool = False) -> None:
-    if command == "install":
+    if command == "import-config":
+        importsite.import_config(importsite.DEFAULT_DIR, ctx.paths, force=force)
+    elif command == "install":
         hooks.install(ctx)
     elif command == "configure":
         hooks.configure(ctx)
@@ -45,9 +60,12 @@ def run(command: str, ctx: hooks.Context, force: bool = False) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.force and args.command != "update-portal":
-        print("--force only applies to update-portal", file=sys.stderr)
+    args = _parser().parse_intermixed_args(argv)  # `import-config --dry-run DIR`
+    if args.force and args.command not in ("update-portal", "import-config"):
+        print("--force only applies to update-portal and import-config", file=sys.stderr)
+        return 2
+    if (args.dry_run or args.dir is not None) and args.command != "import-config":
+        print("--dry-run and a directory only apply to import-config", file=sys.stderr)
         return 2
     try:
         paths = Paths.from_environ()
@@ -66,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setup(args.command, paths.hooks_log)
     log.log.debug("%s: start (snap %s revision %s)", args.command, paths.name, paths.revision)
     try:
-        run(args.command, hooks.Context(paths=paths, snapctl=Snapctl()), args.force)
+        if args.command == "import-config":
+            source = args.dir or importsite.DEFAULT_DIR
+            importsite.import_config(source, paths, dry_run=args.dry_run, force=args.force)
+        else:
+            run(args.command, hooks.Context(paths=paths, snapctl=Snapctl()), args.force)
     except InternalError as error:
         # A bug, not bad input: the traceback goes to the log for the report.
         import traceback  # only on this path: it costs every hook run ~10 ms to import

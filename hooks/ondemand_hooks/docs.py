@@ -40,6 +40,22 @@ the checksum in `ood_portal.sha256sum`, the new version goes next to it as
 `sudo snap run ondemand.update-portal --force` replaces it after a timestamped backup
 (`ood-portal.conf.YYYYmmddTHHMMSS`; the snap keeps the newest ten).
 
+An existing site comes over with `sudo snap run ondemand.import-config [--dry-run] [DIR]`
+(DIR defaults to `/etc/ood/config`). It reads the site's ood_portal.yml, nginx_stage.yml and
+`clusters.d/*.yml` and prints a plan: the `snap set` keys it maps them to (ood_portal.yml's
+keys above, the `ssl` certificate lines, the OpenID Connect or basic `auth` forms, nginx_stage's
+`min_uid`, `nginx_file_upload_max` and `pun_custom_env`, and clusters with only a title, a
+login host and `job` settings; secrets are shown as `(hidden)`), upstream's other ood_portal.yml
+keys it keeps in ood_portal.site.yml, the cluster files it copies as admin files
+into clusters.d, and what it cannot take and why. Keys the snap fixes (`public_root`,
+`lua_root`, `pun_stage_cmd`, the routes ...) are replaced by the snap's values when they hold
+upstream's defaults. Upstream's paths in the values it keeps (`/opt/ood`, `/var/www/ood`,
+`/etc/ood/config`) are rewritten to the snap's, each rewrite listed. Everything is checked
+first; when anything is refused nothing changes. Then it writes the site file and the cluster
+copies and runs `snap set` once; if the configure hook refuses, those files are removed
+again. An existing ood_portal.site.yml or clusters.d file of the same name is replaced only
+with `--force`; `--dry-run` prints the plan and changes nothing.
+
 Lists are comma-separated (`a,b,c`) or JSON lists. Placeholders: `<id>` is a cluster id
 (lower-case letters, digits, `-`), `<NAME>` an environment variable name written dash-cased.
 Values written into the Apache or nginx configuration may not contain line breaks, control

@@ -40,12 +40,14 @@ def load(paths: Paths) -> tuple[dict[str, Any], list[str]]:
     mapping, problem = configfiles.load_yaml_mapping(path, data)
     if problem:
         return {}, [problem]
-    managed = configfiles.managed_portal_keys(paths)
-    for name, value in mapping.items():
-        problem = _key_problem(path, name, value, managed)
-        if problem:
-            problems.append(problem)
+    problems += key_problems(path, mapping, paths)
     return ({}, problems) if problems else (mapping, [])
+
+
+def key_problems(path: Path, mapping: Mapping[str, Any], paths: Paths) -> list[str]:
+    """What the configure hook would refuse of these site keys (as if in `path`)."""
+    managed = configfiles.managed_portal_keys(paths)
+    return [p for p in (_key_problem(path, name, value, managed) for name, value in mapping.items()) if p]
 
 
 def _read_root_owned(path: Path) -> tuple[bytes | None, list[str]]:

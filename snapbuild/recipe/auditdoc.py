@@ -54,6 +54,13 @@ ROOT_NOTES: dict[str, tuple[str, str]] = {
         "$SNAP_COMMON/etc/apache2 from it; those files are root-owned like upstream's /etc/ood "
         "and /etc/httpd.",
     ),
+    "import-config": (
+        "root (admin command, run with sudo)",
+        "reads an existing site's /etc/ood/config (or the directory given) and writes "
+        "ood_portal.site.yml and copied cluster files under $SNAP_COMMON/etc/ood/config, root-owned "
+        "like upstream's /etc/ood; the rest it sets with one `snap set ondemand`, whose configure "
+        "hook checks every value.",
+    ),
     "nginx-stage": (
         "root (admin command, and through the sudoers rule below)",
         "upstream's root helper. The portal's Apache (running as `{user}`) calls it through the "

@@ -168,3 +168,22 @@ def test_cli_reports_an_internal_error_as_a_bug_with_its_traceback(env: SnapEnv)
     assert "Resolution: this is a bug in the ondemand snap" in done.stderr
     assert "Traceback (most recent call last)" in env.paths.hooks_log.read_text()
     assert not list(env.paths.apache_conf_dir.glob(".check-*"))
+
+
+@needs_root
+def test_cli_import_config_dry_run_and_usage_errors(env: SnapEnv, tmp_path: Path) -> None:
+    site = tmp_path / "upstream"
+    site.mkdir()
+    (site / "ood_portal.yml").write_text("servername: ood.example.edu\nerrorlog: '|/usr/bin/logger -t ood'\n")
+    before = snapshot(env.root)
+    done = run_cli(env, "import-config", "--dry-run", str(site))
+    assert done.returncode == 0, done.stderr
+    assert "  portal.servername = ood.example.edu" in done.stdout.splitlines()
+    assert "dry run: nothing was changed" in done.stdout
+    after = {k: v for k, v in snapshot(env.root).items() if not k.startswith("fakebin")}
+    assert after == before
+    (site / "ood_portal.yml").write_text("servername: [broken\n")
+    refused = run_cli(env, "import-config", "--dry-run", str(site))
+    assert refused.returncode == 1 and "is not valid YAML" in refused.stderr
+    assert run_cli(env, "configure", "--dry-run").returncode == 2
+    assert run_cli(env, "update-portal", str(site)).returncode == 2
