@@ -342,3 +342,23 @@ def test_snap_set_argv_quotes_what_json_would_misread(env: SnapEnv) -> None:
         "/usr/bin/snap", "set", "ondemand",
         "portal.port=443", "portal.servername=a.b", 'x="true"', 'portal.server-aliases=["b.c", "d.e"]',
     ]  # fmt: skip
+
+
+def test_configure_refusing_the_values_takes_back_the_site_file_and_copies(env: SnapEnv, tmp_path: Path) -> None:
+    """owens.yml already exists as an admin file: the plan maps the cluster to keys, and
+    the configure hook (run by snap set) refuses to take the file over."""
+    site = write_site(tmp_path, BASIC_SITE, htpasswd=htpasswd(tmp_path))
+    env.paths.clusters_d.mkdir(parents=True, exist_ok=True)
+    (env.paths.clusters_d / "owens.yml").write_text("v2: {metadata: {title: hand-written}}\n")
+    env.paths.ood_portal_site_yml.write_text("errorlog: mine.log\n")
+    env.paths.ood_portal_site_yml.chmod(0o600)
+    before, config = snapshot(env.root), copy.deepcopy(env.snapctl.config)
+    snapd = Snapd(env)
+    with pytest.raises(ConfigError) as error:
+        importsite.import_config(site, env.paths, force=True, runner=snapd, say=lambda _: None)
+    assert len(snapd.calls) == 1
+    assert error.value.problems[0] == "snap set refused the imported values:"
+    assert any("owens" in p for p in error.value.problems)
+    assert env.paths.ood_portal_site_yml.read_text() == "errorlog: mine.log\n"
+    assert snapshot(env.root) == before
+    assert env.snapctl.config == config
