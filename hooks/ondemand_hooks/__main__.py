@@ -43,9 +43,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(command: str, ctx: hooks.Context, force: bool = False) -> None:
-    if command == "import-config":
-        importsite.import_config(importsite.DEFAULT_DIR, ctx.paths, force=force)
-    elif command == "install":
+    if command == "install":
         hooks.install(ctx)
     elif command == "configure":
         hooks.configure(ctx)

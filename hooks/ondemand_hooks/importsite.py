@@ -306,6 +306,13 @@ def _plan_cluster(path: Path, paths: Paths, plan: Plan, force: bool) -> None:
     values = _cluster_values(path.stem, mapping)
     if values is not None:
         plan.values.update(values)
+        own = paths.clusters_d / f"{path.stem}.yml"
+        existing = read_or_none(own)
+        if existing is not None and not configfiles.is_snap_cluster_file(existing):
+            plan.problems.append(
+                f"{own}: an admin file for cluster {path.stem} exists, and the snap never replaces files it did "
+                f"not write; remove it to import {path} as clusters.{path.stem}.*"
+            )
         return
     text, done = rewrite_text(data.decode("utf-8"), paths)
     plan.clusters[path.name] = text.encode("utf-8")

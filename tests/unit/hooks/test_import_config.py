@@ -344,12 +344,25 @@ def test_snap_set_argv_quotes_what_json_would_misread(env: SnapEnv) -> None:
     ]  # fmt: skip
 
 
-def test_configure_refusing_the_values_takes_back_the_site_file_and_copies(env: SnapEnv, tmp_path: Path) -> None:
-    """owens.yml already exists as an admin file: the plan maps the cluster to keys, and
-    the configure hook (run by snap set) refuses to take the file over."""
+def test_an_admin_file_of_a_mapped_cluster_is_refused_even_with_force(env: SnapEnv, tmp_path: Path) -> None:
     site = write_site(tmp_path, BASIC_SITE, htpasswd=htpasswd(tmp_path))
     env.paths.clusters_d.mkdir(parents=True, exist_ok=True)
     (env.paths.clusters_d / "owens.yml").write_text("v2: {metadata: {title: hand-written}}\n")
+    before = snapshot(env.root)
+    with pytest.raises(ConfigError) as error:
+        importsite.import_config(site, env.paths, force=True, runner=Snapd(env), say=lambda _: None)
+    assert any("owens.yml: an admin file for cluster owens exists" in p for p in error.value.problems)
+    assert snapshot(env.root) == before
+
+
+@needs_apache
+def test_configure_refusing_the_values_takes_back_the_site_file_and_copies(tmp_path: Path) -> None:
+    """A directive Apache does not know passes every check before snap set; the configure
+    hook's httpd -t refuses it, and the replaced site file and the copies are taken back."""
+    env = real_env(tmp_path / "snap")
+    site = write_site(
+        tmp_path, BASIC_SITE.replace("ServerSignature Off", "NoSuchDirective on"), htpasswd=htpasswd(tmp_path)
+    )
     env.paths.ood_portal_site_yml.write_text("errorlog: mine.log\n")
     env.paths.ood_portal_site_yml.chmod(0o600)
     before, config = snapshot(env.root), copy.deepcopy(env.snapctl.config)
@@ -358,7 +371,7 @@ def test_configure_refusing_the_values_takes_back_the_site_file_and_copies(env: 
         importsite.import_config(site, env.paths, force=True, runner=snapd, say=lambda _: None)
     assert len(snapd.calls) == 1
     assert error.value.problems[0] == "snap set refused the imported values:"
-    assert any("owens" in p for p in error.value.problems)
+    assert any("NoSuchDirective" in p or "custom_vhost_directives" in p for p in error.value.problems)
     assert env.paths.ood_portal_site_yml.read_text() == "errorlog: mine.log\n"
     assert snapshot(env.root) == before
     assert env.snapctl.config == config
