@@ -285,7 +285,10 @@ def _plan_nginx(data: dict[str, Any], where: Path, paths: Paths, plan: Plan) -> 
                 plan.problems.append(f"{where}: pun_custom_env: must be a mapping of variable names to values")
                 continue
             for env_name, env_value in value.items():
-                segment = str(env_name).lower().replace("_", "-")
+                name_text = str(env_name)
+                # Dash-cased as snapd's keys are; a name that is not upper-case stays as is (and is refused).
+                upper = re.fullmatch(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*", name_text)
+                segment = name_text.lower().replace("_", "-") if upper else name_text
                 plan.values[f"nginx-stage.pun-custom-env.{segment}"] = str(env_value)
         elif name in fixed:
             plan.replaced.append(f"nginx_stage.yml {name}")

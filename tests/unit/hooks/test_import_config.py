@@ -278,10 +278,13 @@ def test_dry_run_writes_nothing(env: SnapEnv, tmp_path: Path) -> None:
         ("servername: [unclosed\n", "is not valid YAML"),
         ("servernme: ood.example.edu\n", "did you mean servername?"),
         ("custom_vhost_directives: 2024-01-01\n", "custom_vhost_directives: holds a YAML date"),
+        ("servername: ood.example.edu\n", "not an environment variable name"),
     ],
 )
 def test_refused_input_changes_nothing(env: SnapEnv, tmp_path: Path, portal: str, says: str) -> None:
     site = write_site(tmp_path, portal)
+    if "environment variable" in says:
+        (site / "nginx_stage.yml").write_text("pun_custom_env:\n  Lower_Case: x\n")
     before, config = snapshot(env.root), copy.deepcopy(env.snapctl.config)
     snapd = Snapd(env)
     with pytest.raises(ConfigError) as error:
