@@ -24,6 +24,7 @@ from . import model, upstream
 from .env import Paths
 from .errors import ConfigError, InternalError
 from .model import PortalSettings, Settings
+from .validators import is_passphrase
 
 PORTAL_HEADER = """\
 # Open OnDemand portal configuration (upstream's ood_portal.yml keys), written by the
@@ -367,7 +368,7 @@ def portal_from_yaml(
             if value != data.get("oidc_uri", "/oidc"):
                 problems.append(f"{where}: oidc_redirect_uri: must equal oidc_uri in the snap; remove it")
         elif name == "oidc_crypto_passphrase":
-            if not isinstance(value, str) or len(value) < 32 or not set(value) <= set("0123456789abcdef"):
+            if not is_passphrase(value):
                 problems.append(
                     f"{where}: oidc_crypto_passphrase: not the snap's (32+ hex digits, from "
                     f"{paths.oidc_passphrase_file}); restore it or run `snap set` to rewrite the file"

@@ -203,6 +203,11 @@ class ListOf:
         return out
 
 
+def is_passphrase(text: object) -> bool:
+    """A crypto passphrase as the snap writes them: 32+ lower-case hex digits."""
+    return isinstance(text, str) and len(text) >= 32 and set(text) <= set("0123456789abcdef")
+
+
 def maintenance_client(value: Any) -> str:
     """An allowlist entry in upstream's form: upstream's generator writes each entry as
     `RewriteCond %{REMOTE_ADDR} !^<entry, dots escaped>`, a prefix of the client's address.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -674,12 +676,23 @@ def test_a_password_file_the_portal_user_cannot_read_is_refused_naming_the_key(o
     assert check(str(secret)) == str(secret)
 
 
+def usr1_stand_in(env: SnapEnv) -> tuple[subprocess.Popen[bytes], Path]:
+    """A process whose command line names our httpd.conf, as Apache's parent's does; on
+    SIGUSR1 it writes 'yes' to the marker and exits ('ready' once it is waiting)."""
+    marker = env.root / "got-usr1"
+    script = (
+        "import signal, sys, time, pathlib\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: (pathlib.Path(sys.argv[1]).write_text('yes'), sys.exit(0)))\n"
+        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
+        "time.sleep(30)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", script, str(marker), "-f", str(env.paths.httpd_conf)]), marker
+
+
 def test_reload_signals_only_a_process_running_our_httpd_conf(env: SnapEnv) -> None:
     """A stale PidFile naming another process is not signalled; our Apache (a stand-in
     process whose command line names httpd.conf) gets SIGUSR1 and no snapd restart."""
     import os
-    import subprocess
-    import sys
     import time
 
     from ondemand_hooks import hooks as hook_fns
@@ -688,14 +701,7 @@ def test_reload_signals_only_a_process_running_our_httpd_conf(env: SnapEnv) -> N
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{os.getpid()}\n")  # pytest itself: not our Apache
     assert hook_fns.apache_main_pid(env.paths) is None
-    marker = env.root / "got-usr1"
-    script = (
-        "import signal, sys, time, pathlib\n"
-        "signal.signal(signal.SIGUSR1, lambda *a: (pathlib.Path(sys.argv[1]).write_text('yes'), sys.exit(0)))\n"
-        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
-        "time.sleep(30)\n"
-    )
-    stand_in = subprocess.Popen([sys.executable, "-c", script, str(marker), "-f", str(env.paths.httpd_conf)])
+    stand_in, marker = usr1_stand_in(env)
     try:
         pid_file.write_text("")  # mid-graceful: the parent is found among the processes
         deadline = time.time() + 10
@@ -756,8 +762,6 @@ def test_values_ruby_would_read_as_symbols_are_quoted(env: SnapEnv, files: dict[
 def test_a_change_while_oidc_is_on_reloads_gracefully(env: SnapEnv) -> None:
     """mod_auth_openidc loaded before and after (the module set unchanged): SIGUSR1 to our
     Apache, no snapd restart; only loading or unloading it restarts (see needs_restart)."""
-    import subprocess
-    import sys
     import time
 
     from ondemand_hooks import hooks as hook_fns
@@ -765,14 +769,7 @@ def test_a_change_while_oidc_is_on_reloads_gracefully(env: SnapEnv) -> None:
     env.set(OIDC)
     env.configure()  # no Apache of ours runs yet: restarted through snapd
     assert env.snapctl.restarts == [("ondemand.apache",)]
-    marker = env.root / "got-usr1"
-    script = (
-        "import signal, sys, time, pathlib\n"
-        "signal.signal(signal.SIGUSR1, lambda *a: (pathlib.Path(sys.argv[1]).write_text('yes'), sys.exit(0)))\n"
-        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
-        "time.sleep(30)\n"
-    )
-    stand_in = subprocess.Popen([sys.executable, "-c", script, str(marker), "-f", str(env.paths.httpd_conf)])
+    stand_in, marker = usr1_stand_in(env)
     try:
         env.paths.apache_pid_file.write_text(f"{stand_in.pid}\n")
         deadline = time.time() + 10
