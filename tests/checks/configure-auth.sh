@@ -33,11 +33,7 @@ CLIENT_ID=ondemand-check
 SECRET=check-secret-$RANDOM$RANDOM
 PROTECTED=http://127.0.0.1$(protected_uri)
 
-# Apache's workers run as the portal user: the password file must be readable by it.
-install -d -m 755 "$AUTH_DIR"
-printf '%s:%s\n' "$USER_NAME" "$(openssl passwd -apr1 "$PASSWORD")" >"$HTPASSWD"
-chgrp "$PORTAL_USER" "$HTPASSWD"
-chmod 640 "$HTPASSWD"
+write_htpasswd "$AUTH_DIR" "$USER_NAME" "$PASSWORD"  # writes $HTPASSWD
 until_answers "$NEED_AUTH_CODE" http://127.0.0.1/
 
 step "refused: unknown keys under portal.auth. and portal.oidc."

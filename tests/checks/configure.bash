@@ -83,10 +83,7 @@ step() { say "$CHECK: $*"; }
 # keys and DIR in EXTRA_PATHS. A change of the auth type restarts Apache.
 basic_auth_on() {
     local dir=$1
-    install -d -m 755 "$dir"
-    printf 'checkuser:%s\n' "$(openssl passwd -apr1 "check-$RANDOM$RANDOM")" >"$dir/htpasswd"
-    chgrp "$PORTAL_USER" "$dir/htpasswd"
-    chmod 640 "$dir/htpasswd"
+    write_htpasswd "$dir" checkuser "check-$RANDOM$RANDOM"
     set_ok portal.auth.type=basic "portal.auth.basic.user-file=$dir/htpasswd"
     until_answers 401 "http://127.0.0.1:$(portal_port)$(protected_uri)"
 }

@@ -25,6 +25,15 @@ MOD_OOD_PROXY=$SNAP_MOUNT/opt/ood/mod_ood_proxy/lib
 
 say() { printf '%s\n' "$*"; }
 
+# write_htpasswd DIR USER PASSWORD: DIR/htpasswd with USER's apr1 hash, readable by the
+# portal user (Apache's workers read it; the hooks refuse a file that user cannot read).
+write_htpasswd() {
+    install -d -m 755 "$1"
+    printf '%s:%s\n' "$2" "$(openssl passwd -apr1 "$3")" >"$1/htpasswd"
+    chgrp "$PORTAL_USER" "$1/htpasswd"
+    chmod 640 "$1/htpasswd"
+}
+
 # Stop now: a step failed and nothing after it would mean anything.
 fail() {
     printf 'FAIL: %s\n' "$*" >&2

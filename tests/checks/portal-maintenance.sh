@@ -52,10 +52,7 @@ protected=$(protected_uri)
 wait_for 30 "Apache answers on port $port" apache_answers || fail "Apache does not answer on port $port"
 say "portal-maintenance: allowlisted client $inside, other client $outside, port $port"
 
-install -d -m 755 "$AUTH_DIR"
-printf 'checkuser:%s\n' "$(openssl passwd -apr1 "check-$RANDOM$RANDOM")" >"$AUTH_DIR/htpasswd"
-chgrp "$PORTAL_USER" "$AUTH_DIR/htpasswd"
-chmod 640 "$AUTH_DIR/htpasswd"
+write_htpasswd "$AUTH_DIR" checkuser "check-$RANDOM$RANDOM"
 snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$AUTH_DIR/htpasswd" ||
     fail "snap set portal.auth.type=basic was refused"
 

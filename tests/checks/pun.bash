@@ -263,10 +263,7 @@ signin_begin() {
     local name=$1 uid=$2 dir=$3 password=$4
     shift 4
     ensure_user "$name" "$uid"
-    install -d -m 755 "$dir"
-    printf '%s:%s\n' "$name" "$(openssl passwd -apr1 "$password")" >"$dir/htpasswd"
-    chgrp "$PORTAL_USER" "$dir/htpasswd"
-    chmod 640 "$dir/htpasswd"
+    write_htpasswd "$dir" "$name" "$password"
     snap set "$SNAP_NAME" portal.auth.type=basic "portal.auth.basic.user-file=$dir/htpasswd" "$@" ||
         fail "snap set portal.auth.type=basic portal.auth.basic.user-file=$dir/htpasswd $* was refused"
     local url
