@@ -83,6 +83,10 @@ TEST_PACKAGES = (
     "curl",
     "snapd",
     "libnss-myhostname",
+    # The browser check (tests/checks/portal-browser.sh): Debian's headless Chromium and its
+    # WebDriver; the check installs them itself on machines whose image lacks them.
+    "chromium",
+    "chromium-driver",
 )
 # snapd is in the build image for `snap pack` only; a running snapd there would just
 # slow boot down trying to reach the store.

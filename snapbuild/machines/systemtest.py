@@ -299,6 +299,7 @@ def discard(address: str) -> str:
         )
     for name in matches:
         collect_skips(name)
+        collect_artifacts(name)
         lxd.delete(name)
         say(f"discarded {name}")
     return matches[0]
@@ -314,6 +315,10 @@ SHARED_SPREAD = Path("..") / "shared" / "tools" / "spread"
 ENV_SPREAD_SNAP = "ONDEMAND_SPREAD_SNAP"  # spread.yaml's include: the snap to send (a name in the root)
 SKIPPED_DIR = Path("build") / "spread-skipped"  # discard copies the machines' skip reasons here
 SKIP_FILE = "skipped"  # in a task's directory: why its check skipped (tests/checks/lib.sh: skip)
+# What checks keep as evidence (the browser's screenshots): spread.yaml's $CHECK_ARTIFACTS on
+# the machine, copied by discard to build/spread-artifacts/ (spread's own artifacts need xz there).
+ARTIFACTS_DIR = Path("build") / "spread-artifacts"
+REMOTE_ARTIFACTS = "artifacts"  # under spread.yaml's `path:`
 SPREAD_REMOTE_PATH = "/root/ondemand-snap"  # spread.yaml's `path:`
 
 
@@ -434,6 +439,20 @@ def collect_skips(name: str, project: Project = DEFAULT) -> list[str]:
     return found
 
 
+def collect_artifacts(name: str, project: Project = DEFAULT) -> Path | None:
+    """Copy what the checks on container `name` kept in $CHECK_ARTIFACTS to
+    build/spread-artifacts/ (emptied when a spread run starts); None when they kept nothing."""
+    remote = f"{SPREAD_REMOTE_PATH}/{REMOTE_ARTIFACTS}"
+    present = lxd.exec_(name, ["test", "-d", remote], check=False, capture=True)
+    if present.returncode != 0:
+        return None
+    target = project.root / ARTIFACTS_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    lxd.pull_tree(name, remote, target)
+    say(f"artifacts of {name}: {target}")
+    return target
+
+
 def skipped_checks(project: Project = DEFAULT) -> list[str]:
     """Every line discard collected in build/spread-skipped/ (sorted)."""
     lines: list[str] = []
@@ -477,6 +496,7 @@ def run_spread(
         )
     jobs = spread_jobs(listed.stdout)
     shutil.rmtree(project.root / SKIPPED_DIR, ignore_errors=True)
+    shutil.rmtree(project.root / ARTIFACTS_DIR, ignore_errors=True)
     argv = [str(spread), *args]
     say(f"==> spread: {len(jobs)} task(s), {' '.join(argv[1:])} (sends {snap_name})")
     started = time.monotonic()
@@ -494,6 +514,11 @@ def run_spread(
         print(f"    {line}", flush=True)
     for skipped in skipped_checks(project):
         print(f"SKIPPED {skipped}", flush=True)
+    kept = sorted(path for path in (project.root / ARTIFACTS_DIR).rglob("*") if path.is_file())
+    if kept:
+        print(f"==> evidence the checks kept ({len(kept)} file(s)):", flush=True)
+        for path in kept:
+            print(f"    {path.relative_to(project.root)}", flush=True)
     if process.returncode != 0 or not summary.ok or summary.successful != len(jobs):
         raise ToolError(
             f"spread suite failed (exit {process.returncode}; {summary.successful} of {len(jobs)} task(s) "

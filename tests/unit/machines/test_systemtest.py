@@ -489,3 +489,28 @@ def test_workflow_runs_the_tasks_not_copies_of_them() -> None:
     assert checkout["with"]["fetch-depth"] == 0  # remote-build refuses shallow clones
     env = {k: v for s in workflow["jobs"]["remote-build"]["steps"] for k, v in (s.get("env") or {}).items()}
     assert env["LAUNCHPAD_CREDENTIALS"] == "${{ secrets.LAUNCHPAD_CREDENTIALS }}"
+
+
+def test_collect_artifacts_pulls_the_checks_evidence_when_there_is_some(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pulled: list[tuple[str, str, Path]] = []
+    present = {"with": 0, "without": 1}
+
+    def exec_(name: str, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        assert argv == ["test", "-d", f"{systemtest.SPREAD_REMOTE_PATH}/{systemtest.REMOTE_ARTIFACTS}"]
+        return subprocess.CompletedProcess(argv, present[name], "", "")
+
+    monkeypatch.setattr(systemtest.lxd, "exec_", exec_)
+    monkeypatch.setattr(systemtest.lxd, "pull_tree", lambda *args: pulled.append(args))
+    project = Project(tmp_path)
+    assert systemtest.collect_artifacts("without", project) is None
+    assert pulled == []
+    target = systemtest.collect_artifacts("with", project)
+    assert target == tmp_path / systemtest.ARTIFACTS_DIR and target.is_dir()
+    assert pulled == [("with", f"{systemtest.SPREAD_REMOTE_PATH}/{systemtest.REMOTE_ARTIFACTS}", target)]
+
+
+def test_spread_yaml_sends_the_artifacts_dir_discard_collects() -> None:
+    environment = yaml.safe_load((DEFAULT.root / "spread.yaml").read_text())["environment"]
+    assert environment["CHECK_ARTIFACTS"] == f"$SPREAD_PATH/{systemtest.REMOTE_ARTIFACTS}"
