@@ -378,3 +378,163 @@ def test_configure_refusing_the_values_takes_back_the_site_file_and_copies(tmp_p
     assert env.paths.ood_portal_site_yml.read_text() == "errorlog: mine.log\n"
     assert snapshot(env.root) == before
     assert env.snapctl.config == config
+
+
+# --- tests/sites: the realistic sites the behaviour check (tests/checks/import-config.sh) imports
+
+SITES = Path(__file__).resolve().parents[2] / "sites"
+# What tests/sites/slurm-basic maps to: the check restores (unsets) exactly these keys.
+SLURM_BASIC_KEYS = [
+    "portal.servername",
+    "portal.port",
+    "portal.lua-log-level",
+    "portal.auth.type",
+    "portal.auth.basic.user-file",
+    "portal.user-map-match",
+    "portal.maintenance.allowlist",
+    "nginx-stage.min-uid",
+    "nginx-stage.nginx-file-upload-max",
+    "nginx-stage.pun-custom-env.ood-dashboard-title",
+    "nginx-stage.pun-custom-env.ood-support-email",
+    "clusters.tundra.title",
+    "clusters.tundra.login.host",
+    "clusters.tundra.job.adapter",
+    "clusters.tundra.job.cluster",
+    "clusters.tundra.job.bin",
+    "clusters.tundra.job.conf",
+]
+SLURM_BASIC_SITE_KEYS = [
+    "errorlog",
+    "accesslog",
+    "logformat",
+    "disable_logs",
+    "use_rewrites",
+    "map_fail_uri",
+    "register_uri",
+    "register_root",
+    "security_csp_frame_ancestors",
+    "security_strict_transport",
+    "strip_proxy_cookies",
+    "pun_max_retries",
+    "custom_vhost_directives",
+    "custom_location_directives",
+]
+UPSTREAM_PATHS = [importsite._path_pattern(p) for p in ("/opt/ood", "/var/www/ood", "/etc/ood/config")]
+
+
+def install_site(name: str, root: Path) -> Path:
+    """tests/sites/NAME as the check installs it: @ROOT@ replaced by `root`, which gets the
+    htpasswd file and slurm.conf the site points at; returns the config directory."""
+    config = root / "config"
+    for source in sorted((SITES / name).rglob("*")):
+        target = config / source.relative_to(SITES / name)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source.read_text().replace("@ROOT@", str(root)))
+    (root / "htpasswd").write_text("tundrauser:{SHA}x\n")
+    (root / "slurm").mkdir()
+    (root / "slurm" / "slurm.conf").write_text("ClusterName=tundra\n")
+    return config
+
+
+def test_the_slurm_basic_site_plan_is_what_the_check_asserts(env: SnapEnv, tmp_path: Path) -> None:
+    site = install_site("slurm-basic", tmp_path / "site")
+    plan = importsite.make_plan(site, env.paths)
+    assert plan.problems == []
+    assert list(plan.values) == SLURM_BASIC_KEYS
+    assert list(plan.site) == SLURM_BASIC_SITE_KEYS
+    assert len(plan.site) >= 12
+    assert list(plan.clusters) == ["vizlab.yml"]
+    lines = plan.lines(env.paths)
+    common = env.paths.snap_common
+    # The lines tests/checks/import-config.sh looks for in the dry run's output.
+    for line in (
+        "snap set ondemand:",
+        "  portal.servername = ondemand.hpc.example.edu",
+        f"kept in {env.paths.ood_portal_site_yml}:",
+        "  custom_vhost_directives",
+        "rewritten paths:",
+        f"  register_root: /var/www/ood -> {common}/var/www/ood",
+        f"  custom_vhost_directives: /etc/ood/config -> {common}/etc/ood/config",
+        f"copied as admin files into {env.paths.clusters_d}:",
+        "  vizlab.yml",
+    ):
+        assert line in lines, (line, lines)
+    for name in ("logroot", "public_root", "lua_root", "pun_stage_cmd", "pun_socket_root"):
+        assert any(line.startswith(f"{name}: ") for line in plan.replaced), name
+    assert any("passenger_pool_idle_time" in line for line in plan.skipped)
+
+
+@needs_apache
+def test_the_slurm_basic_site_imports_and_apache_accepts_it(tmp_path: Path) -> None:
+    env = real_env(tmp_path / "snap")
+    site = install_site("slurm-basic", tmp_path / "site")
+    plan, said, snapd = run_import(env, site)
+    assert len(snapd.calls) == 1
+    assert env.snapctl.config["portal"]["servername"] == "ondemand.hpc.example.edu"
+    assert env.snapctl.config["clusters"]["tundra"]["job"]["conf"] == str(tmp_path / "site" / "slurm" / "slurm.conf")
+    site_text = env.paths.ood_portal_site_yml.read_text()
+    assert list(yaml.safe_load(site_text)) == SLURM_BASIC_SITE_KEYS
+    copied = (env.paths.clusters_d / "vizlab.yml").read_text()
+    for text in (site_text, copied):
+        assert not any(p.search(text) for p in UPSTREAM_PATHS), text
+    assert f"source {env.paths.ood_config}/clusters.d/vizlab-env.sh" in copied
+    vhost = [line.strip() for line in env.paths.portal_conf.read_text().splitlines()]
+    common = env.paths.snap_common
+    for line in (
+        "ServerName ondemand.hpc.example.edu",
+        'ErrorLog  "|/usr/bin/logger -t ood-portal-error"',
+        r'LogFormat "%h %l %u %t \"%r\" %>s %b \"%{User-Agent}i\" %D"',
+        f'TransferLog "{common}/var/log/apache2/ondemand_access.log"',
+        'Header always set X-Imported-Site "slurm-basic"',
+        f"IncludeOptional {common}/etc/ood/config/apache.d/*.conf",
+        'Header always set X-Imported-Location "pun"',
+        "Header always set Content-Security-Policy \"frame-ancestors 'self' https://ondemand.hpc.example.edu;\"",
+        'SetEnv OOD_PUN_MAX_RETRIES "10"',
+        'SetEnv OOD_USER_MAP_MATCH "^([^@]+)"',
+        f'Alias "/register" "{common}/var/www/ood/register"',
+        'RequestHeader edit* Cookie "_tundra_lb=[^;]+;" ""',
+    ):
+        assert line in vhost, line
+    nginx = yaml.safe_load(env.paths.nginx_stage_yml.read_text())
+    assert nginx["min_uid"] == 1000
+    assert nginx["pun_custom_env"] == {
+        "OOD_DASHBOARD_TITLE": "Tundra OnDemand",
+        "OOD_SUPPORT_EMAIL": "hpc-help@example.edu",
+    }
+    done = apache_t(env)
+    assert done.returncode == 0, done.stderr
+
+
+@needs_apache
+def test_the_slurm_basic_site_with_a_server_wide_directive_is_refused_by_httpd_t(tmp_path: Path) -> None:
+    """The check's refused import: ServerTokens is allowed in the main config only; nothing
+    before snap set knows, the configure hook's httpd -t refuses it, and nothing changes."""
+    env = real_env(tmp_path / "snap")
+    site = install_site("slurm-basic", tmp_path / "site")
+    portal = site / "ood_portal.yml"
+    portal.write_text(portal.read_text().replace("  - 'ServerSignature Off'\n", "  - 'ServerTokens Prod'\n"))
+    before, config = snapshot(env.root), copy.deepcopy(env.snapctl.config)
+    snapd = Snapd(env)
+    with pytest.raises(ConfigError) as error:
+        importsite.import_config(site, env.paths, runner=snapd, say=lambda _: None)
+    assert len(snapd.calls) == 1
+    said = "\n".join(error.value.problems)
+    assert "custom_vhost_directives" in said and "ServerTokens" in said, said
+    assert snapshot(env.root) == before
+    assert env.snapctl.config == config
+
+
+def test_the_check_unsets_the_keys_the_slurm_basic_plan_sets() -> None:
+    """tests/checks/import-config.sh's KEYS (what its restore unsets) and SITE_KEYS are the
+    plan's: a key the import sets and the restore does not unset would outlive the check."""
+    check = SITES.parent / "checks" / "import-config.sh"
+    arrays = subprocess.run(
+        ["bash", "-c", 'eval "$(sed -n "/^KEYS=(/,/^)/p;/^SITE_KEYS=(/,/^)/p" "$1")"; '
+         'printf "%s\\n" "${KEYS[@]}" -- "${SITE_KEYS[@]}"', "sh", str(check)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split("\n--\n")  # fmt: skip
+    assert arrays[0].split() == SLURM_BASIC_KEYS
+    assert arrays[1].split() == SLURM_BASIC_SITE_KEYS
