@@ -31,7 +31,7 @@ here=$(dirname "$(readlink -f "$0")")
 . "$here/quickstart.bash"
 
 README=${QUICKSTART_README:-$here/../../README.md}
-USER_ID=1603 # the quickstart's user, as the site would have it (uid >= min_uid 1000)
+USER_ID=1605 # the quickstart's user, as the site would have it (uid >= min_uid 1000)
 TARGET=120   # seconds from `snap install` to the shell page (issue 15)
 INSTALL_AS_WRITTEN="snap install ondemand --classic"
 LOCAL_HOST=localhost
