@@ -380,6 +380,26 @@ def snap_set_argv(plan: Plan, paths: Paths) -> list[str]:
     return [SNAP_BIN, "set", paths.name] + [f"{key}={_cli_value(value)}" for key, value in plan.values.items()]
 
 
+_PROBLEMS_HEADER = re.compile(r"\(\d+ problems?; nothing was changed\):$")
+
+
+def refusal_problems(output: str) -> list[str]:
+    """The problems the hook listed, out of what snapd printed around its output (an
+    `error: cannot perform ...` line, the hook's lines between `-----` rules); all of the
+    output as one problem when it holds no such list."""
+    lines = output.strip().splitlines()
+    for at, line in enumerate(lines):
+        if _PROBLEMS_HEADER.search(line.strip()):
+            listed = []
+            for item in lines[at + 1 :]:
+                if not item.startswith("  ") or item.strip().startswith("-----"):
+                    break
+                listed.append(item.strip())
+            if listed:
+                return listed
+    return [" ".join(line.strip() for line in lines if line.strip()) or "(it printed nothing)"]
+
+
 def apply(plan: Plan, paths: Paths, runner: Runner = _run) -> None:
     if plan.problems:
         raise ConfigError(plan.problems, brief="import-config refused")
@@ -396,13 +416,17 @@ def apply(plan: Plan, paths: Paths, runner: Runner = _run) -> None:
             written[path] = read_or_none(path)
             atomic_write(path, data, mode=0o644)
         if plan.values:
-            result = runner(snap_set_argv(plan, paths))
-            if result.returncode != 0:
-                said = (result.stderr or result.stdout or "").strip().splitlines()
-                raise ConfigError(
-                    ["snap set refused the imported values:"] + [f"  {line}" for line in said],
-                    brief="import-config refused",
-                )
+            argv, what = snap_set_argv(plan, paths), "snap set refused the imported values"
+        else:
+            # Only files were written: nothing runs the configure hook, so have upstream's
+            # generator and httpd -t take the site file now, as `snap set` would.
+            argv, what = (
+                [SNAP_BIN, "run", f"{paths.name}.update-portal"],
+                "update-portal refused the imported site file",
+            )
+        result = runner(argv)
+        if result.returncode != 0:
+            raise ConfigError(refusal_problems(result.stderr or result.stdout or ""), brief=what)
     except BaseException:
         _undo(written)
         raise

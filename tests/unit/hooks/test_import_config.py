@@ -324,8 +324,50 @@ def test_a_refusal_of_snap_set_takes_back_what_was_written(env: SnapEnv, tmp_pat
 
     with pytest.raises(ConfigError) as error:
         importsite.import_config(site, env.paths, runner=refusing, say=lambda _: None)
-    assert error.value.problems[0] == "snap set refused the imported values:"
+    assert error.value.brief == "snap set refused the imported values"
+    assert error.value.problems == ['error: cannot perform the following tasks: - "configure" hook']
     assert snapshot(env.root) == before
+
+
+def test_the_hooks_problems_are_taken_out_of_what_snapd_printed() -> None:
+    snapd_said = (
+        "error: cannot perform the following tasks:\n"
+        '- Run configure hook of "ondemand" snap (run hook "configure": \n'
+        "-----\n"
+        "configuration refused (2 problems; nothing was changed):\n"
+        '  portal.port: "x" is not a port\n'
+        "  ood_portal.site.yml: custom_vhost_directives: httpd -t: Invalid command 'X'\n"
+        "-----)\n"
+    )
+    assert importsite.refusal_problems(snapd_said) == [
+        'portal.port: "x" is not a port',
+        "ood_portal.site.yml: custom_vhost_directives: httpd -t: Invalid command 'X'",
+    ]
+    assert importsite.refusal_problems("error: snapd is down\n") == ["error: snapd is down"]
+    assert importsite.refusal_problems("") == ["(it printed nothing)"]
+
+
+def test_an_import_of_site_file_keys_only_runs_update_portal(env: SnapEnv, tmp_path: Path) -> None:
+    site = tmp_path / "config"
+    site.mkdir()
+    (site / "ood_portal.yml").write_text("register_uri: /register\npun_max_retries: 7\n")
+    plan = importsite.make_plan(site, env.paths, force=False)
+    assert plan.values == {} and set(plan.site) == {"register_uri", "pun_max_retries"}
+    calls: list[list[str]] = []
+
+    def update_portal_refuses(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        calls.append(list(argv))
+        return subprocess.CompletedProcess(
+            list(argv), 1, "", "configuration refused (1 problem; nothing was changed):\n  lua_log_level: no\n"
+        )
+
+    before = snapshot(env.root)
+    with pytest.raises(ConfigError) as error:
+        importsite.apply(plan, env.paths, update_portal_refuses)
+    assert calls == [["/usr/bin/snap", "run", "ondemand.update-portal"]]
+    assert error.value.brief == "update-portal refused the imported site file"
+    assert error.value.problems == ["lua_log_level: no"]
+    assert snapshot(env.root) == before  # the site file it wrote is taken back
 
 
 def test_paths_are_rewritten_only_as_whole_components(env: SnapEnv) -> None:
@@ -373,8 +415,9 @@ def test_configure_refusing_the_values_takes_back_the_site_file_and_copies(tmp_p
     with pytest.raises(ConfigError) as error:
         importsite.import_config(site, env.paths, force=True, runner=snapd, say=lambda _: None)
     assert len(snapd.calls) == 1
-    assert error.value.problems[0] == "snap set refused the imported values:"
+    assert error.value.brief == "snap set refused the imported values"
     assert any("NoSuchDirective" in p or "custom_vhost_directives" in p for p in error.value.problems)
+    assert not any("problem" in p and "nothing was changed" in p for p in error.value.problems)
     assert env.paths.ood_portal_site_yml.read_text() == "errorlog: mine.log\n"
     assert snapshot(env.root) == before
     assert env.snapctl.config == config
