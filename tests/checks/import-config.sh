@@ -159,7 +159,8 @@ output_has() {
 vhost_has() {
     local line
     for line; do
-        if sed 's/^[[:space:]]*//; s/[[:space:]]*$//' "$VHOST" | grep -qxF -- "$line"; then
+        # Not grep -q: under pipefail its early exit would fail sed with SIGPIPE.
+        if sed 's/^[[:space:]]*//; s/[[:space:]]*$//' "$VHOST" | grep -xF -- "$line" >/dev/null; then
             say "    ${VHOST##*/}: $line"
         else
             problem "$VHOST: no line '$line'"
@@ -172,7 +173,7 @@ headers_have() {
     local file=$1 header
     shift
     for header; do
-        if tr -d '\r' <"$file" | grep -qixF -- "$header"; then
+        if tr -d '\r' <"$file" | grep -ixF -- "$header" >/dev/null; then
             say "    $header"
         else
             problem "no '$header' in the response headers: $(tr -d '\r' <"$file" | oneline "$(cat)")"
@@ -217,7 +218,8 @@ expect_unchanged "$WORK/state.before" "the dry run"
 
 step "import: $CONFIG"
 import "$CONFIG" || fail "import-config $CONFIG failed: $(oneline "$(cat "$WORK/import")")"
-snap get -d "$SNAP_NAME" >"$WORK/config.json"
+# snap get -d indents its JSON with tabs, which YAML (expect_yaml) does not allow.
+snap get -d "$SNAP_NAME" | expand -t 4 >"$WORK/config.json"
 expect_yaml "$WORK/config.json" "portal.servername=\"$SERVERNAME\"" portal.port=80 'portal.auth.type="basic"' \
     "portal.auth.basic.user-file=\"$ROOT/htpasswd\"" 'portal.user-map-match="^([^@]+)"' \
     'portal.maintenance.allowlist=["10.20.", "192.168.77.5"]' nginx-stage.min-uid=1000 \
@@ -307,9 +309,21 @@ if [ -z "$master" ] || ! kill -0 "$master" 2>/dev/null; then
     problem "no running PUN master for $USER_NAME ($(pun_pidfile "$USER_NAME"): ${master:-missing})"
 else
     say "    PUN master $master ($(pgrep -P "$master" -u "$USER_NAME" | wc -l) worker(s) as $USER_NAME)"
+    # nginx hands pun_custom_env (its `env` lines) to what it starts, not to its own master:
+    # the user's apps (the shell app, under Passenger) must have it.
     for variable in "OOD_DASHBOARD_TITLE=Tundra OnDemand" "OOD_SUPPORT_EMAIL=hpc-help@example.edu"; do
-        tr '\0' '\n' <"/proc/$master/environ" | grep -qxF -- "$variable" ||
-            problem "the PUN master's environment lacks $variable"
+        holder=""
+        for pid in $(pgrep -u "$USER_NAME" || true); do
+            if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -xF -- "$variable" >/dev/null; then
+                holder=$pid
+                break
+            fi
+        done
+        if [ -n "$holder" ]; then
+            say "    $variable: in the environment of $USER_NAME's process $holder ($(ps -o comm= -p "$holder"))"
+        else
+            problem "no process of $USER_NAME's PUN has $variable in its environment"
+        fi
     done
 fi
 grep -qE '^\s*client_max_body_size 21474836480;' "$(pun_conf "$USER_NAME")" 2>/dev/null ||

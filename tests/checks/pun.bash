@@ -60,6 +60,12 @@ ensure_user() {
 remove_user() {
     id -u "$1" >/dev/null 2>&1 || return 0
     pkill -KILL -u "$1" 2>/dev/null || true
+    # userdel refuses a user with processes, and killed ones take a moment to go.
+    local _
+    for _ in $(seq 1 50); do
+        pgrep -u "$1" >/dev/null || break
+        sleep 0.2
+    done
     userdel -r "$1" >/dev/null 2>&1 || userdel "$1" >/dev/null 2>&1 || true
     if getent group "$1" >/dev/null; then groupdel "$1" 2>/dev/null || true; fi
 }
