@@ -138,11 +138,16 @@ class Live:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"apache2 exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.1)
-        raise AssertionError("apache2 did not start listening")
+            # Ready once it answers HTTP: a bare connect can land before the workers take it.
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("HEAD", "/")
+                conn.getresponse().read()
+                conn.close()
+                return
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.1)
+        raise AssertionError("apache2 did not start answering")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -152,6 +157,14 @@ class Live:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
+        # Its workers too: one still holding the port would take the next start's requests.
+        deadline = time.monotonic() + 15
+        while self.proc and time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
