@@ -13,6 +13,7 @@ check (with the command that installs it): the gate never passes by skipping one
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import re
 import shutil
@@ -81,9 +82,8 @@ class Outcome:
     seconds: float = 0.0
 
 
-def shell_scripts(root: Path) -> list[Path]:
-    """The files git tracks under `root` that have a sh/bash shebang, and the sourced *.sh and
-    *.bash files: tests/checks, snap/hooks, the wrappers in snap/local, the build tools, .ci/run."""
+def tracked(root: Path) -> list[str]:
+    """The files git tracks under `root`, sorted."""
     try:
         listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as error:
@@ -93,8 +93,19 @@ def shell_scripts(root: Path) -> list[Path]:
             details=said.decode(errors="replace"),
             resolution="run the lint gate in a git checkout of the project, with git installed",
         ) from error
+    return sorted(filter(None, listed.decode().split("\0")))
+
+
+def check_clients(root: Path) -> list[str]:
+    """The behaviour checks' Python clients (tests/checks/*.py): typed like snapbuild."""
+    return [name for name in tracked(root) if fnmatch.fnmatch(name, "tests/checks/*.py")]
+
+
+def shell_scripts(root: Path) -> list[Path]:
+    """The files git tracks under `root` that have a sh/bash shebang, and the sourced *.sh and
+    *.bash files: tests/checks, snap/hooks, the wrappers in snap/local, the build tools, .ci/run."""
     found = []
-    for name in sorted(filter(None, listed.decode().split("\0"))):
+    for name in tracked(root):
         path = root / name
         if not path.is_file() or path.is_symlink():
             continue
@@ -127,9 +138,9 @@ def checks(project: Project) -> list[Check]:
             fix="run `.venv/bin/ruff format` (it rewrites the files listed)",
         ),
         Check(
-            "mypy --strict snapbuild",
+            "mypy --strict snapbuild, tests/checks",
             MYPY,
-            ("--strict", "snapbuild"),
+            ("--strict", "snapbuild", *check_clients(root)),
             root,
             fix="fix each error (settings: [tool.mypy] in pyproject.toml)",
         ),

@@ -53,7 +53,8 @@ def test_the_scripts_are_found() -> None:
 
 
 # Where the shell scripts live. Every file there is one, but for the build tools in another
-# language (their shebang says which) and their data files (not executable).
+# language (their shebang says which) and their data files (not executable), and the checks'
+# Python clients (tests/checks/*.py: ruff and mypy --strict check those).
 SHELL_PLACES = ["tests/checks/*", "snap/hooks/*", "snap/local/*/bin/*", "snap/local/*/sbin/*", ".ci/run"]
 BUILD_TOOLS = "snap/local/*/build-tools/*"
 
@@ -62,7 +63,7 @@ def test_the_list_covers_the_checks_hooks_wrappers_build_tools_and_ci() -> None:
     names = script_names()
     files = tracked()
     for place in SHELL_PLACES:
-        matching = [f for f in files if fnmatch.fnmatch(f, place)]
+        matching = [f for f in files if fnmatch.fnmatch(f, place) and not f.endswith(".py")]
         assert matching, place
         assert set(matching) - names == set(), f"{place}: not shell-checked"
     for tool in (f for f in files if fnmatch.fnmatch(f, BUILD_TOOLS) and f not in names):
@@ -113,14 +114,14 @@ def test_the_gate_runs_ruff_mypy_and_shellcheck_over_the_whole_project() -> None
     assert list(gate) == [
         "ruff check",
         "ruff format",
-        "mypy --strict snapbuild",
+        "mypy --strict snapbuild, tests/checks",
         "mypy --strict ondemand_hooks",
         "shellcheck",
     ]
     assert all(c.cwd == ROOT for c in gate.values())
     assert gate["ruff check"].args[-1] == "." and "--no-fix" in gate["ruff check"].args
     assert gate["ruff format"].args == ("format", "--check", ".")
-    assert gate["mypy --strict snapbuild"].args == ("--strict", "snapbuild")
+    assert gate["mypy --strict snapbuild, tests/checks"].args == ("--strict", "snapbuild", "tests/checks/browser.py")
     # The hooks package with its own settings; hooks/ is where its imports resolve.
     hooks = gate["mypy --strict ondemand_hooks"].args
     assert hooks[hooks.index("--config-file") + 1] == "hooks/pyproject.toml" and hooks[-1] == "hooks/ondemand_hooks"
@@ -189,7 +190,7 @@ def test_each_tools_findings_are_printed_and_the_failed_checks_named(
     assert re.search(r"snap/local/apps/bin/wrapper:2:6: note: Double quote to prevent globbing.*\[SC2086\]", out)
     error = raised.value
     assert error.brief == (
-        "invoke lint: 5 of 5 checks failed: ruff check, ruff format, mypy --strict snapbuild, "
+        "invoke lint: 5 of 5 checks failed: ruff check, ruff format, mypy --strict snapbuild, tests/checks, "
         "mypy --strict ondemand_hooks, shellcheck (1 scripts)"
     )
     assert "`.venv/bin/ruff format`" in error.details and "`.venv/bin/ruff check --fix`" in error.details
@@ -225,7 +226,7 @@ def test_every_check_runs_between_progress_lines_even_after_a_failure(
     err = captured.err.splitlines()
     assert err[0] == "==> lint: ruff check ..."
     assert re.fullmatch(r"==> lint: ruff check: failed \(exit 1\) in \d+\.\ds", err[1])
-    assert re.fullmatch(r"==> lint: mypy --strict snapbuild: ok in \d+\.\ds", err[5])
+    assert re.fullmatch(r"==> lint: mypy --strict snapbuild, tests/checks: ok in \d+\.\ds", err[5])
     assert raised.value.brief == "invoke lint: 2 of 5 checks failed: ruff check, ruff format"
 
 
@@ -252,7 +253,7 @@ def test_a_missing_python_tool_names_the_pinned_install(monkeypatch: pytest.Monk
     )
     assert lint.MYPY.command() is None
     assert lint.RUFF.command() == [sys.executable, "-m", "ruff"]
-    (check,) = [c for c in lint.checks(DEFAULT) if c.name == "mypy --strict snapbuild"]
+    (check,) = [c for c in lint.checks(DEFAULT) if c.name == "mypy --strict snapbuild, tests/checks"]
     outcome = lint.run_check(check, FakeRunner())
     assert not outcome.ok and outcome.problem == "mypy is not installed"
     assert outcome.resolution == "install it: `.venv/bin/pip install -e .` (pyproject.toml pins it)"
