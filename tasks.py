@@ -108,7 +108,7 @@ def bench_build(c, repeats=1, try_only=False, source_cache=""):
 @task
 @reported
 def lint(c):
-    """The lint gate: ruff (check, format), mypy --strict (snapbuild, tests/checks/*.py, the hooks), shellcheck (every script)."""
+    """The lint gate: ruff (check, format), mypy --strict (snapbuild, tests/checks/*.py, hooks), shellcheck."""
     from snapbuild.lint import lint as run_lint
 
     run_lint(PROJECT)
