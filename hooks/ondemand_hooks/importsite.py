@@ -72,28 +72,20 @@ class Plan:
     problems: list[str] = field(default_factory=list)  # refusals
 
     def lines(self, paths: Paths) -> list[str]:
+        sections: list[tuple[str, list[str]]] = [
+            ("snap set ondemand:", [f"{key} = {_shown(key, value)}" for key, value in self.values.items()]),
+            (f"kept in {paths.ood_portal_site_yml}:", list(self.site)),
+            (f"copied as admin files into {paths.clusters_d}:", list(self.clusters)),
+            ("rewritten paths:", self.rewrites),
+            ("rewritten: the snap's own value is used:", self.replaced),
+            ("could not take:", self.skipped),
+            ("refused:", self.problems),
+        ]
         out = [f"Import of {self.source}:"]
-        if self.values:
-            out.append("snap set ondemand:")
-            out += [f"  {key} = {_shown(key, value)}" for key, value in self.values.items()]
-        if self.site:
-            out.append(f"kept in {paths.ood_portal_site_yml}:")
-            out += [f"  {name}" for name in self.site]
-        if self.clusters:
-            out.append(f"copied as admin files into {paths.clusters_d}:")
-            out += [f"  {name}" for name in self.clusters]
-        if self.rewrites:
-            out.append("rewritten paths:")
-            out += [f"  {line}" for line in self.rewrites]
-        if self.replaced:
-            out.append("rewritten: the snap's own value is used:")
-            out += [f"  {line}" for line in self.replaced]
-        if self.skipped:
-            out.append("could not take:")
-            out += [f"  {line}" for line in self.skipped]
-        if self.problems:
-            out.append("refused:")
-            out += [f"  {line}" for line in self.problems]
+        for heading, items in sections:
+            if items:
+                out.append(heading)
+                out += [f"  {item}" for item in items]
         return out
 
 

@@ -29,18 +29,10 @@ BASIC_KEYS=(portal.auth.type portal.auth.basic.user-file)
 GROUP_KEYS=()
 EXTRA_PATHS=()  # removed by --restore and at exit (files and directories a check made)
 
-# The keys of the group that hold a value now.
-set_group_keys() {
-    local key
-    for key in "${GROUP_KEYS[@]}"; do
-        [ "$(snap_option "$key")" = "<unset>" ] || printf '%s\n' "$key"
-    done
-}
-
 # The restore command of every configure check: unset the group, remove EXTRA_PATHS.
 restore_group() {
     local -a keys
-    mapfile -t keys < <(set_group_keys)
+    mapfile -t keys < <(set_options "${GROUP_KEYS[@]}")
     if [ "${#keys[@]}" -gt 0 ]; then
         snap unset "$SNAP_NAME" "${keys[@]}" || printf 'WARNING: snap unset %s failed\n' "${keys[*]}" >&2
     fi
@@ -69,7 +61,7 @@ configure_begin() {
     [ "$#" -eq 0 ] || fail "usage: $CHECK.sh [--restore]"
     [ -d "$ETC" ] || fail "$ETC: missing (did the install hook run?)"
     local -a already
-    mapfile -t already < <(set_group_keys)
+    mapfile -t already < <(set_options "${GROUP_KEYS[@]}")
     [ "${#already[@]}" -eq 0 ] ||
         fail "precondition: ${already[*]} already set; run $CHECK.sh --restore first"
     defer_restore

@@ -64,13 +64,6 @@ SITE_KEYS=(
 # /var/snap/ondemand/common, which this does not match).
 UPSTREAM_PATHS='(^|[^[:alnum:]_./-])(/opt/ood|/var/www/ood|/etc/ood/config)([^[:alnum:]_.-]|$)'
 
-# The keys of KEYS that hold a value now.
-set_keys() {
-    local key
-    for key in "${KEYS[@]}"; do
-        [ "$(snap_option "$key")" = "<unset>" ] || printf '%s\n' "$key"
-    done
-}
 
 # The restore command: what an import of this site and the check leave, removed. The site
 # file and the copy go first, so that the unset re-renders the vhost without them; each
@@ -82,7 +75,7 @@ import_end() {
     if grep -qs 'Tundra Viz Lab' "$COPIED"; then rm -f "$COPIED"; fi
     local -a keys=()
     if snap list "$SNAP_NAME" >/dev/null 2>&1; then
-        mapfile -t keys < <(set_keys)
+        mapfile -t keys < <(set_options "${KEYS[@]}")
     fi
     if [ "${#keys[@]}" -gt 0 ]; then
         snap unset "$SNAP_NAME" "${keys[@]}"
@@ -94,7 +87,7 @@ import_end() {
 check_begin import-config --root --installed --work --restore-with import_end -- "$@"
 require_ondemand "an imported site rendered by upstream's generator and served up to the user's PUN"
 [ "$#" -eq 0 ] || fail "usage: import-config.sh [--restore]"
-mapfile -t already < <(set_keys)
+mapfile -t already < <(set_options "${KEYS[@]}")
 [ "${#already[@]}" -eq 0 ] || fail "precondition: ${already[*]} already set; run import-config.sh --restore first"
 for path in "$ROOT" "$SITE_YML" "$COPIED" "$MAPPED"; do
     [ ! -e "$path" ] || fail "precondition: $path exists; run import-config.sh --restore first"
@@ -342,7 +335,7 @@ expect_unchanged "$WORK/state.before" "the refused second import"
 
 step "restore: every key unset, the files, the user and $ROOT gone"
 import_end >"$WORK/restore" 2>&1 || problem "import_end failed: $(oneline "$(cat "$WORK/restore")")"
-mapfile -t left < <(set_keys)
+mapfile -t left < <(set_options "${KEYS[@]}")
 [ "${#left[@]}" -eq 0 ] || problem "still set after the restore: ${left[*]}"
 for path in "$SITE_YML" "$COPIED" "$MAPPED" "$ROOT"; do
     [ ! -e "$path" ] || problem "$path still exists after the restore"

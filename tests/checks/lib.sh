@@ -262,6 +262,14 @@ snap_option() {
     snap get "$SNAP_NAME" "$1" 2>/dev/null || echo "<unset>"
 }
 
+# set_options KEY...: those of the KEYs that hold a value now, one a line.
+set_options() {
+    local key
+    for key; do
+        [ "$(snap_option "$key")" = "<unset>" ] || printf '%s\n' "$key"
+    done
+}
+
 # Fingerprint of a tree: type, mode, owner and path of every entry, then the sha256 of
 # every regular file; two fingerprints are equal only if nothing in the tree changed.
 tree_fingerprint() {

@@ -71,18 +71,9 @@ done
 say "pun-privileges: processes (ps): only the nginx master is root; all else is the PUN's user"
 for user in "${users[@]}"; do
     uid=${uid_of[$user]}
-    master=$(pun_master_pid "$user")
     tree=$(pun_tree "$user")
     printf '%s\n' "$tree" | sed "s/^/  $user: /"
-    while read -r pid ruid euid args; do
-        if [ "$pid" = "$master" ]; then
-            [ "$ruid $euid" = "0 0" ] || problem "$user: nginx master $pid runs as $ruid/$euid, want root (it binds the socket and reads the config)"
-            continue
-        fi
-        if [ "$ruid" != "$uid" ] || [ "$euid" != "$uid" ]; then
-            problem "$user: process $pid ($args) runs as uid $ruid/$euid, want $uid"
-        fi
-    done <<<"$tree"
+    pun_tree_owned "$user" "$tree"
     workers=$(grep -c ' nginx: worker process' <<<"$tree" || true)
     [ "$workers" -ge 1 ] || problem "$user: no nginx worker process in the PUN's process tree"
     grep -q ' Passenger core$' <<<"$tree" || problem "$user: no Passenger core in the PUN's process tree"
@@ -100,9 +91,7 @@ for user in "${users[@]}"; do
     say "  $user: master root, $workers worker(s), Passenger watchdog+core, apps${app_pids[$user]:-} as uid $uid"
 done
 # Nothing of any PUN runs as root apart from the masters, nor as the other test user.
-strays=$(ps -e -o pid=,ruid=,euid=,args= | awk '$2 == 0 || $3 == 0' |
-    grep -E ' (nginx: worker process|Passenger |/snap/ondemand/[^ ]*/python/bin/python3 [^ ]*wsgi-loader)' || true)
-[ -z "$strays" ] || problem "PUN processes running as root: $(oneline "$strays")"
+no_pun_runs_as_root
 
 say "pun-privileges: a user cannot reach another user's socket"
 for user in "${users[@]}"; do

@@ -259,6 +259,32 @@ pun_tree() {
         }'
 }
 
+# pun_tree_owned USER TREE: a problem for each process of TREE (pun_tree's lines) that runs
+# as it should not: the nginx master must be root's (it binds the socket and reads the
+# config), every other process USER's, real and effective uid.
+pun_tree_owned() {
+    local user=$1 tree=$2 uid master pid ruid euid args
+    uid=$(id -u "$user")
+    master=$(pun_master_pid "$user")
+    while read -r pid ruid euid args; do
+        [ -n "$pid" ] || continue
+        if [ "$pid" = "$master" ]; then
+            [ "$ruid $euid" = "0 0" ] || problem "$user: nginx master $pid runs as $ruid/$euid, want root (it binds the socket and reads the config)"
+        elif [ "$ruid $euid" != "$uid $uid" ]; then
+            problem "$user: process $pid ($args) runs as uid $ruid/$euid, want $uid"
+        fi
+    done <<<"$tree"
+}
+
+# no_pun_runs_as_root: a problem naming every PUN process but the nginx masters (a worker,
+# Passenger, an app's loader) that runs as root, of any user's PUN.
+no_pun_runs_as_root() {
+    local strays
+    strays=$(ps -e -o pid=,ruid=,euid=,args= | awk '$2 == 0 || $3 == 0' |
+        grep -E ' (nginx: worker process|Passenger |/snap/ondemand/[^ ]*/python/bin/python3 [^ ]*wsgi-loader)' || true)
+    [ -z "$strays" ] || problem "PUN processes running as root: $(oneline "$strays")"
+}
+
 # Sign-in through the front proxy (portal-routes-to-pun.sh, shell-websocket.sh). Such a
 # check's restore command is `signin_end USER AUTH_DIR KEY...` (check_begin --restore-with),
 # deferred with defer_restore once its preconditions hold and before signin_begin.
@@ -279,8 +305,9 @@ signin_begin() {
         fail "Apache does not answer 401 on $url within 30s after portal.auth.type=basic"
 }
 
-# signin_end USER AUTH_DIR KEY...: stop the user's PUN, remove the user, AUTH_DIR and
-# the snap keys (safe to run when nothing was set up: --restore).
+# signin_end USER AUTH_DIR KEY...: stop the user's PUN, remove the user, AUTH_DIR (or an
+# htpasswd file given in its place) and the snap keys (safe to run when nothing was set
+# up: --restore).
 signin_end() {
     local name=$1 dir=$2
     shift 2

@@ -57,20 +57,13 @@ quickstart_read() {
 quickstart_end() {
     local -a keys
     quickstart_read
-    if [ -x "$NGINX_STAGE" ] && id -u "$USER_NAME" >/dev/null 2>&1; then
-        "$NGINX_STAGE" nginx -u "$USER_NAME" -s stop >/dev/null 2>&1 || true
-    fi
-    remove_user "$USER_NAME"
-    rm -f "$USER_FILE"
+    mapfile -t keys <<<"$KEYS"
+    # A cluster's keys go with the cluster (a title without a login host is refused).
+    mapfile -t -O "${#keys[@]}" keys < <(grep -oE '^clusters\.[a-z0-9-]+' <<<"$KEYS" | sort -u)
+    # The user's PUN, the user, the htpasswd file, the keys (signin_end's own two included).
+    signin_end "$USER_NAME" "$USER_FILE" "${keys[@]}"
     rmdir --ignore-fail-on-non-empty "$(dirname "$USER_FILE")" 2>/dev/null || true
-    rm -rf "${PUN_RUN_ROOT:?}/$USER_NAME" "${PUN_LOG_ROOT:?}/$USER_NAME" "${PUN_TMP_ROOT:?}/$USER_NAME" \
-        "$(pun_conf "$USER_NAME")"
-    if snap list "$SNAP_NAME" >/dev/null 2>&1; then
-        mapfile -t keys <<<"$KEYS"
-        # A cluster's keys go with the cluster (a title without a login host is refused).
-        mapfile -t -O "${#keys[@]}" keys < <(grep -oE '^clusters\.[a-z0-9-]+' <<<"$KEYS" | sort -u)
-        snap unset "$SNAP_NAME" "${keys[@]}" || true
-    fi
+    rm -rf "${PUN_LOG_ROOT:?}/$USER_NAME" "${PUN_TMP_ROOT:?}/$USER_NAME"
 }
 
 # seconds since the epoch, with decimals
@@ -156,7 +149,6 @@ awk -v r="$ready" -v t="$TARGET" 'BEGIN { exit !(r <= t) }' ||
     problem "portal ready in $ready s from snap install, over the target of $TARGET s"
 
 say "quickstart: the page came from $USER_NAME's own PUN (mod_ood_proxy -> nginx_stage), running as $USER_NAME"
-uid=$(id -u "$USER_NAME")
 sock=$(pun_sock "$USER_NAME")
 [ -S "$sock" ] || problem "$sock: no socket; the front proxy did not start $USER_NAME's PUN"
 master=$(pun_master_pid "$USER_NAME")
@@ -165,13 +157,7 @@ if [ -z "$master" ] || ! kill -0 "$master" 2>/dev/null; then
 else
     tree=$(pun_tree "$USER_NAME")
     printf '%s\n' "$tree" | sed 's/^/  /'
-    while read -r pid ruid euid args; do
-        if [ "$pid" = "$master" ]; then
-            [ "$ruid $euid" = "0 0" ] || problem "nginx master $pid runs as $ruid/$euid, want root"
-        elif [ "$ruid $euid" != "$uid $uid" ]; then
-            problem "PUN process $pid ($args) runs as uid $ruid/$euid, want $USER_NAME's $uid"
-        fi
-    done <<<"$tree"
+    pun_tree_owned "$USER_NAME" "$tree"
     grep -q ' nginx: worker process' <<<"$tree" || problem "no nginx worker in $USER_NAME's PUN"
 fi
 # The shell app (Node.js, spawned by Passenger, whose daemonized watchdog pun_tree finds
@@ -183,9 +169,7 @@ if [ -n "$apps" ]; then
 else
     problem "no Node.js app process (Passenger NodeApp: the shell app) runs as $USER_NAME"
 fi
-strays=$(ps -e -o pid=,ruid=,euid=,args= | awk '$2 == 0 || $3 == 0' |
-    grep -E '^ *[0-9]+ +[0-9]+ +[0-9]+ (nginx: worker process|Passenger )' || true)
-[ -z "$strays" ] || problem "PUN processes running as root: $(oneline "$strays")"
+no_pun_runs_as_root
 cluster=$(grep -oE '^clusters\.[a-z0-9-]+\.login\.host$' <<<"$KEYS" | head -n 1 | cut -d. -f2)
 cluster_file=$COMMON/etc/ood/config/clusters.d/$cluster.yml
 if grep -qE "host: \"?$LOCAL_HOST\"?\$" "$cluster_file" 2>/dev/null; then
